@@ -1,0 +1,24 @@
+//! The Durable Streams protocol as pure values: parsing, validation and formatting.
+//!
+//! Nothing here performs I/O or reads a clock; callers pass `now_ms` where time matters.
+//! Section references (§) point at the protocol specification, PROTOCOL.md.
+
+pub mod caching;
+pub mod content_type;
+pub mod cursor;
+pub mod error;
+pub mod etag;
+pub mod expiry;
+pub mod fork;
+pub mod headers;
+pub mod json;
+pub mod offset;
+pub mod path;
+pub mod percent;
+pub mod producer;
+pub mod query;
+pub mod sse;
+pub mod time;
+
+pub use error::ProtocolError;
+pub use offset::{Offset, StartAt};

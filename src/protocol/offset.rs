@@ -1,0 +1,176 @@
+//! Stream offsets (§8).
+//!
+//! An offset names a position in a stream's log. On the wire it is
+//! `<readSeq>_<position>`, both parts zero-padded to 16 decimal digits, so offsets sort
+//! lexicographically in log order and the start of every stream is
+//! `0000000000000000_0000000000000000`.
+//!
+//! `position` is the global byte position in the stream's stored log (for JSON streams,
+//! the stored `value,` runs), shared by a fork and its source up to the fork point.
+//! `readSeq` names the storage segment the position belongs to; it is informational and
+//! never changes the position an offset denotes, so an offset stays valid for ever.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::ProtocolError;
+
+/// Width of each decimal part of an encoded offset.
+pub const OFFSET_DIGITS: usize = 16;
+
+/// The largest position an offset can encode.
+pub const MAX_POSITION: u64 = 9_999_999_999_999_999;
+
+/// A position in a stream's log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Offset(u64);
+
+impl Offset {
+    /// The start of every stream.
+    pub const ZERO: Offset = Offset(0);
+
+    /// An offset at `position`. Positions above [`MAX_POSITION`] are clamped; storage
+    /// never grows that far.
+    pub const fn new(position: u64) -> Self {
+        if position > MAX_POSITION {
+            Offset(MAX_POSITION)
+        } else {
+            Offset(position)
+        }
+    }
+
+    /// The byte position this offset denotes.
+    pub const fn position(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Offset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:0w$}_{:0w$}", 0, self.0, w = OFFSET_DIGITS)
+    }
+}
+
+impl FromStr for Offset {
+    type Err = ProtocolError;
+
+    /// Accepts exactly the encoded form: 16 digits, `_`, 16 digits.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let b = s.as_bytes();
+        let well_formed = b.len() == 2 * OFFSET_DIGITS + 1
+            && b[OFFSET_DIGITS] == b'_'
+            && b[..OFFSET_DIGITS].iter().all(u8::is_ascii_digit)
+            && b[OFFSET_DIGITS + 1..].iter().all(u8::is_ascii_digit);
+        if !well_formed {
+            return Err(invalid_offset());
+        }
+        let position = s[OFFSET_DIGITS + 1..].parse::<u64>().map_err(|_| invalid_offset())?;
+        Ok(Offset(position))
+    }
+}
+
+fn invalid_offset() -> ProtocolError {
+    ProtocolError::bad_request(
+        "INVALID_OFFSET",
+        "offset must be -1, now, or an offset returned by this server",
+    )
+}
+
+/// Where a read starts, as requested by the `offset` query parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StartAt {
+    /// `-1` or no offset: the beginning of the stream.
+    Beginning,
+    /// `now`: the current tail.
+    Now,
+    /// A concrete offset.
+    At(Offset),
+}
+
+impl StartAt {
+    /// Parses a decoded `offset` parameter value.
+    pub fn parse(s: &str) -> Result<Self, ProtocolError> {
+        match s {
+            "-1" => Ok(Self::Beginning),
+            "now" => Ok(Self::Now),
+            _ => s.parse().map(Self::At),
+        }
+    }
+
+    /// The concrete position, given the stream's current tail.
+    pub fn resolve(self, tail: Offset) -> Offset {
+        match self {
+            Self::Beginning => Offset::ZERO,
+            Self::Now => tail,
+            Self::At(o) => o,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn zero_offset_has_the_conventional_spelling() {
+        assert_eq!(Offset::ZERO.to_string(), "0000000000000000_0000000000000000");
+    }
+
+    #[test]
+    fn sentinels_parse() {
+        assert_eq!(StartAt::parse("-1").unwrap(), StartAt::Beginning);
+        assert_eq!(StartAt::parse("now").unwrap(), StartAt::Now);
+        assert_eq!(
+            StartAt::parse("0000000000000000_0000000000000042").unwrap(),
+            StartAt::At(Offset::new(42))
+        );
+    }
+
+    #[test]
+    fn malformed_offsets_are_rejected() {
+        for bad in [
+            "",
+            "0",
+            "0_0",
+            "abc",
+            "0000000000000000_000000000000000",
+            "0000000000000000-0000000000000000",
+            "0000000000000000_000000000000000a",
+            " 0000000000000000_0000000000000000",
+            "0000000000000000_0000000000000000,",
+            "../0000000000000000_0000000000000",
+            "NOW",
+            "-2",
+            "+0000000000000000_000000000000000",
+        ] {
+            assert!(StartAt::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn offsets_sort_lexicographically_in_position_order() {
+        let a = Offset::new(9).to_string();
+        let b = Offset::new(10).to_string();
+        assert!(a < b);
+    }
+
+    proptest! {
+        #[test]
+        fn display_then_parse_round_trips(p in 0..=MAX_POSITION) {
+            let o = Offset::new(p);
+            prop_assert_eq!(o.to_string().parse::<Offset>().unwrap(), o);
+        }
+
+        #[test]
+        fn string_order_matches_position_order(a in 0..=MAX_POSITION, b in 0..=MAX_POSITION) {
+            let (x, y) = (Offset::new(a), Offset::new(b));
+            prop_assert_eq!(x.to_string().cmp(&y.to_string()), x.cmp(&y));
+        }
+
+        #[test]
+        fn parsing_arbitrary_text_never_panics(s in ".{0,40}") {
+            let _ = StartAt::parse(&s);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The read query: `offset`, `live` and `cursor` (§5.6–5.8).
+//!
+//! The raw query is parsed by hand because a map-based parser silently keeps one of two
+//! repeated `offset` parameters, which the protocol requires us to reject. Unknown
+//! parameters are ignored.
+
+use super::{percent, ProtocolError, StartAt};
+
+/// How a GET wants to be answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Live {
+    /// A catch-up read that returns at once.
+    No,
+    /// `live=long-poll`: wait at the tail for new data.
+    LongPoll,
+    /// `live=sse`: a server-sent event stream.
+    Sse,
+}
+
+impl Live {
+    /// The query value for this mode, if any.
+    pub fn as_str(self) -> Option<&'static str> {
+        match self {
+            Self::No => None,
+            Self::LongPoll => Some("long-poll"),
+            Self::Sse => Some("sse"),
+        }
+    }
+}
+
+/// The parsed query of a GET.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadQuery {
+    /// `None` when the parameter is absent.
+    pub offset: Option<StartAt>,
+    /// The live mode.
+    pub live: Live,
+    /// The client's cursor; an unparseable cursor counts as absent (§10.1).
+    pub cursor: Option<u64>,
+}
+
+impl ReadQuery {
+    /// Parses a raw query string (without the leading `?`).
+    pub fn parse(raw: &str) -> Result<Self, ProtocolError> {
+        let mut offset = None;
+        let mut live = None;
+        let mut cursor = None;
+        for pair in raw.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = percent::decode(key)
+                .ok_or_else(|| ProtocolError::bad_request("INVALID_QUERY", "malformed query"))?;
+            let slot = match key.as_str() {
+                "offset" => &mut offset,
+                "live" => &mut live,
+                "cursor" => &mut cursor,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(ProtocolError::bad_request(
+                    "DUPLICATE_PARAMETER",
+                    format!("the {key} parameter may appear only once"),
+                ));
+            }
+            let value = percent::decode(value).ok_or_else(|| {
+                ProtocolError::bad_request("INVALID_QUERY", format!("malformed {key} parameter"))
+            })?;
+            *slot = Some(value);
+        }
+        Ok(Self {
+            offset: offset.map(|v| parse_offset(&v)).transpose()?,
+            live: parse_live(live.as_deref())?,
+            cursor: cursor.and_then(|c| parse_cursor(&c)),
+        })
+    }
+}
+
+fn parse_offset(value: &str) -> Result<StartAt, ProtocolError> {
+    if value.is_empty() {
+        return Err(ProtocolError::bad_request("INVALID_OFFSET", "offset must not be empty"));
+    }
+    StartAt::parse(value)
+}
+
+fn parse_live(value: Option<&str>) -> Result<Live, ProtocolError> {
+    match value {
+        None => Ok(Live::No),
+        Some("long-poll") => Ok(Live::LongPoll),
+        Some("sse") => Ok(Live::Sse),
+        Some(_) => Err(ProtocolError::bad_request("INVALID_LIVE", "live must be long-poll or sse")),
+    }
+}
+
+fn parse_cursor(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Offset;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_all_three_parameters_and_ignores_others() {
+        let q = ReadQuery::parse("foo=bar&offset=-1&live=long-poll&cursor=42&x").unwrap();
+        assert_eq!(q.offset, Some(StartAt::Beginning));
+        assert_eq!(q.live, Live::LongPoll);
+        assert_eq!(q.cursor, Some(42));
+    }
+
+    #[test]
+    fn absent_offset_is_none() {
+        assert_eq!(ReadQuery::parse("").unwrap().offset, None);
+        assert_eq!(ReadQuery::parse("live=sse").unwrap().live, Live::Sse);
+    }
+
+    #[test]
+    fn empty_and_repeated_offsets_are_rejected() {
+        assert!(ReadQuery::parse("offset=").is_err());
+        assert!(ReadQuery::parse("offset").is_err());
+        assert!(ReadQuery::parse("offset=-1&offset=-1").is_err());
+    }
+
+    #[test]
+    fn encoded_junk_in_offsets_is_rejected() {
+        for bad in ["%2C", "a%20b", "..%2F", "%00", "%0A", "%0D%0A", "%2F", "0,1"] {
+            assert!(ReadQuery::parse(&format!("offset={bad}")).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn encoded_offsets_are_decoded() {
+        let q = ReadQuery::parse("offset=0000000000000000%5F0000000000000007").unwrap();
+        assert_eq!(q.offset, Some(StartAt::At(Offset::new(7))));
+    }
+
+    #[test]
+    fn unknown_live_mode_is_rejected_and_bad_cursor_ignored() {
+        assert!(ReadQuery::parse("live=websocket").is_err());
+        assert_eq!(ReadQuery::parse("cursor=abc").unwrap().cursor, None);
+        assert_eq!(ReadQuery::parse("cursor=-5").unwrap().cursor, None);
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_arbitrary_queries_never_panics(s in ".{0,60}") {
+            let _ = ReadQuery::parse(&s);
+        }
+    }
+}
