@@ -7,6 +7,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::headers;
+use super::Offset;
+
 /// A protocol-level failure. Client mistakes map to 4xx; only [`ProtocolError::Internal`]
 /// and [`ProtocolError::Unavailable`] map to 5xx.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +22,9 @@ pub enum ProtocolError {
     StreamGone,
     /// The stream exists with a different configuration (idempotent PUT).
     ConfigMismatch(&'static str),
-    /// The request conflicts with the stream's state (closed, sequence, content type).
+    /// The stream is closed; carries the final offset (§5.3).
+    StreamClosed { next_offset: Offset },
+    /// The request conflicts with the stream's state (sequence, content type).
     Conflict { code: &'static str, message: Cow<'static, str> },
     /// A producer epoch older than the stored one (§5.2.1).
     StaleProducerEpoch { current: u64 },
@@ -60,7 +65,10 @@ impl ProtocolError {
             Self::StaleProducerEpoch { .. } => 403,
             Self::StreamNotFound | Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::ConfigMismatch(_) | Self::Conflict { .. } | Self::ProducerSeqGap { .. } => 409,
+            Self::ConfigMismatch(_)
+            | Self::StreamClosed { .. }
+            | Self::Conflict { .. }
+            | Self::ProducerSeqGap { .. } => 409,
             Self::StreamGone => 410,
             Self::PayloadTooLarge { .. } => 413,
             Self::Internal(_) => 500,
@@ -74,6 +82,7 @@ impl ProtocolError {
             Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
             Self::StreamNotFound => "STREAM_NOT_FOUND",
             Self::StreamGone => "STREAM_GONE",
+            Self::StreamClosed { .. } => "STREAM_CLOSED",
             Self::ConfigMismatch(_) => "STREAM_CONFIG_MISMATCH",
             Self::StaleProducerEpoch { .. } => "PRODUCER_STALE_EPOCH",
             Self::ProducerSeqGap { .. } => "PRODUCER_SEQ_GAP",
@@ -93,6 +102,7 @@ impl ProtocolError {
             }
             Self::StreamNotFound => "stream not found".into(),
             Self::StreamGone => "stream was deleted and is retained only for its forks".into(),
+            Self::StreamClosed { .. } => "stream is closed".into(),
             Self::ConfigMismatch(what) => {
                 format!("stream already exists with a different {what}").into()
             }
@@ -108,6 +118,24 @@ impl ProtocolError {
             Self::NotFound => "not found".into(),
             Self::MethodNotAllowed => "method not allowed".into(),
             Self::Internal(m) | Self::Unavailable(m) => Cow::Borrowed(m.as_ref()),
+        }
+    }
+
+    /// Headers the error carries besides the JSON body.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::StreamClosed { next_offset } => vec![
+                (headers::STREAM_CLOSED, "true".to_owned()),
+                (headers::STREAM_NEXT_OFFSET, next_offset.to_string()),
+            ],
+            Self::StaleProducerEpoch { current } => {
+                vec![(headers::PRODUCER_EPOCH, current.to_string())]
+            }
+            Self::ProducerSeqGap { expected, received } => vec![
+                (headers::PRODUCER_EXPECTED_SEQ, expected.to_string()),
+                (headers::PRODUCER_RECEIVED_SEQ, received.to_string()),
+            ],
+            _ => Vec::new(),
         }
     }
 
@@ -184,6 +212,7 @@ mod tests {
             ProtocolError::StreamGone,
             ProtocolError::ConfigMismatch("content type"),
             ProtocolError::conflict("X", "x"),
+            ProtocolError::StreamClosed { next_offset: Offset::ZERO },
             ProtocolError::StaleProducerEpoch { current: 1 },
             ProtocolError::ProducerSeqGap { expected: 1, received: 3 },
             ProtocolError::PayloadTooLarge { limit: 1 },

@@ -6,9 +6,10 @@ use super::{time, ProtocolError};
 pub const MAX_TTL_SECONDS: u64 = 100 * 365 * 24 * 3600;
 
 /// How a stream expires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Expiry {
     /// Never.
+    #[default]
     None,
     /// After this many seconds without a read or write (sliding).
     Ttl(u64),

@@ -1,0 +1,152 @@
+//! The stream engine: one stream's durable state and the protocol rules that change it.
+//!
+//! [`Store`] runs on any [`Sql`]: the Durable Object's SQLite in production, an
+//! in-memory SQLite in tests. Each operation that writes runs in one transaction, so an
+//! append is stored whole or not at all, and no reader sees part of it. Operations that
+//! need another stream (forks) or a clock take their inputs as values; the caller
+//! performs cross-stream calls (see `service`).
+
+mod append;
+mod create;
+pub mod log;
+pub mod meta;
+mod producers;
+pub mod schema;
+pub mod sql;
+
+pub use append::{Append, AppendOutcome};
+pub use create::{CreateRequest, NewStream};
+pub use log::Chunk;
+pub use meta::{ForkOrigin, Meta};
+pub use sql::{Sql, SqlExt, StorageError, Value};
+
+use crate::protocol::ProtocolError;
+
+/// Whether the stream exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    /// No stream at this path.
+    Missing,
+    /// Deleted, but retained while forks read from it (§4.2): 410 to clients.
+    Gone(Meta),
+    /// A live stream.
+    Live(Meta),
+}
+
+/// What removing a stream's data left to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// Forks still read from the stream: it is marked deleted and kept.
+    Retained,
+    /// The data is gone. If the stream was a fork, its source must be released.
+    Purged {
+        /// The source to release.
+        release: Option<ForkOrigin>,
+    },
+}
+
+/// One stream's storage.
+pub struct Store<S> {
+    sql: S,
+}
+
+impl<S: Sql> Store<S> {
+    /// Opens the store, creating or upgrading the schema.
+    pub fn open(sql: S) -> Result<Self, StorageError> {
+        schema::ensure(&sql)?;
+        Ok(Self { sql })
+    }
+
+    /// The underlying SQL connection.
+    pub fn sql(&self) -> &S {
+        &self.sql
+    }
+
+    /// The stream's current state (without applying expiry).
+    pub fn state(&self) -> Result<State, StorageError> {
+        Ok(match meta::load(&self.sql)? {
+            None => State::Missing,
+            Some(m) if m.deleted => State::Gone(m),
+            Some(m) => State::Live(m),
+        })
+    }
+
+    /// Applies lazy expiry: a stream past its deadline is removed (or retained for its
+    /// forks). Returns what was done, if anything.
+    pub fn expire_if_due(&self, now_ms: i64) -> Result<Option<Removal>, ProtocolError> {
+        match meta::load(&self.sql)? {
+            Some(m) if !m.deleted && m.is_expired(now_ms) => self.remove(&m).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Deletes the stream: purges it, or marks it deleted while forks remain.
+    pub fn remove(&self, m: &Meta) -> Result<Removal, ProtocolError> {
+        if m.fork_count > 0 {
+            meta::soft_delete(&self.sql)?;
+            return Ok(Removal::Retained);
+        }
+        self.sql.in_transaction(|| {
+            log::clear(&self.sql)?;
+            producers::clear(&self.sql)?;
+            self.sql.execute("DELETE FROM stream", &[])?;
+            Ok(())
+        })?;
+        Ok(Removal::Purged { release: m.fork.clone() })
+    }
+
+    /// Pushes back a sliding TTL. Streams without one are not written to.
+    pub fn touch(&self, m: &Meta, now_ms: i64) -> Result<(), StorageError> {
+        if m.expiry.slides() && !m.deleted {
+            meta::touch(&self.sql, now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Reads stored bytes of this stream's own log (see [`log::read`]).
+    pub fn read(
+        &self,
+        m: &Meta,
+        from: u64,
+        until: u64,
+        cap: usize,
+        must_progress: bool,
+    ) -> Result<Chunk, ProtocolError> {
+        log::read(&self.sql, from, until.min(m.tail), cap, m.is_json(), must_progress)
+    }
+
+    /// The rest of the own record containing `at` (see [`log::record_at`]).
+    pub fn record_at(&self, m: &Meta, at: u64, until: u64) -> Result<Option<Vec<u8>>, ProtocolError> {
+        log::record_at(&self.sql, at, until.min(m.tail), m.is_json())
+    }
+
+    /// Checks that a JSON read may start at `at` in the own log.
+    pub fn check_boundary(&self, m: &Meta, at: u64) -> Result<(), ProtocolError> {
+        if m.is_json() && at < m.tail {
+            log::check_boundary(&self.sql, at, m.tail)?;
+        }
+        Ok(())
+    }
+
+    /// Counts a new fork reading from this stream.
+    pub fn add_fork(&self) -> Result<(), StorageError> {
+        meta::adjust_fork_count(&self.sql, 1)
+    }
+
+    /// Drops a fork's reference. A deleted stream whose last fork went away is purged.
+    pub fn release_fork(&self, incarnation: u64) -> Result<Option<Removal>, ProtocolError> {
+        let Some(m) = meta::load(&self.sql)? else { return Ok(None) };
+        if m.incarnation != incarnation {
+            return Ok(None);
+        }
+        meta::adjust_fork_count(&self.sql, -1)?;
+        if m.deleted && m.fork_count <= 1 {
+            let remaining = Meta { fork_count: 0, ..m };
+            return self.remove(&remaining).map(Some);
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests;
