@@ -1,0 +1,65 @@
+//! Conversions between workers-rs requests/responses and the service's neutral types.
+
+use futures_util::StreamExt;
+use worker::{Headers, Response, ResponseBuilder};
+
+use crate::protocol::ProtocolError;
+use crate::service::{Body, Method, Reply, Request};
+
+/// Reads a request, with a body of at most `limit` bytes. A larger body is still read
+/// to the end (and dropped) so the client gets a clean 413 instead of a reset.
+pub async fn read_request(mut req: worker::Request, limit: usize) -> Result<Request, ProtocolError> {
+    let method = Method::parse(&req.inner().method());
+    let url = req.inner().url();
+    let headers = req
+        .headers()
+        .entries()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    let mut out = Request { method, url, headers, body: Vec::new() };
+    if matches!(method, Method::Get | Method::Head | Method::Options) || req.inner().body().is_none() {
+        return Ok(out);
+    }
+    let mut stream = req.stream().map_err(platform)?;
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(platform)?;
+        total += chunk.len();
+        if total <= limit {
+            out.body.extend_from_slice(&chunk);
+        }
+    }
+    if total > limit {
+        return Err(ProtocolError::PayloadTooLarge { limit: limit as u64 });
+    }
+    Ok(out)
+}
+
+/// Builds a workers-rs response.
+pub fn to_response(reply: Reply) -> worker::Result<Response> {
+    let headers = Headers::new();
+    for (k, v) in &reply.headers {
+        headers.append(k, v)?;
+    }
+    let builder = ResponseBuilder::new().with_status(reply.status).with_headers(headers);
+    Ok(match reply.body {
+        Body::Empty => builder.empty(),
+        Body::Bytes(b) => builder.fixed(b),
+        Body::Stream(s) => builder.from_stream(s.map(Ok::<Vec<u8>, worker::Error>))?,
+    })
+}
+
+/// Reads a response into a neutral reply (for internal calls between objects).
+pub async fn from_response(mut resp: Response) -> worker::Result<Reply> {
+    let mut reply = Reply::new(resp.status_code());
+    for (k, v) in resp.headers().entries() {
+        if let Some(name) = crate::service::internal::known_header(&k) {
+            reply = reply.header(name, v);
+        }
+    }
+    Ok(reply.bytes(resp.bytes().await?))
+}
+
+fn platform(e: worker::Error) -> ProtocolError {
+    ProtocolError::internal(format!("reading the request failed: {e}"))
+}

@@ -1,0 +1,20 @@
+//! The workers-rs glue (wasm32 only): entry point, edge gateway, the `StreamDO`
+//! Durable Object, and adapters from the platform to the service's traits.
+
+mod convert;
+mod edge;
+mod host;
+mod sqlite;
+mod stream_do;
+
+pub use edge::handle_fetch;
+pub use stream_do::StreamDO;
+
+/// The Durable Object namespace binding that holds one object per stream.
+pub const STREAMS_BINDING: &str = "STREAMS";
+
+#[cfg(feature = "entry")]
+#[worker::event(fetch)]
+async fn fetch(req: worker::Request, env: worker::Env, ctx: worker::Context) -> worker::Result<worker::Response> {
+    handle_fetch(req, env, ctx).await
+}

@@ -1,0 +1,48 @@
+//! `StreamDO`: one Durable Object per stream, wrapping [`StreamService`].
+
+use std::rc::Rc;
+
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+use super::convert::{read_request, to_response};
+use super::host::DoHost;
+use super::sqlite::DoSql;
+use crate::service::{Config, Reply, StreamService};
+
+type Service = StreamService<DoSql, DoHost>;
+
+/// The Durable Object that owns one stream: it sequences writes, stores the log in its
+/// SQLite database, and serves reads and live readers.
+#[durable_object(alarm)]
+pub struct StreamDO {
+    service: std::result::Result<Rc<Service>, String>,
+}
+
+impl DurableObject for StreamDO {
+    fn new(state: State, env: Env) -> Self {
+        let config = Config::from_vars(|k| env.var(k).ok().map(|v| v.to_string()));
+        let sql = DoSql::new(&state.storage());
+        let host = DoHost::new(env, state.storage());
+        let service = StreamService::new(sql, host, config).map(Rc::new).map_err(|e| e.to_string());
+        Self { service }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let service = match &self.service {
+            Ok(s) => Rc::clone(s),
+            Err(e) => return to_response(Reply::error(&crate::protocol::ProtocolError::internal(e.clone()))),
+        };
+        let reply = match read_request(req, service.config().max_append_bytes).await {
+            Ok(req) => service.handle(req).await,
+            Err(e) => Reply::error(&e),
+        };
+        to_response(reply)
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Ok(service) = &self.service {
+            service.on_alarm().await;
+        }
+        Response::empty()
+    }
+}

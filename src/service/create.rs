@@ -1,0 +1,156 @@
+//! PUT: create a stream or a fork, idempotently (§5.1, §4.2).
+
+use std::rc::Rc;
+
+use super::headers::{create_request, with_expiry};
+use super::http::{Reply, Request};
+use super::internal::{Call, CallReply, Grant};
+use super::{Host, StreamService};
+use crate::engine::{CreateRequest, ForkOrigin, Meta, NewStream, Sql, State};
+use crate::protocol::expiry::Expiry;
+use crate::protocol::fork::ForkRequest;
+use crate::protocol::headers as h;
+use crate::protocol::{caching, content_type, json, ProtocolError};
+
+impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
+    pub(super) async fn create(self: &Rc<Self>, req: Request, stream_id: &str) -> Result<Reply, ProtocolError> {
+        if req.body.len() > self.config.max_append_bytes {
+            return Err(ProtocolError::PayloadTooLarge { limit: self.config.max_append_bytes as u64 });
+        }
+        let wanted = create_request(&req)?;
+        if wanted.fork.as_ref().is_some_and(|f| f.source == stream_id) {
+            return Err(ProtocolError::bad_request("INVALID_FORK_SOURCE", "a stream cannot fork itself"));
+        }
+        let _writing = self.writes.lock().await;
+        let now = self.host.now_ms();
+        self.expire(now).await?;
+        match self.store.state()? {
+            State::Live(m) => {
+                wanted.check_matches(&m)?;
+                return Ok(created(200, &m, &req));
+            }
+            State::Gone(_) => {
+                return Err(ProtocolError::conflict(
+                    "STREAM_RETAINED",
+                    "a deleted stream is retained for its forks; the path cannot be reused yet",
+                ))
+            }
+            State::Missing => {}
+        }
+        let new = match &wanted.fork {
+            None => plain_stream(stream_id, &wanted, &req.body)?,
+            Some(fork) => {
+                let grant = self.acquire(fork, &wanted).await?;
+                match fork_stream(stream_id, &wanted, fork, &grant, &req.body) {
+                    Ok(new) => new,
+                    Err(e) => {
+                        self.release_source(&origin(fork, &grant)).await;
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let fork = new.fork.clone();
+        let m = match self.store.create(new, now) {
+            Ok(m) => m,
+            Err(e) => {
+                if let Some(origin) = fork {
+                    self.release_source(&origin).await;
+                }
+                return Err(e);
+            }
+        };
+        if let Some(deadline) = m.deadline() {
+            self.host.schedule_alarm(deadline);
+        }
+        self.changes.bump();
+        Ok(created(201, &m, &req))
+    }
+
+    /// Asks the source to validate and count the fork.
+    async fn acquire(&self, fork: &ForkRequest, wanted: &CreateRequest) -> Result<Grant, ProtocolError> {
+        let call = Call::Acquire {
+            offset: fork.offset.map(|o| o.position()),
+            sub_offset: fork.sub_offset,
+            content_type: wanted.content_type.clone(),
+        };
+        match self.host.call(&fork.source, call).await {
+            Ok(CallReply::Granted(g)) => Ok(g),
+            Ok(_) => Err(ProtocolError::Unavailable("unexpected reply to a fork request".into())),
+            Err(ProtocolError::StreamNotFound) => Err(ProtocolError::StreamNotFound),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A new stream that is not a fork.
+fn plain_stream(stream_id: &str, wanted: &CreateRequest, body: &[u8]) -> Result<NewStream, ProtocolError> {
+    let ct = content_type::for_create(wanted.content_type.as_deref());
+    Ok(NewStream {
+        stream_id: stream_id.to_owned(),
+        body: stored_body(&ct, body)?,
+        content_type: ct,
+        expiry: wanted.expiry,
+        expiry_inherited: false,
+        closed: wanted.closed,
+        fork: None,
+        prefix: Vec::new(),
+    })
+}
+
+/// A new fork: the source's type unless one was given (the source checked it matches),
+/// and the source's expiry unless the fork has its own.
+fn fork_stream(
+    stream_id: &str,
+    wanted: &CreateRequest,
+    fork: &ForkRequest,
+    grant: &Grant,
+    body: &[u8],
+) -> Result<NewStream, ProtocolError> {
+    let ct = match &wanted.content_type {
+        Some(ct) if content_type::is_valid(ct) => ct.clone(),
+        _ => grant.content_type.clone(),
+    };
+    let inherit = wanted.expiry == Expiry::None;
+    Ok(NewStream {
+        stream_id: stream_id.to_owned(),
+        body: stored_body(&ct, body)?,
+        content_type: ct,
+        expiry: if inherit { grant.expiry() } else { wanted.expiry },
+        expiry_inherited: inherit && grant.expiry() != Expiry::None,
+        closed: wanted.closed,
+        fork: Some(origin(fork, grant)),
+        prefix: grant.prefix(),
+    })
+}
+
+fn origin(fork: &ForkRequest, grant: &Grant) -> ForkOrigin {
+    ForkOrigin {
+        source: fork.source.clone(),
+        offset: grant.offset,
+        sub_offset: fork.sub_offset,
+        source_incarnation: grant.incarnation,
+    }
+}
+
+/// The initial body in stored form. A JSON body may be `[]` (an empty stream).
+fn stored_body(ct: &str, body: &[u8]) -> Result<Vec<u8>, ProtocolError> {
+    if body.is_empty() {
+        Ok(Vec::new())
+    } else if content_type::is_json(ct) {
+        json::encode_body(body, true).map(|(wire, _)| wire)
+    } else {
+        Ok(body.to_vec())
+    }
+}
+
+/// 201 for a new stream, 200 for an idempotent repeat.
+fn created(status: u16, m: &Meta, req: &Request) -> Reply {
+    let reply = Reply::new(status)
+        .header("Content-Type", m.content_type.clone())
+        .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
+        .header("Location", format!("{}{}", req.origin(), req.path()))
+        .header("Cache-Control", caching::NO_STORE)
+        .header_if(m.closed, h::STREAM_CLOSED, "true");
+    with_expiry(reply, m)
+}

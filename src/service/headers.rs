@@ -1,0 +1,48 @@
+//! Reading protocol values out of request headers, and the headers every stream reply
+//! shares.
+
+use super::http::{Reply, Request};
+use crate::engine::{Append, CreateRequest, Meta};
+use crate::protocol::expiry::Expiry;
+use crate::protocol::fork::ForkRequest;
+use crate::protocol::headers as h;
+use crate::protocol::producer::Producer;
+use crate::protocol::{time, ProtocolError};
+
+/// The configuration a PUT asks for.
+pub fn create_request(req: &Request) -> Result<CreateRequest, ProtocolError> {
+    Ok(CreateRequest {
+        content_type: req.header("content-type").map(str::to_owned),
+        expiry: Expiry::from_headers(req.header(h::STREAM_TTL), req.header(h::STREAM_EXPIRES_AT))?,
+        closed: h::is_true(req.header(h::STREAM_CLOSED)),
+        fork: ForkRequest::from_headers(
+            req.header(h::STREAM_FORKED_FROM),
+            req.header(h::STREAM_FORK_OFFSET),
+            req.header(h::STREAM_FORK_SUB_OFFSET),
+        )?,
+    })
+}
+
+/// The append a POST asks for. Takes the body.
+pub fn append_request(req: &mut Request) -> Result<Append, ProtocolError> {
+    Ok(Append {
+        content_type: req.header("content-type").map(str::to_owned),
+        close: h::is_true(req.header(h::STREAM_CLOSED)),
+        stream_seq: req.header(h::STREAM_SEQ).map(str::to_owned),
+        producer: Producer::from_headers(
+            req.header(h::PRODUCER_ID),
+            req.header(h::PRODUCER_EPOCH),
+            req.header(h::PRODUCER_SEQ),
+        )?,
+        body: std::mem::take(&mut req.body),
+    })
+}
+
+/// `Stream-TTL` / `Stream-Expires-At` describing the stream's configuration (§5.5).
+pub fn with_expiry(reply: Reply, m: &Meta) -> Reply {
+    match m.expiry {
+        Expiry::None => reply,
+        Expiry::Ttl(secs) => reply.header(h::STREAM_TTL, secs.to_string()),
+        Expiry::At(at) => reply.header(h::STREAM_EXPIRES_AT, time::format_rfc3339_millis(at)),
+    }
+}

@@ -1,0 +1,231 @@
+//! Transport-neutral requests and replies.
+//!
+//! The service speaks only these types; the platform layer converts them to and from
+//! `worker::Request`/`worker::Response`, so the handlers compile and test natively.
+
+use std::fmt;
+use std::pin::Pin;
+
+use futures_util::Stream;
+
+use crate::protocol::ProtocolError;
+
+/// The request methods the service distinguishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// HEAD.
+    Head,
+    /// PUT.
+    Put,
+    /// POST.
+    Post,
+    /// DELETE.
+    Delete,
+    /// OPTIONS.
+    Options,
+    /// Anything else.
+    Other,
+}
+
+impl Method {
+    /// Parses a method name (case-sensitive, as HTTP defines it).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            "PUT" => Self::Put,
+            "POST" => Self::Post,
+            "DELETE" => Self::Delete,
+            "OPTIONS" => Self::Options,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// A request with its body read.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// The absolute URL, as received.
+    pub url: String,
+    /// Headers with lowercased names.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// A request without headers or body.
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        Self { method, url: url.into(), headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// A header's value (names compare case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `scheme://authority` of the URL.
+    pub fn origin(&self) -> &str {
+        split_url(&self.url).0
+    }
+
+    /// The path of the URL, still percent-encoded.
+    pub fn path(&self) -> &str {
+        split_url(&self.url).1
+    }
+
+    /// The raw query (without `?`), or an empty string.
+    pub fn query(&self) -> &str {
+        split_url(&self.url).2
+    }
+}
+
+/// Splits an absolute URL into origin, path and query; the fragment is dropped.
+fn split_url(url: &str) -> (&str, &str, &str) {
+    let url = url.split('#').next().unwrap_or("");
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let path_start = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
+    let (origin, rest) = url.split_at(path_start);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    (origin, if path.is_empty() { "/" } else { path }, query)
+}
+
+/// A body produced over time (SSE).
+pub type ByteStream = Pin<Box<dyn Stream<Item = Vec<u8>>>>;
+
+/// A reply body.
+pub enum Body {
+    /// No body.
+    Empty,
+    /// A complete body.
+    Bytes(Vec<u8>),
+    /// A streamed body.
+    Stream(ByteStream),
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("Empty"),
+            Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Self::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// A reply.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// Headers, in order.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Body,
+}
+
+impl Reply {
+    /// An empty reply with `status`.
+    pub fn new(status: u16) -> Self {
+        Self { status, headers: Vec::new(), body: Body::Empty }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Adds a header when `cond` holds.
+    pub fn header_if(self, cond: bool, name: &'static str, value: impl Into<String>) -> Self {
+        if cond {
+            self.header(name, value)
+        } else {
+            self
+        }
+    }
+
+    /// Sets a complete body.
+    pub fn bytes(mut self, body: Vec<u8>) -> Self {
+        self.body = Body::Bytes(body);
+        self
+    }
+
+    /// Sets the body.
+    pub fn with_body(mut self, body: Body) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// A header's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The JSON error reply for `e`, never cacheable.
+    pub fn error(e: &ProtocolError) -> Self {
+        let mut r = Reply::new(e.status())
+            .header("Content-Type", "application/json")
+            .header("Cache-Control", crate::protocol::caching::NO_STORE);
+        r.headers.extend(e.headers());
+        if e.status() == 405 {
+            r = r.header("Allow", "GET, HEAD, PUT, POST, DELETE, OPTIONS");
+        }
+        r.bytes(e.to_json().into_bytes())
+    }
+}
+
+impl From<Result<Reply, ProtocolError>> for Reply {
+    fn from(r: Result<Reply, ProtocolError>) -> Self {
+        r.unwrap_or_else(|e| Reply::error(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_origin_path_and_query() {
+        let r = Request::new(Method::Get, "http://127.0.0.1:8787/v1/stream/a%2Fb?offset=-1#x");
+        assert_eq!((r.origin(), r.path(), r.query()), ("http://127.0.0.1:8787", "/v1/stream/a%2Fb", "offset=-1"));
+        let bare = Request::new(Method::Get, "https://h");
+        assert_eq!((bare.origin(), bare.path(), bare.query()), ("https://h", "/", ""));
+    }
+
+    #[test]
+    fn headers_compare_case_insensitively() {
+        let r = Request::new(Method::Get, "http://h/").with_header("Stream-Seq", "1");
+        assert_eq!(r.header("stream-seq"), Some("1"));
+    }
+
+    #[test]
+    fn errors_become_json_no_store_replies_with_their_headers() {
+        let r = Reply::error(&ProtocolError::ProducerSeqGap { expected: 1, received: 3 });
+        assert_eq!(r.status, 409);
+        assert_eq!(r.get("cache-control"), Some("no-store"));
+        assert_eq!(r.get("Producer-Expected-Seq"), Some("1"));
+    }
+}

@@ -1,0 +1,231 @@
+//! Calls between stream objects, for forks (§4.2).
+//!
+//! A fork's object asks its source's object to validate and count the fork, to read
+//! inherited bytes, to hand over the record a sub-offset slices, and to drop the
+//! fork's reference. One call serves a whole read range, so a read of inherited data
+//! costs one round trip per ancestor, whatever the number of messages.
+//!
+//! On the wire a call is `POST /_internal/<op>` with a JSON body; replies carry JSON,
+//! or raw stored bytes with the metadata in headers. Clients cannot reach these paths:
+//! the edge forwards only `/v1/stream/…` URLs.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use super::http::{Body, Reply, Request};
+use crate::engine::Chunk;
+use crate::protocol::expiry::Expiry;
+use crate::protocol::ProtocolError;
+
+/// The path prefix of internal calls.
+pub const PREFIX: &str = "/_internal/";
+
+const END_HEADER: &str = "X-Stream-End";
+
+/// A call to another stream's object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Call {
+    /// Validate a fork request against the source and count the new fork.
+    Acquire {
+        /// The requested fork offset (the source's tail when absent).
+        offset: Option<u64>,
+        /// The requested sub-offset (0 when absent).
+        sub_offset: u64,
+        /// The fork's requested content type, if any.
+        content_type: Option<String>,
+    },
+    /// A fork of this incarnation went away.
+    Release {
+        /// The source incarnation the fork was made from.
+        incarnation: u64,
+    },
+    /// Read stored bytes in `[from, until)`.
+    Read {
+        /// The source incarnation the fork was made from.
+        incarnation: u64,
+        /// First position.
+        from: u64,
+        /// End of the inherited range.
+        until: u64,
+        /// Byte cap.
+        cap: usize,
+        /// Return at least one JSON message even beyond the cap.
+        must_progress: bool,
+    },
+    /// The rest of the record containing `at`, up to `until`.
+    Record {
+        /// The source incarnation the fork was made from.
+        incarnation: u64,
+        /// The position.
+        at: u64,
+        /// End of the inherited range.
+        until: u64,
+    },
+}
+
+/// What an [`Call::Acquire`] grants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The source's incarnation.
+    pub incarnation: u64,
+    /// The source's content type.
+    pub content_type: String,
+    /// The resolved fork point.
+    pub offset: u64,
+    /// The source's expiry, which a fork without its own inherits.
+    pub ttl_seconds: Option<u64>,
+    /// The source's absolute expiry (ms).
+    pub expires_at: Option<i64>,
+    /// The materialized sub-offset prefix, in stored form, base64.
+    #[serde(default)]
+    pub prefix_b64: String,
+}
+
+impl Grant {
+    /// The inherited expiry.
+    pub fn expiry(&self) -> Expiry {
+        match (self.ttl_seconds, self.expires_at) {
+            (Some(t), _) => Expiry::Ttl(t),
+            (None, Some(a)) => Expiry::At(a),
+            _ => Expiry::None,
+        }
+    }
+
+    /// The decoded prefix.
+    pub fn prefix(&self) -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD.decode(&self.prefix_b64).unwrap_or_default()
+    }
+
+    /// Sets the prefix.
+    pub fn with_prefix(mut self, prefix: &[u8]) -> Self {
+        self.prefix_b64 = base64::engine::general_purpose::STANDARD.encode(prefix);
+        self
+    }
+}
+
+/// The answer to a [`Call`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallReply {
+    /// For `Acquire`.
+    Granted(Grant),
+    /// For `Release`.
+    Released,
+    /// For `Read`.
+    Read(Chunk),
+    /// For `Record`.
+    Record(Option<Vec<u8>>),
+}
+
+impl Call {
+    /// The request path and JSON body of this call.
+    pub fn encode(&self) -> (String, Vec<u8>) {
+        let op = match self {
+            Self::Acquire { .. } => "acquire",
+            Self::Release { .. } => "release",
+            Self::Read { .. } => "read",
+            Self::Record { .. } => "record",
+        };
+        (format!("{PREFIX}{op}"), serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Parses a call received by a stream object.
+    pub fn decode(req: &Request) -> Result<Self, ProtocolError> {
+        serde_json::from_slice(&req.body)
+            .map_err(|e| ProtocolError::bad_request("INVALID_INTERNAL_CALL", e.to_string()))
+    }
+
+    /// Parses the reply to this call from a status, an end header and a body.
+    pub fn decode_reply(&self, status: u16, end: Option<&str>, body: Vec<u8>) -> Result<CallReply, ProtocolError> {
+        if status >= 400 {
+            return Err(ProtocolError::from_json(status, &body));
+        }
+        match self {
+            Self::Acquire { .. } => serde_json::from_slice(&body)
+                .map(CallReply::Granted)
+                .map_err(|e| ProtocolError::Unavailable(format!("malformed grant: {e}").into())),
+            Self::Release { .. } => Ok(CallReply::Released),
+            Self::Read { .. } => {
+                let end = end.and_then(|e| e.parse().ok()).ok_or_else(|| {
+                    ProtocolError::Unavailable("read reply without an end position".into())
+                })?;
+                Ok(CallReply::Read(Chunk { bytes: body, end }))
+            }
+            Self::Record { .. } => Ok(CallReply::Record((status == 200).then_some(body))),
+        }
+    }
+}
+
+impl CallReply {
+    /// The reply a stream object sends for this answer.
+    pub fn encode(self) -> Reply {
+        match self {
+            Self::Granted(g) => {
+                Reply::new(200).bytes(serde_json::to_vec(&g).unwrap_or_default())
+            }
+            Self::Released | Self::Record(None) => Reply::new(204),
+            Self::Read(chunk) => Reply::new(200).header(END_HEADER, chunk.end.to_string()).bytes(chunk.bytes),
+            Self::Record(Some(bytes)) => Reply::new(200).bytes(bytes),
+        }
+    }
+}
+
+/// The name of a header that internal replies carry, so the platform can relay it.
+pub fn known_header(name: &str) -> Option<&'static str> {
+    name.eq_ignore_ascii_case(END_HEADER).then_some(END_HEADER)
+}
+
+/// Decodes a reply produced by [`CallReply::encode`] (used by the platform layer).
+pub fn decode_reply(call: &Call, reply: Reply) -> Result<CallReply, ProtocolError> {
+    let end = reply.get(END_HEADER).map(str::to_owned);
+    let body = match reply.body {
+        Body::Bytes(b) => b,
+        _ => Vec::new(),
+    };
+    call.decode_reply(reply.status, end.as_deref(), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::http::Method;
+
+    fn round_trip(call: Call, answer: CallReply) -> CallReply {
+        let (path, body) = call.encode();
+        assert!(path.starts_with(PREFIX));
+        let received = Call::decode(&Request::new(Method::Post, format!("https://s{path}")).with_body(body)).unwrap();
+        assert_eq!(received, call);
+        decode_reply(&call, answer.encode()).unwrap()
+    }
+
+    #[test]
+    fn every_call_and_reply_round_trips() {
+        let grant = Grant {
+            incarnation: 2,
+            content_type: "text/plain".into(),
+            offset: 5,
+            ttl_seconds: Some(9),
+            expires_at: None,
+            prefix_b64: String::new(),
+        }
+        .with_prefix(b"hel");
+        let acquire = Call::Acquire { offset: Some(5), sub_offset: 3, content_type: None };
+        assert_eq!(round_trip(acquire, CallReply::Granted(grant.clone())), CallReply::Granted(grant.clone()));
+        assert_eq!(grant.prefix(), b"hel");
+        assert_eq!(grant.expiry(), Expiry::Ttl(9));
+        let read = Call::Read { incarnation: 1, from: 0, until: 9, cap: 4, must_progress: true };
+        let chunk = Chunk { bytes: b"abcd".to_vec(), end: 4 };
+        assert_eq!(round_trip(read, CallReply::Read(chunk.clone())), CallReply::Read(chunk));
+        let record = Call::Record { incarnation: 1, at: 0, until: 9 };
+        assert_eq!(round_trip(record.clone(), CallReply::Record(None)), CallReply::Record(None));
+        assert_eq!(round_trip(record, CallReply::Record(Some(b"x".to_vec()))), CallReply::Record(Some(b"x".to_vec())));
+        assert_eq!(round_trip(Call::Release { incarnation: 3 }, CallReply::Released), CallReply::Released);
+    }
+
+    #[test]
+    fn errors_are_relayed_with_their_status() {
+        let call = Call::Release { incarnation: 1 };
+        let err = decode_reply(&call, Reply::error(&ProtocolError::StreamNotFound)).unwrap_err();
+        assert_eq!(err, ProtocolError::StreamNotFound);
+    }
+}

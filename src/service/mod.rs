@@ -1,0 +1,114 @@
+//! One stream's request handler: the logic of the `StreamDO` Durable Object.
+//!
+//! [`StreamService`] receives neutral [`http::Request`]s for one stream path, applies
+//! the protocol through the [`crate::engine`], and answers with [`http::Reply`]s. Waiting
+//! (long-poll, SSE), calls to fork sources and timers go through the [`Host`], so the
+//! same code runs in a Durable Object and natively.
+//!
+//! Concurrency: a Durable Object interleaves requests at every `.await`. Writes take
+//! `writes` (an async mutex) so that create, append, delete and fork bookkeeping are
+//! serialized per stream; each write then commits in one SQLite transaction with no
+//! `.await` inside. Reads take no lock: a read is one synchronous query.
+
+mod create;
+mod fork;
+pub mod config;
+mod headers;
+pub mod host;
+pub mod http;
+pub mod internal;
+mod lifecycle;
+mod live;
+pub mod notify;
+mod read;
+mod write;
+
+use std::rc::Rc;
+
+use futures_util::lock::Mutex;
+
+pub use config::Config;
+pub use host::Host;
+pub use http::{Body, Method, Reply, Request};
+
+use crate::engine::{Sql, State, Store};
+use crate::protocol::{path, ProtocolError};
+use notify::Notify;
+
+/// The handler for one stream path.
+pub struct StreamService<S, H> {
+    store: Store<S>,
+    host: H,
+    config: Config,
+    changes: Notify,
+    writes: Mutex<()>,
+}
+
+impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
+    /// Opens the stream's storage.
+    pub fn new(sql: S, host: H, config: Config) -> Result<Self, ProtocolError> {
+        Ok(Self {
+            store: Store::open(sql)?,
+            host,
+            config,
+            changes: Notify::default(),
+            writes: Mutex::new(()),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Answers one request.
+    pub async fn handle(self: &Rc<Self>, req: Request) -> Reply {
+        let path = req.path().to_owned();
+        if path.starts_with(internal::PREFIX) {
+            return self.handle_internal(&req).await.into();
+        }
+        let stream_id = match path::stream_id(&path) {
+            Some(Ok(id)) => id,
+            Some(Err(e)) => return Reply::error(&e),
+            None => return Reply::error(&ProtocolError::NotFound),
+        };
+        let reply = match req.method {
+            Method::Put => self.create(req, &stream_id).await,
+            Method::Post => self.append(req).await,
+            Method::Get => self.get(&req).await,
+            Method::Head => self.head().await,
+            Method::Delete => self.delete().await,
+            _ => Err(ProtocolError::MethodNotAllowed),
+        };
+        reply.into()
+    }
+
+    /// Runs scheduled expiry: removes the stream if it is past its deadline, otherwise
+    /// re-arms the alarm for the current deadline.
+    pub async fn on_alarm(&self) {
+        let now = self.host.now_ms();
+        if let Err(e) = self.expire(now).await {
+            self.host.log_error(&format!("expiry failed: {e}"));
+        }
+        match self.store.state() {
+            Ok(State::Live(m)) => {
+                if let Some(deadline) = m.deadline() {
+                    self.host.schedule_alarm(deadline);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => self.host.log_error(&format!("expiry check failed: {e}")),
+        }
+    }
+
+    /// The live stream at `now`, after lazy expiry: 404 if missing, 410 if retained
+    /// only for its forks.
+    async fn live(&self, now: i64) -> Result<crate::engine::Meta, ProtocolError> {
+        self.expire(now).await?;
+        match self.store.state()? {
+            State::Live(m) => Ok(m),
+            State::Gone(_) => Err(ProtocolError::StreamGone),
+            State::Missing => Err(ProtocolError::StreamNotFound),
+        }
+    }
+}

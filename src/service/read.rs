@@ -1,0 +1,100 @@
+//! GET catch-up reads and HEAD (§5.5, §5.6).
+
+use std::rc::Rc;
+
+use super::headers::with_expiry;
+use super::http::{Reply, Request};
+use super::{Host, StreamService};
+use crate::engine::{Chunk, Meta, Sql};
+use crate::protocol::headers as h;
+use crate::protocol::query::{Live, ReadQuery};
+use crate::protocol::{caching, etag, json, Offset, ProtocolError, StartAt};
+
+impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
+    /// GET in any mode. Every GET counts as activity for a sliding TTL, from the start
+    /// of the request (§4).
+    pub(super) async fn get(self: &Rc<Self>, req: &Request) -> Result<Reply, ProtocolError> {
+        let query = ReadQuery::parse(req.query())?;
+        if query.live != Live::No && query.offset.is_none() {
+            return Err(ProtocolError::bad_request("OFFSET_REQUIRED", "live reads need an offset"));
+        }
+        let now = self.host.now_ms();
+        let m = self.live(now).await?;
+        self.store.touch(&m, now)?;
+        let start = query.offset.unwrap_or(StartAt::Beginning);
+        let from = start.resolve(m.tail_offset()).position();
+        if from > m.tail {
+            return Err(ProtocolError::bad_request("OFFSET_BEYOND_TAIL", "offset is beyond the stream's tail"));
+        }
+        match query.live {
+            Live::No if start == StartAt::Now => Ok(now_reply(&m)),
+            Live::No => self.catch_up(req, &m, from, now).await,
+            Live::LongPoll => self.long_poll(&m, from, &query, start == StartAt::Now).await,
+            Live::Sse => Ok(self.sse(&m, from, query.cursor, now)),
+        }
+    }
+
+    async fn catch_up(&self, req: &Request, m: &Meta, from: u64, now: i64) -> Result<Reply, ProtocolError> {
+        let chunk = self.read_range(m, from, m.tail, self.config.max_chunk_bytes, true).await?;
+        let at_tail = chunk.end == m.tail;
+        let cache_control = caching::catch_up(at_tail, now, m.deadline());
+        Ok(data_reply(req.header("if-none-match"), m, from, chunk, cache_control))
+    }
+
+    /// HEAD: the stream's metadata. Does not count as activity (§4).
+    pub(super) async fn head(&self) -> Result<Reply, ProtocolError> {
+        let m = self.live(self.host.now_ms()).await?;
+        let reply = Reply::new(200)
+            .header("Content-Type", m.content_type.clone())
+            .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
+            .header("Cache-Control", caching::NO_STORE)
+            .header_if(m.closed, h::STREAM_CLOSED, "true");
+        Ok(with_expiry(reply, &m))
+    }
+}
+
+/// The body of a read: a JSON array in JSON mode, the bytes otherwise.
+pub(super) fn body_of(m: &Meta, bytes: Vec<u8>) -> Vec<u8> {
+    if m.is_json() {
+        json::to_array(&bytes)
+    } else {
+        bytes
+    }
+}
+
+/// A 200 carrying the read `[from, chunk.end)`, or a 304 if `if_none_match` matches.
+pub(super) fn data_reply(
+    if_none_match: Option<&str>,
+    m: &Meta,
+    from: u64,
+    chunk: Chunk,
+    cache_control: String,
+) -> Reply {
+    let at_tail = chunk.end == m.tail;
+    let closed = m.closed && at_tail;
+    let tag = etag::for_read(m.incarnation, from, chunk.end, closed);
+    let not_modified = if_none_match.is_some_and(|inm| etag::if_none_match_hits(inm, &tag));
+    let reply = Reply::new(if not_modified { 304 } else { 200 })
+        .header("Content-Type", m.content_type.clone())
+        .header(h::STREAM_NEXT_OFFSET, Offset::new(chunk.end).to_string())
+        .header_if(at_tail, h::STREAM_UP_TO_DATE, "true")
+        .header_if(closed, h::STREAM_CLOSED, "true")
+        .header("ETag", tag)
+        .header("Cache-Control", cache_control);
+    if not_modified {
+        reply
+    } else {
+        reply.bytes(body_of(m, chunk.bytes))
+    }
+}
+
+/// `offset=now`: the tail, no data, never cached (§5.6).
+fn now_reply(m: &Meta) -> Reply {
+    Reply::new(200)
+        .header("Content-Type", m.content_type.clone())
+        .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
+        .header(h::STREAM_UP_TO_DATE, "true")
+        .header_if(m.closed, h::STREAM_CLOSED, "true")
+        .header("Cache-Control", caching::NO_STORE)
+        .bytes(body_of(m, Vec::new()))
+}
