@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything the worker needs to build, run and test, idempotently:
+#   - the wasm32-unknown-unknown Rust target,
+#   - worker-build, and the wasm-bindgen CLI at exactly the version in Cargo.lock,
+#   - the npm packages pinned in package-lock.json (wrangler, binaryen's wasm-opt,
+#     vitest and the conformance suite).
+# Each step is skipped when what it installs is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORKER_BUILD_VERSION=0.8.7
+bin_dir="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$bin_dir:$PATH"
+
+say() { printf '[setup] %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+installed_version() { "$1" --version 2>/dev/null | awk '{print $NF}'; }
+
+if [ "$(installed_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then
+  say "installing worker-build $WORKER_BUILD_VERSION"
+  cargo install --quiet worker-build --version "$WORKER_BUILD_VERSION"
+fi
+
+# worker-build runs the wasm-bindgen CLI of the exact version the crate links.
+bindgen_version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+if [ -z "$bindgen_version" ]; then
+  echo "[setup] cannot find the wasm-bindgen version in Cargo.lock" >&2
+  exit 1
+fi
+if [ "$(installed_version wasm-bindgen)" != "$bindgen_version" ]; then
+  say "installing wasm-bindgen-cli $bindgen_version (several minutes on a small machine)"
+  cargo install --quiet wasm-bindgen-cli --version "$bindgen_version"
+fi
+
+# npm records what it installed in node_modules/.package-lock.json.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs every test:
+#   1. native unit and property tests (cargo test),
+#   2. the upstream conformance suite and our integration tests (vitest) against the
+#      worker running locally under wrangler dev, and a smoke test of the example
+#      worker that embeds the library.
+# The local workers are started here, on free ports with fresh state, and stopped on
+# exit. Set STREAMS_BASE_URL to test an already running worker instead (its long-poll
+# timeout must then be about 1 s: wrangler dev --var LONG_POLL_TIMEOUT_MS:1000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export WRANGLER_SEND_METRICS=false
+export LONG_POLL_TIMEOUT_MS=1000
+
+echo "== native tests"
+cargo test --workspace --quiet
+
+work=$(mktemp -d)
+workers=()
+cleanup() {
+  for pid in "${workers[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for pid in "${workers[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+}
+
+# start_worker NAME DIR: runs wrangler dev for the crate in DIR (which builds it first)
+# and sets WORKER_URL once /health answers.
+start_worker() {
+  local name=$1 dir=$2 port inspector log
+  port=$(free_port)
+  inspector=$(free_port)
+  log="$work/$name.log"
+  (cd "$dir" && exec setsid npx wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
+      --persist-to "$work/$name-state" --var "LONG_POLL_TIMEOUT_MS:$LONG_POLL_TIMEOUT_MS" >"$log" 2>&1) &
+  workers+=($!)
+  local pid=$!
+  for _ in $(seq 1 900); do
+    if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
+      WORKER_URL="http://127.0.0.1:$port"
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then break; fi
+    sleep 1
+  done
+  echo "== $name did not start; its log:" >&2
+  cat "$log" >&2
+  return 1
+}
+
+if [ -z "${STREAMS_BASE_URL:-}" ]; then
+  echo "== starting the worker (wrangler dev builds it first)"
+  start_worker streams .
+  STREAMS_BASE_URL=$WORKER_URL
+fi
+echo "== starting the embedded-library example"
+start_worker embedded examples/embedded-worker
+EMBEDDED_BASE_URL=$WORKER_URL
+export STREAMS_BASE_URL EMBEDDED_BASE_URL
+
+echo "== conformance suite and integration tests against $STREAMS_BASE_URL"
+npx vitest run --config tests/vitest.config.ts

@@ -1,0 +1,92 @@
+// Shared helpers for the integration tests. Each test uses its own stream names, so
+// tests never see each other's data.
+import { expect } from "vitest"
+
+export const BASE = process.env.STREAMS_BASE_URL ?? ""
+if (!BASE) throw new Error("STREAMS_BASE_URL is not set; run the tests through scripts/test.sh")
+
+/** The long-poll timeout the worker under test runs with. */
+export const LONG_POLL_TIMEOUT_MS = Number(process.env.LONG_POLL_TIMEOUT_MS ?? 1000)
+
+let counter = 0
+
+/** A fresh stream path, unique to this run. */
+export function streamPath(label: string): string {
+  counter += 1
+  return `/v1/stream/it-${label}-${Date.now()}-${process.pid}-${counter}`
+}
+
+export function url(path: string): string {
+  return `${BASE}${path}`
+}
+
+export async function create(path: string, contentType = "text/plain", body?: string | Uint8Array, headers: Record<string, string> = {}) {
+  const res = await fetch(url(path), { method: "PUT", headers: { "Content-Type": contentType, ...headers }, body })
+  expect(res.status, `create ${path}`).toBe(201)
+  return res
+}
+
+export async function append(path: string, body: string | Uint8Array, contentType = "text/plain", headers: Record<string, string> = {}) {
+  return fetch(url(path), { method: "POST", headers: { "Content-Type": contentType, ...headers }, body })
+}
+
+/** Reads every page from `offset` to the tail by following Stream-Next-Offset. */
+export async function readPages(path: string, offset = "-1"): Promise<{ pages: Uint8Array[]; offset: string }> {
+  const pages: Uint8Array[] = []
+  for (;;) {
+    const res = await fetch(url(`${path}?offset=${offset}`))
+    expect(res.status).toBe(200)
+    pages.push(new Uint8Array(await res.arrayBuffer()))
+    offset = res.headers.get("stream-next-offset") ?? ""
+    if (res.headers.get("stream-up-to-date") === "true") return { pages, offset }
+  }
+}
+
+/** Reads the whole stream from `offset` as bytes. */
+export async function readAll(path: string, offset = "-1"): Promise<{ bytes: Uint8Array; offset: string; pages: number }> {
+  const { pages: parts, offset: end } = await readPages(path, offset)
+  const total = parts.reduce((n, p) => n + p.length, 0)
+  const bytes = new Uint8Array(total)
+  let at = 0
+  for (const p of parts) {
+    bytes.set(p, at)
+    at += p.length
+  }
+  return { bytes, offset: end, pages: parts.length }
+}
+
+/** Reads a JSON stream from `offset` as one array of messages. */
+export async function readJson(path: string, offset = "-1"): Promise<unknown[]> {
+  const { pages } = await readPages(path, offset)
+  return pages.flatMap((p) => JSON.parse(new TextDecoder().decode(p)) as unknown[])
+}
+
+export function text(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes)
+}
+
+export function expectSecurityHeaders(res: Response) {
+  expect(res.headers.get("x-content-type-options")).toBe("nosniff")
+  expect(res.headers.get("cross-origin-resource-policy")).toBe("cross-origin")
+  expect(res.headers.get("access-control-allow-origin")).toBe("*")
+}
+
+/** Asserts a JSON error reply: status, `{"error":{"code","message"}}`, no-store, security headers. */
+export async function expectError(res: Response, status: number, code?: string) {
+  expect(res.status).toBe(status)
+  expectSecurityHeaders(res)
+  expect(res.headers.get("cache-control")).toBe("no-store")
+  expect(res.headers.get("content-type")).toBe("application/json")
+  const body = (await res.json()) as { error: { code: string; message: string } }
+  expect(typeof body.error.code).toBe("string")
+  expect(body.error.message.length).toBeGreaterThan(0)
+  if (code) expect(body.error.code).toBe(code)
+}
+
+export async function tailOf(path: string): Promise<string> {
+  const res = await fetch(url(path), { method: "HEAD" })
+  expect(res.status).toBe(200)
+  return res.headers.get("stream-next-offset") ?? ""
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

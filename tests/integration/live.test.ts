@@ -1,0 +1,114 @@
+// Live readers: waking on close and delete, fan-out to many waiters, SSE endings.
+import { describe, expect, test } from "vitest"
+import { LONG_POLL_TIMEOUT_MS, append, create, sleep, streamPath, tailOf, url } from "./helpers"
+
+/** Reads an SSE response until it ends or `deadlineMs` passes; returns the text and whether it ended. */
+async function readSse(res: Response, deadlineMs: number, onFirstChunk?: () => Promise<void>) {
+  const reader = res.body!.getReader()
+  const decoder = new TextDecoder()
+  let received = ""
+  let ended = false
+  const timer = setTimeout(() => reader.cancel().catch(() => {}), deadlineMs)
+  try {
+    for (let first = true; ; first = false) {
+      const { done, value } = await reader.read()
+      if (done) {
+        ended = true
+        break
+      }
+      received += decoder.decode(value, { stream: true })
+      if (first && onFirstChunk) await onFirstChunk()
+    }
+  } catch {
+    ended = false
+  } finally {
+    clearTimeout(timer)
+  }
+  return { received, ended }
+}
+
+describe("live readers", () => {
+  test("DELETE wakes a waiting long-poll, which then sees the stream gone", async () => {
+    const path = streamPath("lp-delete")
+    await create(path)
+    const tail = await tailOf(path)
+    const started = Date.now()
+    const waiting = fetch(url(`${path}?offset=${tail}&live=long-poll`))
+    await sleep(100)
+    expect((await fetch(url(path), { method: "DELETE" })).status).toBe(204)
+    const res = await waiting
+    expect(res.status).toBe(404)
+    // Woken by the delete, not by the long-poll timeout.
+    expect(Date.now() - started).toBeLessThan(LONG_POLL_TIMEOUT_MS)
+  })
+
+  test("closing wakes a waiting long-poll with 204 and Stream-Closed", async () => {
+    const path = streamPath("lp-close")
+    await create(path)
+    const tail = await tailOf(path)
+    const started = Date.now()
+    const waiting = fetch(url(`${path}?offset=${tail}&live=long-poll`))
+    await sleep(100)
+    expect((await fetch(url(path), { method: "POST", headers: { "Stream-Closed": "true" } })).status).toBe(204)
+    const res = await waiting
+    expect(res.status).toBe(204)
+    expect(res.headers.get("stream-closed")).toBe("true")
+    expect(Date.now() - started).toBeLessThan(LONG_POLL_TIMEOUT_MS)
+  })
+
+  test("one append releases every waiting long-poll with the same data and next offset", async () => {
+    const path = streamPath("lp-fanout")
+    await create(path, "application/json", "[]")
+    const tail = await tailOf(path)
+    const waiters = Array.from({ length: 20 }, () => fetch(url(`${path}?offset=${tail}&live=long-poll&cursor=1`)))
+    await sleep(150)
+    await append(path, '[{"hello":"all"}]', "application/json")
+    const answers = await Promise.all(waiters)
+    const next = new Set<string>()
+    for (const res of answers) {
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual([{ hello: "all" }])
+      next.add(`${res.headers.get("stream-next-offset")} ${res.headers.get("stream-cursor")}`)
+    }
+    expect(next.size).toBe(1)
+  })
+
+  test("DELETE ends an open SSE response", async () => {
+    const path = streamPath("sse-delete")
+    await create(path, "text/plain", "x")
+    const res = await fetch(url(`${path}?offset=-1&live=sse`))
+    expect(res.status).toBe(200)
+    const { received, ended } = await readSse(res, 5000, async () => {
+      expect((await fetch(url(path), { method: "DELETE" })).status).toBe(204)
+    })
+    expect(received).toContain("event: data\ndata:x\n\n")
+    expect(ended).toBe(true)
+  })
+
+  test("an SSE reader gets each append as a data event followed by its control event", async () => {
+    const path = streamPath("sse-live")
+    await create(path, "text/plain")
+    const res = await fetch(url(`${path}?offset=now&live=sse`))
+    const writer = (async () => {
+      await sleep(100)
+      await append(path, "one")
+      await sleep(50)
+      await append(path, "two\nlines", "text/plain", { "Stream-Closed": "true" })
+    })()
+    const { received, ended } = await readSse(res, 5000)
+    await writer
+    expect(ended).toBe(true)
+    const events = received.split("\n\n").filter((e) => e.length > 0)
+    expect(events[0]).toMatch(/^event: control\ndata:\{.*"upToDate":true/)
+    const rest = events.slice(1)
+    expect(rest.filter((e) => e.startsWith("event: data")).map((e) => e.split("\n").slice(1).map((l) => l.slice(5)).join("\n"))).toEqual([
+      "one",
+      "two\nlines",
+    ])
+    for (let i = 0; i < rest.length; i += 2) {
+      expect(rest[i]).toMatch(/^event: data/)
+      expect(rest[i + 1]).toMatch(/^event: control/)
+    }
+    expect(rest[rest.length - 1]).toContain('"streamClosed":true')
+  })
+})
