@@ -15,6 +15,11 @@
 //!
 //! Everything except `platform` compiles and tests natively with `cargo test`.
 
+#![warn(missing_docs)]
+// A panic in a Durable Object aborts the whole wasm instance: the request path never
+// unwraps.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod engine;
 pub mod gateway;
 pub mod protocol;

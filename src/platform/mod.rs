@@ -5,6 +5,8 @@ mod convert;
 mod edge;
 mod host;
 mod sqlite;
+// The `durable_object` macro generates undocumented wasm-bindgen glue.
+#[allow(missing_docs)]
 mod stream_do;
 
 pub use edge::handle_fetch;

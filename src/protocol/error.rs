@@ -15,7 +15,12 @@ use super::Offset;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProtocolError {
     /// A request parameter or header is malformed. `code` names the field.
-    BadRequest { code: &'static str, message: Cow<'static, str> },
+    BadRequest {
+        /// Machine-readable code.
+        code: &'static str,
+        /// What was wrong.
+        message: Cow<'static, str>,
+    },
     /// The stream does not exist (or expired).
     StreamNotFound,
     /// The stream was deleted but is retained for its forks (§4.2).
@@ -23,15 +28,34 @@ pub enum ProtocolError {
     /// The stream exists with a different configuration (idempotent PUT).
     ConfigMismatch(&'static str),
     /// The stream is closed; carries the final offset (§5.3).
-    StreamClosed { next_offset: Offset },
+    StreamClosed {
+        /// The stream's final offset.
+        next_offset: Offset,
+    },
     /// The request conflicts with the stream's state (sequence, content type).
-    Conflict { code: &'static str, message: Cow<'static, str> },
+    Conflict {
+        /// Machine-readable code.
+        code: &'static str,
+        /// What conflicted.
+        message: Cow<'static, str>,
+    },
     /// A producer epoch older than the stored one (§5.2.1).
-    StaleProducerEpoch { current: u64 },
+    StaleProducerEpoch {
+        /// The producer's current epoch.
+        current: u64,
+    },
     /// A producer sequence number that skips ahead (§5.2.1).
-    ProducerSeqGap { expected: u64, received: u64 },
+    ProducerSeqGap {
+        /// The sequence number the server expected.
+        expected: u64,
+        /// The sequence number it received.
+        received: u64,
+    },
     /// The request body exceeds the configured limit.
-    PayloadTooLarge { limit: u64 },
+    PayloadTooLarge {
+        /// The configured limit in bytes.
+        limit: u64,
+    },
     /// No such route.
     NotFound,
     /// The method is not supported on this route.

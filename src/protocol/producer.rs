@@ -77,11 +77,22 @@ pub enum Fencing {
     /// New data: write it and record `(epoch, seq)`.
     Accept,
     /// Already written: answer 204 without writing. Carries the highest accepted seq.
-    Duplicate { last_seq: u64 },
+    Duplicate {
+        /// The highest sequence number accepted so far.
+        last_seq: u64,
+    },
     /// An older epoch: 403 with the current epoch.
-    StaleEpoch { current: u64 },
+    StaleEpoch {
+        /// The stored epoch.
+        current: u64,
+    },
     /// A sequence number that skips ahead: 409.
-    Gap { expected: u64, received: u64 },
+    Gap {
+        /// The next sequence number in order.
+        expected: u64,
+        /// The one sent.
+        received: u64,
+    },
     /// A new epoch must start at sequence 0: 400.
     NewEpochMustStartAtZero,
 }
