@@ -88,7 +88,7 @@ impl<S: Sql> Store<S> {
             let closed_by = req.close.then(|| {
                 req.producer.as_ref().map(|p| ClosedBy { id: p.id.clone(), epoch: p.epoch, seq: p.seq })
             });
-            meta::record_write(sql, tail, req.stream_seq.as_deref(), closed_by.as_ref().map(Option::as_ref), now_ms)?;
+            meta::record_write(sql, tail, req.stream_seq.as_deref(), closed_by.as_ref().map(Option::as_ref))?;
             if let Some(p) = &req.producer {
                 producers::save(sql, p, tail, now_ms)?;
             }

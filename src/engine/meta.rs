@@ -179,18 +179,17 @@ pub fn insert(sql: &impl Sql, m: &Meta) -> Result<(), StorageError> {
     )
 }
 
-/// Records a write: the new tail, and optionally the sequence and closure.
+/// Records a write: the new tail, and optionally the sequence and closure. (Activity
+/// for a sliding TTL is recorded by [`touch`].)
 pub fn record_write(
     sql: &impl Sql,
     tail: u64,
     stream_seq: Option<&str>,
     closed_by: Option<Option<&ClosedBy>>,
-    now_ms: i64,
 ) -> Result<(), StorageError> {
     sql.execute(
-        "UPDATE stream SET tail = ?, touched_at = ?,
-            last_stream_seq = COALESCE(?, last_stream_seq) WHERE singleton = 1",
-        &[tail.into(), now_ms.into(), stream_seq.into()],
+        "UPDATE stream SET tail = ?, last_stream_seq = COALESCE(?, last_stream_seq) WHERE singleton = 1",
+        &[tail.into(), stream_seq.into()],
     )?;
     if let Some(by) = closed_by {
         sql.execute(

@@ -186,7 +186,8 @@ fn slice_record(record: Option<Vec<u8>>, k: u64, json_mode: bool) -> Result<Vec<
     let record = record.ok_or_else(out_of_range)?;
     let k = usize::try_from(k).map_err(|_| out_of_range())?;
     let end = if json_mode {
-        *json::message_ends(&record).get(k - 1).ok_or_else(out_of_range)?
+        let last = k.checked_sub(1).ok_or_else(out_of_range)?;
+        *json::message_ends(&record).get(last).ok_or_else(out_of_range)?
     } else if k <= record.len() {
         k
     } else {
