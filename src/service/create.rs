@@ -74,11 +74,9 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             sub_offset: fork.sub_offset,
             content_type: wanted.content_type.clone(),
         };
-        match self.host.call(&fork.source, call).await {
-            Ok(CallReply::Granted(g)) => Ok(g),
-            Ok(_) => Err(ProtocolError::Unavailable("unexpected reply to a fork request".into())),
-            Err(ProtocolError::StreamNotFound) => Err(ProtocolError::StreamNotFound),
-            Err(e) => Err(e),
+        match self.host.call(&fork.source, call).await? {
+            CallReply::Granted(g) => Ok(g),
+            _ => Err(ProtocolError::Unavailable("unexpected reply to a fork request".into())),
         }
     }
 }

@@ -23,6 +23,9 @@ pub mod notify;
 mod read;
 mod write;
 
+#[cfg(test)]
+mod tests;
+
 use std::rc::Rc;
 
 use futures_util::lock::Mutex;
