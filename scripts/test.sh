@@ -66,5 +66,8 @@ start_worker embedded examples/embedded-worker
 EMBEDDED_BASE_URL=$WORKER_URL
 export STREAMS_BASE_URL EMBEDDED_BASE_URL
 
-echo "== conformance suite and integration tests against $STREAMS_BASE_URL"
-npx vitest run --config tests/vitest.config.ts
+echo "== conformance suite (@durable-streams/server-conformance-tests) against $STREAMS_BASE_URL"
+npx vitest run --config tests/vitest.config.ts tests/conformance
+
+echo "== integration tests against $STREAMS_BASE_URL"
+npx vitest run --config tests/vitest.config.ts tests/integration
