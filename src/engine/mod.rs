@@ -92,7 +92,9 @@ impl<S: Sql> Store<S> {
             self.sql.execute("DELETE FROM stream", &[])?;
             Ok(())
         })?;
-        Ok(Removal::Purged { release: m.fork.clone() })
+        Ok(Removal::Purged {
+            release: m.fork.clone(),
+        })
     }
 
     /// Pushes back a sliding TTL. Streams without one are not written to.
@@ -112,11 +114,23 @@ impl<S: Sql> Store<S> {
         cap: usize,
         must_progress: bool,
     ) -> Result<Chunk, ProtocolError> {
-        log::read(&self.sql, from, until.min(m.tail), cap, m.is_json(), must_progress)
+        log::read(
+            &self.sql,
+            from,
+            until.min(m.tail),
+            cap,
+            m.is_json(),
+            must_progress,
+        )
     }
 
     /// The rest of the own record containing `at` (see [`log::record_at`]).
-    pub fn record_at(&self, m: &Meta, at: u64, until: u64) -> Result<Option<Vec<u8>>, ProtocolError> {
+    pub fn record_at(
+        &self,
+        m: &Meta,
+        at: u64,
+        until: u64,
+    ) -> Result<Option<Vec<u8>>, ProtocolError> {
         log::record_at(&self.sql, at, until.min(m.tail), m.is_json())
     }
 
@@ -135,7 +149,9 @@ impl<S: Sql> Store<S> {
 
     /// Drops a fork's reference. A deleted stream whose last fork went away is purged.
     pub fn release_fork(&self, incarnation: u64) -> Result<Option<Removal>, ProtocolError> {
-        let Some(m) = meta::load(&self.sql)? else { return Ok(None) };
+        let Some(m) = meta::load(&self.sql)? else {
+            return Ok(None);
+        };
         if m.incarnation != incarnation {
             return Ok(None);
         }

@@ -22,7 +22,10 @@ pub fn load(sql: &impl Sql, id: &str) -> Result<Option<Stored>, StorageError> {
         &[id.into()],
     )?;
     Ok(row.map(|r| Stored {
-        state: ProducerState { epoch: r[0].int().max(0) as u64, last_seq: r[1].int().max(0) as u64 },
+        state: ProducerState {
+            epoch: r[0].int().max(0) as u64,
+            last_seq: r[1].int().max(0) as u64,
+        },
         tail: r[2].int().max(0) as u64,
     }))
 }

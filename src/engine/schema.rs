@@ -93,7 +93,10 @@ fn current_version(sql: &impl Sql) -> Result<i64, StorageError> {
         return Ok(0);
     }
     Ok(sql
-        .query_int("SELECT value FROM object_state WHERE key = 'schema_version'", &[])?
+        .query_int(
+            "SELECT value FROM object_state WHERE key = 'schema_version'",
+            &[],
+        )?
         .unwrap_or(0))
 }
 
@@ -104,7 +107,10 @@ pub fn next_incarnation(sql: &impl Sql) -> Result<u64, StorageError> {
          ON CONFLICT (key) DO UPDATE SET value = value + 1",
         &[],
     )?;
-    let n = sql.query_int("SELECT value FROM object_state WHERE key = 'incarnations'", &[])?;
+    let n = sql.query_int(
+        "SELECT value FROM object_state WHERE key = 'incarnations'",
+        &[],
+    )?;
     Ok(n.unwrap_or(1) as u64)
 }
 

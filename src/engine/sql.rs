@@ -153,7 +153,9 @@ pub trait SqlExt: Sql {
 
     /// A single integer (the first column of the first row), or `None`.
     fn query_int(&self, sql: &str, params: &[Value]) -> Result<Option<i64>, StorageError> {
-        Ok(self.query_row(sql, params)?.and_then(|r| r.first().and_then(Value::opt_int)))
+        Ok(self
+            .query_row(sql, params)?
+            .and_then(|r| r.first().and_then(Value::opt_int)))
     }
 
     /// Runs `body` in a transaction and returns its value.
@@ -223,7 +225,8 @@ pub(crate) mod native {
     impl Sql for NativeSql {
         fn execute(&self, sql: &str, params: &[Value]) -> Result<(), StorageError> {
             let mut stmt = self.0.prepare_cached(sql).map_err(err)?;
-            stmt.execute(rusqlite::params_from_iter(bind(params))).map_err(err)?;
+            stmt.execute(rusqlite::params_from_iter(bind(params)))
+                .map_err(err)?;
             Ok(())
         }
 
@@ -235,12 +238,16 @@ pub(crate) mod native {
         ) -> Result<(), StorageError> {
             let mut stmt = self.0.prepare_cached(sql).map_err(err)?;
             let n = stmt.column_count();
-            let mut rows = stmt.query(rusqlite::params_from_iter(bind(params))).map_err(err)?;
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(bind(params)))
+                .map_err(err)?;
             while let Some(r) = rows.next().map_err(err)? {
                 let mut values: Vec<Value> = (0..n)
                     .map(|i| match r.get_ref(i) {
                         Ok(ValueRef::Integer(v)) => Value::Integer(v),
-                        Ok(ValueRef::Text(t)) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                        Ok(ValueRef::Text(t)) => {
+                            Value::Text(String::from_utf8_lossy(t).into_owned())
+                        }
                         Ok(ValueRef::Blob(b)) => Value::Blob(b.to_vec()),
                         Ok(ValueRef::Real(f)) => Value::Integer(f as i64),
                         _ => Value::Null,
@@ -261,7 +268,9 @@ pub(crate) mod native {
             match body() {
                 Ok(()) => self.0.execute_batch("RELEASE tx").map_err(err),
                 Err(e) => {
-                    self.0.execute_batch("ROLLBACK TO tx; RELEASE tx").map_err(err)?;
+                    self.0
+                        .execute_batch("ROLLBACK TO tx; RELEASE tx")
+                        .map_err(err)?;
                     Err(e)
                 }
             }

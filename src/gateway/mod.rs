@@ -30,7 +30,9 @@ pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
         return Err(ProtocolError::NotFound);
     }
     match method {
-        Method::Get | Method::Head | Method::Put | Method::Post | Method::Delete => Ok(Route::Stream(id)),
+        Method::Get | Method::Head | Method::Put | Method::Post | Method::Delete => {
+            Ok(Route::Stream(id))
+        }
         _ => Err(ProtocolError::MethodNotAllowed),
     }
 }
@@ -51,7 +53,10 @@ impl AllowedOrigins {
         match value.map(str::trim) {
             None | Some("") | Some("*") => Self::Any,
             Some(list) => Self::List(
-                list.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect(),
+                list.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
             ),
         }
     }
@@ -60,14 +65,18 @@ impl AllowedOrigins {
     pub fn allow(&self, origin: Option<&str>) -> Option<String> {
         match self {
             Self::Any => Some("*".to_owned()),
-            Self::List(list) => origin.filter(|o| list.iter().any(|a| a == o)).map(str::to_owned),
+            Self::List(list) => origin
+                .filter(|o| list.iter().any(|a| a == o))
+                .map(str::to_owned),
         }
     }
 }
 
 /// The CORS headers of every response to a request from `origin`.
 pub fn cors_headers(allowed: &AllowedOrigins, origin: Option<&str>) -> Vec<(&'static str, String)> {
-    let Some(allow) = allowed.allow(origin) else { return Vec::new() };
+    let Some(allow) = allowed.allow(origin) else {
+        return Vec::new();
+    };
     let mut h = vec![
         ("Access-Control-Allow-Origin", allow),
         ("Access-Control-Expose-Headers", EXPOSED.join(", ")),
@@ -87,15 +96,20 @@ pub fn preflight_headers(request_headers: Option<&str>) -> Vec<(&'static str, St
         allow = format!("{allow}, {extra}");
     }
     vec![
-        ("Access-Control-Allow-Methods", "GET, HEAD, PUT, POST, DELETE, OPTIONS".to_owned()),
+        (
+            "Access-Control-Allow-Methods",
+            "GET, HEAD, PUT, POST, DELETE, OPTIONS".to_owned(),
+        ),
         ("Access-Control-Allow-Headers", allow),
         ("Access-Control-Max-Age", "86400".to_owned()),
     ]
 }
 
 /// Browser security headers on every response (§12.7).
-pub const SECURITY_HEADERS: [(&str, &str); 2] =
-    [("X-Content-Type-Options", "nosniff"), ("Cross-Origin-Resource-Policy", "cross-origin")];
+pub const SECURITY_HEADERS: [(&str, &str); 2] = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cross-Origin-Resource-Policy", "cross-origin"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -103,14 +117,31 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(route(Method::Options, "/anything").unwrap(), Route::Preflight);
+        assert_eq!(
+            route(Method::Options, "/anything").unwrap(),
+            Route::Preflight
+        );
         assert_eq!(route(Method::Get, "/health").unwrap(), Route::Health);
-        assert_eq!(route(Method::Post, "/v1/stream/a/b").unwrap(), Route::Stream("a/b".into()));
+        assert_eq!(
+            route(Method::Post, "/v1/stream/a/b").unwrap(),
+            Route::Stream("a/b".into())
+        );
         assert_eq!(route(Method::Get, "/nope").unwrap_err().status(), 404);
         assert_eq!(route(Method::Get, "/v1/stream/").unwrap_err().status(), 400);
-        assert_eq!(route(Method::Get, "/v1/stream/%ff").unwrap_err().status(), 400);
-        assert_eq!(route(Method::Other, "/v1/stream/a").unwrap_err().status(), 405);
-        assert_eq!(route(Method::Put, "/v1/stream/__ds/subscriptions/x").unwrap_err().status(), 404);
+        assert_eq!(
+            route(Method::Get, "/v1/stream/%ff").unwrap_err().status(),
+            400
+        );
+        assert_eq!(
+            route(Method::Other, "/v1/stream/a").unwrap_err().status(),
+            405
+        );
+        assert_eq!(
+            route(Method::Put, "/v1/stream/__ds/subscriptions/x")
+                .unwrap_err()
+                .status(),
+            404
+        );
     }
 
     #[test]
@@ -126,14 +157,24 @@ mod tests {
     #[test]
     fn preflight_allows_if_none_match_and_echoes_requested_headers() {
         let h = preflight_headers(Some("x-custom"));
-        let allow = &h.iter().find(|(k, _)| *k == "Access-Control-Allow-Headers").unwrap().1;
+        let allow = &h
+            .iter()
+            .find(|(k, _)| *k == "Access-Control-Allow-Headers")
+            .unwrap()
+            .1;
         assert!(allow.to_lowercase().contains("if-none-match") && allow.contains("x-custom"));
     }
 
     #[test]
     fn every_stream_and_producer_header_is_exposed() {
         let exposed = cors_headers(&AllowedOrigins::Any, None)[1].1.clone();
-        for needed in ["Stream-Next-Offset", "Stream-Cursor", "Producer-Expected-Seq", "Stream-SSE-Data-Encoding", "ETag"] {
+        for needed in [
+            "Stream-Next-Offset",
+            "Stream-Cursor",
+            "Producer-Expected-Seq",
+            "Stream-SSE-Data-Encoding",
+            "ETag",
+        ] {
             assert!(exposed.contains(needed), "{needed}");
         }
     }

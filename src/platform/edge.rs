@@ -12,17 +12,32 @@ use crate::service::{Method, Reply, Request};
 
 /// The worker's fetch handler. A worker that embeds this crate calls it from its own
 /// `#[event(fetch)]`.
-pub async fn handle_fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+pub async fn handle_fetch(
+    req: worker::Request,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<Response> {
     let method = Method::parse(&req.inner().method());
     let url = req.inner().url();
     let path = Request::new(method, url).path().to_owned();
     let origin = req.headers().get("Origin").ok().flatten();
-    let allowed = AllowedOrigins::parse(env.var("CORS_ORIGINS").ok().map(|v| v.to_string()).as_deref());
+    let allowed = AllowedOrigins::parse(
+        env.var("CORS_ORIGINS")
+            .ok()
+            .map(|v| v.to_string())
+            .as_deref(),
+    );
     let response = match gateway::route(method, &path) {
         Ok(Route::Preflight) => {
-            let requested = req.headers().get("Access-Control-Request-Headers").ok().flatten();
+            let requested = req
+                .headers()
+                .get("Access-Control-Request-Headers")
+                .ok()
+                .flatten();
             let mut reply = Reply::new(204);
-            reply.headers.extend(gateway::preflight_headers(requested.as_deref()));
+            reply
+                .headers
+                .extend(gateway::preflight_headers(requested.as_deref()));
             to_response(reply)
         }
         Ok(Route::Health) => to_response(
@@ -38,7 +53,9 @@ pub async fn handle_fetch(req: worker::Request, env: Env, _ctx: Context) -> work
         Ok(r) => r,
         Err(e) => {
             worker::console_error!("request failed: {e}");
-            to_response(Reply::error(&ProtocolError::Unavailable("the stream could not be reached".into())))?
+            to_response(Reply::error(&ProtocolError::Unavailable(
+                "the stream could not be reached".into(),
+            )))?
         }
     };
     decorate(response, &allowed, origin.as_deref())
@@ -46,13 +63,19 @@ pub async fn handle_fetch(req: worker::Request, env: Env, _ctx: Context) -> work
 
 /// Sends the request, body and all, to the stream's object.
 async fn forward(env: &Env, stream_id: &str, req: worker::Request) -> worker::Result<Response> {
-    let stub = env.durable_object(STREAMS_BINDING)?.get_by_name(stream_id)?;
+    let stub = env
+        .durable_object(STREAMS_BINDING)?
+        .get_by_name(stream_id)?;
     stub.fetch_with_request(req).await
 }
 
 /// Adds CORS and security headers. Responses from stubs have immutable headers, so the
 /// headers are copied first.
-fn decorate(response: Response, allowed: &AllowedOrigins, origin: Option<&str>) -> worker::Result<Response> {
+fn decorate(
+    response: Response,
+    allowed: &AllowedOrigins,
+    origin: Option<&str>,
+) -> worker::Result<Response> {
     let headers = response.headers().clone();
     for (k, v) in gateway::SECURITY_HEADERS {
         headers.set(k, v)?;

@@ -21,11 +21,17 @@ pub struct DoHost {
 impl DoHost {
     /// The host for an object with these bindings and storage.
     pub fn new(env: Env, storage: Storage) -> Self {
-        Self { env, storage: Rc::new(storage) }
+        Self {
+            env,
+            storage: Rc::new(storage),
+        }
     }
 
     async fn send(&self, stream_id: &str, call: &Call) -> worker::Result<crate::service::Reply> {
-        let stub = self.env.durable_object(STREAMS_BINDING)?.get_by_name(stream_id)?;
+        let stub = self
+            .env
+            .durable_object(STREAMS_BINDING)?
+            .get_by_name(stream_id)?;
         let (path, body) = call.encode();
         let body = js_sys::Uint8Array::from(body.as_slice());
         let mut init = RequestInit::new();
@@ -45,12 +51,15 @@ impl Host for DoHost {
         Box::pin(Delay::from(Duration::from_millis(ms)))
     }
 
-    fn call<'a>(&'a self, stream_id: &'a str, call: Call) -> LocalBoxFuture<'a, Result<CallReply, ProtocolError>> {
+    fn call<'a>(
+        &'a self,
+        stream_id: &'a str,
+        call: Call,
+    ) -> LocalBoxFuture<'a, Result<CallReply, ProtocolError>> {
         Box::pin(async move {
-            let reply = self
-                .send(stream_id, &call)
-                .await
-                .map_err(|e| ProtocolError::Unavailable(format!("stream {stream_id} did not answer: {e}").into()))?;
+            let reply = self.send(stream_id, &call).await.map_err(|e| {
+                ProtocolError::Unavailable(format!("stream {stream_id} did not answer: {e}").into())
+            })?;
             decode_reply(&call, reply)
         })
     }

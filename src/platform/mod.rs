@@ -17,6 +17,10 @@ pub const STREAMS_BINDING: &str = "STREAMS";
 
 #[cfg(feature = "entry")]
 #[worker::event(fetch)]
-async fn fetch(req: worker::Request, env: worker::Env, ctx: worker::Context) -> worker::Result<worker::Response> {
+async fn fetch(
+    req: worker::Request,
+    env: worker::Env,
+    ctx: worker::Context,
+) -> worker::Result<worker::Response> {
     handle_fetch(req, env, ctx).await
 }

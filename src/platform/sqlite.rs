@@ -14,7 +14,10 @@ extern "C" {
     type TransactionalStorage;
 
     #[wasm_bindgen(method, catch, js_name = transactionSync)]
-    fn transaction_sync(this: &TransactionalStorage, body: &js_sys::Function) -> Result<JsValue, JsValue>;
+    fn transaction_sync(
+        this: &TransactionalStorage,
+        body: &js_sys::Function,
+    ) -> Result<JsValue, JsValue>;
 }
 
 /// The object's SQLite database.
@@ -26,7 +29,13 @@ pub struct DoSql {
 impl DoSql {
     /// Wraps the storage of a Durable Object.
     pub fn new(storage: &worker::Storage) -> Self {
-        Self { sql: storage.sql(), storage: storage.as_raw().unchecked_ref::<TransactionalStorage>().clone() }
+        Self {
+            sql: storage.sql(),
+            storage: storage
+                .as_raw()
+                .unchecked_ref::<TransactionalStorage>()
+                .clone(),
+        }
     }
 }
 
@@ -56,7 +65,10 @@ fn storage_error(e: impl std::fmt::Display) -> StorageError {
 
 impl Sql for DoSql {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<(), StorageError> {
-        self.sql.exec(sql, params.iter().map(to_js).collect::<Vec<_>>()).map(|_| ()).map_err(storage_error)
+        self.sql
+            .exec(sql, params.iter().map(to_js).collect::<Vec<_>>())
+            .map(|_| ())
+            .map_err(storage_error)
     }
 
     fn query(
@@ -65,9 +77,13 @@ impl Sql for DoSql {
         params: &[Value],
         row: &mut dyn FnMut(&mut [Value]) -> bool,
     ) -> Result<(), StorageError> {
-        let cursor = self.sql.exec(sql, params.iter().map(to_js).collect::<Vec<_>>()).map_err(storage_error)?;
+        let cursor = self
+            .sql
+            .exec(sql, params.iter().map(to_js).collect::<Vec<_>>())
+            .map_err(storage_error)?;
         for r in cursor.raw() {
-            let mut values: Vec<Value> = r.map_err(storage_error)?.into_iter().map(from_js).collect();
+            let mut values: Vec<Value> =
+                r.map_err(storage_error)?.into_iter().map(from_js).collect();
             if !row(&mut values) {
                 break;
             }
@@ -75,7 +91,10 @@ impl Sql for DoSql {
         Ok(())
     }
 
-    fn transaction(&self, body: &mut dyn FnMut() -> Result<(), StorageError>) -> Result<(), StorageError> {
+    fn transaction(
+        &self,
+        body: &mut dyn FnMut() -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
         let mut failure = None;
         let mut run = || match body() {
             Ok(()) => Ok(JsValue::UNDEFINED),
@@ -89,9 +108,12 @@ impl Sql for DoSql {
         // SAFETY: `transactionSync` calls its callback synchronously, before it returns,
         // and does not keep it; the closure wrapping this reference is dropped below,
         // while the reference is still valid.
-        let run: &'static mut dyn FnMut() -> Result<JsValue, JsValue> = unsafe { std::mem::transmute(run) };
+        let run: &'static mut dyn FnMut() -> Result<JsValue, JsValue> =
+            unsafe { std::mem::transmute(run) };
         let callback = Closure::<dyn FnMut() -> Result<JsValue, JsValue>>::wrap(Box::new(run));
-        let outcome = self.storage.transaction_sync(callback.as_ref().unchecked_ref());
+        let outcome = self
+            .storage
+            .transaction_sync(callback.as_ref().unchecked_ref());
         drop(callback);
         match (outcome, failure) {
             (_, Some(e)) => Err(e),

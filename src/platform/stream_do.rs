@@ -23,14 +23,20 @@ impl DurableObject for StreamDO {
         let config = Config::from_vars(|k| env.var(k).ok().map(|v| v.to_string()));
         let sql = DoSql::new(&state.storage());
         let host = DoHost::new(env, state.storage());
-        let service = StreamService::new(sql, host, config).map(Rc::new).map_err(|e| e.to_string());
+        let service = StreamService::new(sql, host, config)
+            .map(Rc::new)
+            .map_err(|e| e.to_string());
         Self { service }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
         let service = match &self.service {
             Ok(s) => Rc::clone(s),
-            Err(e) => return to_response(Reply::error(&crate::protocol::ProtocolError::internal(e.clone()))),
+            Err(e) => {
+                return to_response(Reply::error(&crate::protocol::ProtocolError::internal(
+                    e.clone(),
+                )))
+            }
         };
         let reply = match read_request(req, service.config().max_append_bytes).await {
             Ok(req) => service.handle(req).await,

@@ -69,12 +69,18 @@ pub enum ProtocolError {
 impl ProtocolError {
     /// A 400 with the given machine-readable code.
     pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::BadRequest { code, message: message.into() }
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A 409 with the given machine-readable code.
     pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Conflict { code, message: message.into() }
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A 500 for a storage or platform failure.
@@ -184,7 +190,10 @@ impl ProtocolError {
         let parsed: Option<Body> = serde_json::from_slice(body).ok();
         let (code, message) = match parsed {
             Some(b) => (b.error.code, b.error.message),
-            None => ("UPSTREAM".to_owned(), String::from_utf8_lossy(body).into_owned()),
+            None => (
+                "UPSTREAM".to_owned(),
+                String::from_utf8_lossy(body).into_owned(),
+            ),
         };
         let code = intern_code(&code);
         match status {
@@ -213,7 +222,11 @@ fn intern_code(code: &str) -> &'static str {
         "FORK_GENERATION_MISMATCH",
         "STREAM_CLOSED",
     ];
-    KNOWN.iter().find(|k| **k == code).copied().unwrap_or("UPSTREAM")
+    KNOWN
+        .iter()
+        .find(|k| **k == code)
+        .copied()
+        .unwrap_or("UPSTREAM")
 }
 
 impl fmt::Display for ProtocolError {
@@ -236,9 +249,14 @@ mod tests {
             ProtocolError::StreamGone,
             ProtocolError::ConfigMismatch("content type"),
             ProtocolError::conflict("X", "x"),
-            ProtocolError::StreamClosed { next_offset: Offset::ZERO },
+            ProtocolError::StreamClosed {
+                next_offset: Offset::ZERO,
+            },
             ProtocolError::StaleProducerEpoch { current: 1 },
-            ProtocolError::ProducerSeqGap { expected: 1, received: 3 },
+            ProtocolError::ProducerSeqGap {
+                expected: 1,
+                received: 3,
+            },
             ProtocolError::PayloadTooLarge { limit: 1 },
             ProtocolError::NotFound,
             ProtocolError::MethodNotAllowed,

@@ -19,7 +19,10 @@ pub enum Expiry {
 
 impl Expiry {
     /// Parses the two request headers. Both together is an error.
-    pub fn from_headers(ttl: Option<&str>, expires_at: Option<&str>) -> Result<Self, ProtocolError> {
+    pub fn from_headers(
+        ttl: Option<&str>,
+        expires_at: Option<&str>,
+    ) -> Result<Self, ProtocolError> {
         match (ttl, expires_at) {
             (Some(_), Some(_)) => Err(ProtocolError::bad_request(
                 "TTL_AND_EXPIRES_AT",
@@ -48,9 +51,8 @@ impl Expiry {
 
 /// Parses `Stream-TTL`: a canonical non-negative decimal integer (`^(0|[1-9]\d*)$`).
 pub fn parse_ttl(s: &str) -> Result<u64, ProtocolError> {
-    let canonical = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s == "0" || !s.starts_with('0'));
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
     let secs = canonical.then(|| s.parse::<u64>().ok()).flatten();
     match secs {
         Some(v) if v <= MAX_TTL_SECONDS => Ok(v),
@@ -64,7 +66,10 @@ pub fn parse_ttl(s: &str) -> Result<u64, ProtocolError> {
 /// Parses `Stream-Expires-At` (RFC 3339).
 pub fn parse_expires_at(s: &str) -> Result<i64, ProtocolError> {
     time::parse_rfc3339_millis(s).ok_or_else(|| {
-        ProtocolError::bad_request("INVALID_EXPIRES_AT", "Stream-Expires-At must be an RFC 3339 timestamp")
+        ProtocolError::bad_request(
+            "INVALID_EXPIRES_AT",
+            "Stream-Expires-At must be an RFC 3339 timestamp",
+        )
     })
 }
 
@@ -77,7 +82,17 @@ mod tests {
     fn ttl_accepts_canonical_integers_only() {
         assert_eq!(parse_ttl("0").unwrap(), 0);
         assert_eq!(parse_ttl("3600").unwrap(), 3600);
-        for bad in ["", "abc", "-1", "00060", "+60", "60.5", "1e3", " 60", "99999999999999999999"] {
+        for bad in [
+            "",
+            "abc",
+            "-1",
+            "00060",
+            "+60",
+            "60.5",
+            "1e3",
+            " 60",
+            "99999999999999999999",
+        ] {
             assert!(parse_ttl(bad).is_err(), "{bad}");
         }
     }

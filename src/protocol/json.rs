@@ -40,23 +40,38 @@ fn invalid_json(e: serde_json::Error) -> ProtocolError {
     ProtocolError::bad_request("INVALID_JSON", format!("body is not valid JSON: {e}"))
 }
 
+/// Tracks whether the bytes of valid JSON text lie inside a string literal.
+#[derive(Default)]
+struct StringTracker {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl StringTracker {
+    /// Feeds one byte; true if it belongs to a string literal (quotes included).
+    fn feed(&mut self, b: u8) -> bool {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if b == b'\\' {
+                self.escaped = true;
+            } else if b == b'"' {
+                self.in_string = false;
+            }
+            true
+        } else {
+            self.in_string = b == b'"';
+            self.in_string
+        }
+    }
+}
+
 /// Appends `json` (already validated) without insignificant whitespace.
 fn push_compact(out: &mut Vec<u8>, json: &[u8]) {
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = StringTracker::default();
     for &b in json {
-        if in_string {
+        if strings.feed(b) || !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
             out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            out.push(b);
-            in_string = b == b'"';
         }
     }
 }
@@ -66,21 +81,12 @@ fn push_compact(out: &mut Vec<u8>, json: &[u8]) {
 pub fn message_ends(wire: &[u8]) -> Vec<usize> {
     let mut ends = Vec::new();
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = StringTracker::default();
     for (i, &b) in wire.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
+        if strings.feed(b) {
             continue;
         }
         match b {
-            b'"' => in_string = true,
             b'[' | b'{' => depth += 1,
             b']' | b'}' => depth = depth.saturating_sub(1),
             b',' if depth == 0 => ends.push(i + 1),
@@ -120,7 +126,10 @@ mod tests {
 
     #[test]
     fn whitespace_inside_strings_is_kept() {
-        assert_eq!(wire(r#"[ "a \" b ,", { "k" : "v\n" } ]"#), r#""a \" b ,",{"k":"v\n"},"#);
+        assert_eq!(
+            wire(r#"[ "a \" b ,", { "k" : "v\n" } ]"#),
+            r#""a \" b ,",{"k":"v\n"},"#
+        );
     }
 
     #[test]

@@ -43,8 +43,14 @@ impl Config {
         };
         Self {
             long_poll_timeout_ms: num("LONG_POLL_TIMEOUT_MS", d.long_poll_timeout_ms, 100, 120_000),
-            max_chunk_bytes: num("MAX_CHUNK_BYTES", d.max_chunk_bytes as u64, 1024, 64 << 20) as usize,
-            max_append_bytes: num("MAX_APPEND_BYTES", d.max_append_bytes as u64, 1024, 64 << 20) as usize,
+            max_chunk_bytes: num("MAX_CHUNK_BYTES", d.max_chunk_bytes as u64, 1024, 64 << 20)
+                as usize,
+            max_append_bytes: num(
+                "MAX_APPEND_BYTES",
+                d.max_append_bytes as u64,
+                1024,
+                64 << 20,
+            ) as usize,
             sse_session_ms: num("SSE_SESSION_MS", d.sse_session_ms, 1_000, 600_000),
             sse_keepalive_ms: num("SSE_KEEPALIVE_MS", d.sse_keepalive_ms, 1_000, 300_000),
         }

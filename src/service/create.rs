@@ -1,7 +1,5 @@
 //! PUT: create a stream or a fork, idempotently (§5.1, §4.2).
 
-use std::rc::Rc;
-
 use super::headers::{create_request, with_expiry};
 use super::http::{Reply, Request};
 use super::internal::{Call, CallReply, Grant};
@@ -13,13 +11,22 @@ use crate::protocol::headers as h;
 use crate::protocol::{caching, content_type, json, ProtocolError};
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
-    pub(super) async fn create(self: &Rc<Self>, req: Request, stream_id: &str) -> Result<Reply, ProtocolError> {
+    pub(super) async fn create(
+        &self,
+        req: Request,
+        stream_id: &str,
+    ) -> Result<Reply, ProtocolError> {
         if req.body.len() > self.config.max_append_bytes {
-            return Err(ProtocolError::PayloadTooLarge { limit: self.config.max_append_bytes as u64 });
+            return Err(ProtocolError::PayloadTooLarge {
+                limit: self.config.max_append_bytes as u64,
+            });
         }
         let wanted = create_request(&req)?;
         if wanted.fork.as_ref().is_some_and(|f| f.source == stream_id) {
-            return Err(ProtocolError::bad_request("INVALID_FORK_SOURCE", "a stream cannot fork itself"));
+            return Err(ProtocolError::bad_request(
+                "INVALID_FORK_SOURCE",
+                "a stream cannot fork itself",
+            ));
         }
         let _writing = self.writes.lock().await;
         let now = self.host.now_ms();
@@ -68,7 +75,11 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     }
 
     /// Asks the source to validate and count the fork.
-    async fn acquire(&self, fork: &ForkRequest, wanted: &CreateRequest) -> Result<Grant, ProtocolError> {
+    async fn acquire(
+        &self,
+        fork: &ForkRequest,
+        wanted: &CreateRequest,
+    ) -> Result<Grant, ProtocolError> {
         let call = Call::Acquire {
             offset: fork.offset.map(|o| o.position()),
             sub_offset: fork.sub_offset,
@@ -76,13 +87,19 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         };
         match self.host.call(&fork.source, call).await? {
             CallReply::Granted(g) => Ok(g),
-            _ => Err(ProtocolError::Unavailable("unexpected reply to a fork request".into())),
+            _ => Err(ProtocolError::Unavailable(
+                "unexpected reply to a fork request".into(),
+            )),
         }
     }
 }
 
 /// A new stream that is not a fork.
-fn plain_stream(stream_id: &str, wanted: &CreateRequest, body: &[u8]) -> Result<NewStream, ProtocolError> {
+fn plain_stream(
+    stream_id: &str,
+    wanted: &CreateRequest,
+    body: &[u8],
+) -> Result<NewStream, ProtocolError> {
     let ct = content_type::for_create(wanted.content_type.as_deref());
     Ok(NewStream {
         stream_id: stream_id.to_owned(),
@@ -114,7 +131,11 @@ fn fork_stream(
         stream_id: stream_id.to_owned(),
         body: stored_body(&ct, body)?,
         content_type: ct,
-        expiry: if inherit { grant.expiry() } else { wanted.expiry },
+        expiry: if inherit {
+            grant.expiry()
+        } else {
+            wanted.expiry
+        },
         expiry_inherited: inherit && grant.expiry() != Expiry::None,
         closed: wanted.closed,
         fork: Some(origin(fork, grant)),

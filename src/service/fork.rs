@@ -5,8 +5,6 @@
 //! point are read from the source with one call per read, and the source does the same
 //! for its own source, so a read crosses each ancestor once.
 
-use std::rc::Rc;
-
 use super::internal::{Call, CallReply, Grant};
 use super::{Host, StreamService};
 use crate::engine::{Chunk, ForkOrigin, Meta, Removal, Sql, State};
@@ -28,7 +26,10 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         if from >= own {
             return self.store.read(m, from, until, cap, must_progress);
         }
-        let origin = m.fork.as_ref().ok_or_else(|| ProtocolError::internal("fork origin missing"))?;
+        let origin = m
+            .fork
+            .as_ref()
+            .ok_or_else(|| ProtocolError::internal("fork origin missing"))?;
         let inherited_until = own.min(until);
         let call = Call::Read {
             incarnation: origin.source_incarnation,
@@ -39,26 +40,43 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         };
         let mut chunk = match self.host.call(&origin.source, call).await? {
             CallReply::Read(c) => c,
-            _ => return Err(ProtocolError::Unavailable("unexpected reply to a read".into())),
+            _ => {
+                return Err(ProtocolError::Unavailable(
+                    "unexpected reply to a read".into(),
+                ))
+            }
         };
         if chunk.end < inherited_until || chunk.end >= until || chunk.bytes.len() >= cap {
             return Ok(chunk);
         }
-        let rest = self.store.read(m, own, until, cap - chunk.bytes.len(), false)?;
+        let rest = self
+            .store
+            .read(m, own, until, cap - chunk.bytes.len(), false)?;
         chunk.bytes.extend_from_slice(&rest.bytes);
         chunk.end = rest.end;
         Ok(chunk)
     }
 
     /// The rest of the record containing `at`, below `until`, following the fork chain.
-    pub(super) async fn record_at(&self, m: &Meta, at: u64, until: u64) -> Result<Option<Vec<u8>>, ProtocolError> {
+    pub(super) async fn record_at(
+        &self,
+        m: &Meta,
+        at: u64,
+        until: u64,
+    ) -> Result<Option<Vec<u8>>, ProtocolError> {
         let own = m.own_start();
         match &m.fork {
             Some(origin) if at < own => {
-                let call = Call::Record { incarnation: origin.source_incarnation, at, until: own.min(until) };
+                let call = Call::Record {
+                    incarnation: origin.source_incarnation,
+                    at,
+                    until: own.min(until),
+                };
                 match self.host.call(&origin.source, call).await? {
                     CallReply::Record(r) => Ok(r),
-                    _ => Err(ProtocolError::Unavailable("unexpected reply to a record lookup".into())),
+                    _ => Err(ProtocolError::Unavailable(
+                        "unexpected reply to a record lookup".into(),
+                    )),
                 }
             }
             _ => self.store.record_at(m, at, until),
@@ -71,7 +89,9 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             return Ok(());
         }
         if at < m.own_start() {
-            self.read_range(m, at, m.own_start(), 0, false).await.map(|_| ())
+            self.read_range(m, at, m.own_start(), 0, false)
+                .await
+                .map(|_| ())
         } else {
             self.store.check_boundary(m, at)
         }
@@ -89,7 +109,10 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let now = self.host.now_ms();
         let m = match self.live(now).await {
             Err(ProtocolError::StreamGone) => {
-                return Err(ProtocolError::conflict("FORK_SOURCE_GONE", "the fork source was deleted"))
+                return Err(ProtocolError::conflict(
+                    "FORK_SOURCE_GONE",
+                    "the fork source was deleted",
+                ))
             }
             other => other?,
         };
@@ -97,13 +120,19 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             if !crate::protocol::content_type::same_media_type(ct, &m.content_type) {
                 return Err(ProtocolError::conflict(
                     "CONTENT_TYPE_MISMATCH",
-                    format!("a fork must keep its source's content type, {}", m.content_type),
+                    format!(
+                        "a fork must keep its source's content type, {}",
+                        m.content_type
+                    ),
                 ));
             }
         }
         let at = offset.unwrap_or(m.tail);
         if at > m.tail {
-            return Err(ProtocolError::bad_request("INVALID_FORK_OFFSET", "Stream-Fork-Offset is beyond the source's tail"));
+            return Err(ProtocolError::bad_request(
+                "INVALID_FORK_OFFSET",
+                "Stream-Fork-Offset is beyond the source's tail",
+            ));
         }
         let prefix = if sub_offset == 0 {
             self.check_boundary(&m, at).await?;
@@ -131,7 +160,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
 
     /// Source side of a fork going away: drops its reference, and finishes a delete
     /// that was waiting for the last fork.
-    pub(super) async fn release_fork(self: &Rc<Self>, incarnation: u64) -> Result<(), ProtocolError> {
+    pub(super) async fn release_fork(&self, incarnation: u64) -> Result<(), ProtocolError> {
         let _writing = self.writes.lock().await;
         if let Some(removal) = self.store.release_fork(incarnation)? {
             self.after_removal(removal).await;
@@ -142,16 +171,24 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Tells a fork's source that the fork is gone. Failures are logged: the fork's own
     /// data is already removed, and at worst the source is kept longer than needed.
     pub(super) async fn release_source(&self, origin: &ForkOrigin) {
-        let call = Call::Release { incarnation: origin.source_incarnation };
+        let call = Call::Release {
+            incarnation: origin.source_incarnation,
+        };
         if let Err(e) = self.host.call(&origin.source, call).await {
-            self.host.log_error(&format!("releasing fork source {} failed: {e}", origin.source));
+            self.host.log_error(&format!(
+                "releasing fork source {} failed: {e}",
+                origin.source
+            ));
         }
     }
 
     /// Wakes readers after a removal and releases the fork source it freed, if any.
     pub(super) async fn after_removal(&self, removal: Removal) {
         self.changes.bump();
-        if let Removal::Purged { release: Some(origin) } = removal {
+        if let Removal::Purged {
+            release: Some(origin),
+        } = removal
+        {
             self.release_source(&origin).await;
         }
     }
@@ -176,7 +213,11 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
 }
 
 /// The first `k` bytes (or JSON messages) of a record, for a sub-offset fork.
-fn slice_record(record: Option<Vec<u8>>, k: u64, json_mode: bool) -> Result<Vec<u8>, ProtocolError> {
+fn slice_record(
+    record: Option<Vec<u8>>,
+    k: u64,
+    json_mode: bool,
+) -> Result<Vec<u8>, ProtocolError> {
     let out_of_range = || {
         ProtocolError::bad_request(
             "SUB_OFFSET_OUT_OF_RANGE",
@@ -187,7 +228,9 @@ fn slice_record(record: Option<Vec<u8>>, k: u64, json_mode: bool) -> Result<Vec<
     let k = usize::try_from(k).map_err(|_| out_of_range())?;
     let end = if json_mode {
         let last = k.checked_sub(1).ok_or_else(out_of_range)?;
-        *json::message_ends(&record).get(last).ok_or_else(out_of_range)?
+        *json::message_ends(&record)
+            .get(last)
+            .ok_or_else(out_of_range)?
     } else if k <= record.len() {
         k
     } else {
@@ -202,10 +245,19 @@ mod tests {
 
     #[test]
     fn sub_offsets_slice_bytes_or_messages() {
-        assert_eq!(slice_record(Some(b"hello".to_vec()), 3, false).unwrap(), b"hel");
-        assert_eq!(slice_record(Some(b"hello".to_vec()), 5, false).unwrap(), b"hello");
+        assert_eq!(
+            slice_record(Some(b"hello".to_vec()), 3, false).unwrap(),
+            b"hel"
+        );
+        assert_eq!(
+            slice_record(Some(b"hello".to_vec()), 5, false).unwrap(),
+            b"hello"
+        );
         assert!(slice_record(Some(b"hello".to_vec()), 6, false).is_err());
-        assert_eq!(slice_record(Some(b"1,2,3,".to_vec()), 2, true).unwrap(), b"1,2,");
+        assert_eq!(
+            slice_record(Some(b"1,2,3,".to_vec()), 2, true).unwrap(),
+            b"1,2,"
+        );
         assert!(slice_record(Some(b"1,2,3,".to_vec()), 4, true).is_err());
         assert!(slice_record(None, 1, false).is_err());
     }

@@ -14,7 +14,11 @@ pub trait Host {
     fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()>;
 
     /// Sends `call` to the object of stream `stream_id`.
-    fn call<'a>(&'a self, stream_id: &'a str, call: Call) -> LocalBoxFuture<'a, Result<CallReply, ProtocolError>>;
+    fn call<'a>(
+        &'a self,
+        stream_id: &'a str,
+        call: Call,
+    ) -> LocalBoxFuture<'a, Result<CallReply, ProtocolError>>;
 
     /// Arranges for [`super::StreamService::on_alarm`] to run at `at_ms`.
     fn schedule_alarm(&self, at_ms: i64);

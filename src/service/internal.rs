@@ -94,7 +94,9 @@ impl Grant {
 
     /// The decoded prefix.
     pub fn prefix(&self) -> Vec<u8> {
-        base64::engine::general_purpose::STANDARD.decode(&self.prefix_b64).unwrap_or_default()
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.prefix_b64)
+            .unwrap_or_default()
     }
 
     /// Sets the prefix.
@@ -126,7 +128,10 @@ impl Call {
             Self::Read { .. } => "read",
             Self::Record { .. } => "record",
         };
-        (format!("{PREFIX}{op}"), serde_json::to_vec(self).unwrap_or_default())
+        (
+            format!("{PREFIX}{op}"),
+            serde_json::to_vec(self).unwrap_or_default(),
+        )
     }
 
     /// Parses a call received by a stream object.
@@ -136,7 +141,12 @@ impl Call {
     }
 
     /// Parses the reply to this call from a status, an end header and a body.
-    pub fn decode_reply(&self, status: u16, end: Option<&str>, body: Vec<u8>) -> Result<CallReply, ProtocolError> {
+    pub fn decode_reply(
+        &self,
+        status: u16,
+        end: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<CallReply, ProtocolError> {
         if status >= 400 {
             return Err(ProtocolError::from_json(status, &body));
         }
@@ -160,11 +170,11 @@ impl CallReply {
     /// The reply a stream object sends for this answer.
     pub fn encode(self) -> Reply {
         match self {
-            Self::Granted(g) => {
-                Reply::new(200).bytes(serde_json::to_vec(&g).unwrap_or_default())
-            }
+            Self::Granted(g) => Reply::new(200).bytes(serde_json::to_vec(&g).unwrap_or_default()),
             Self::Released | Self::Record(None) => Reply::new(204),
-            Self::Read(chunk) => Reply::new(200).header(END_HEADER, chunk.end.to_string()).bytes(chunk.bytes),
+            Self::Read(chunk) => Reply::new(200)
+                .header(END_HEADER, chunk.end.to_string())
+                .bytes(chunk.bytes),
             Self::Record(Some(bytes)) => Reply::new(200).bytes(bytes),
         }
     }
@@ -193,7 +203,9 @@ mod tests {
     fn round_trip(call: Call, answer: CallReply) -> CallReply {
         let (path, body) = call.encode();
         assert!(path.starts_with(PREFIX));
-        let received = Call::decode(&Request::new(Method::Post, format!("https://s{path}")).with_body(body)).unwrap();
+        let received =
+            Call::decode(&Request::new(Method::Post, format!("https://s{path}")).with_body(body))
+                .unwrap();
         assert_eq!(received, call);
         decode_reply(&call, answer.encode()).unwrap()
     }
@@ -209,17 +221,49 @@ mod tests {
             prefix_b64: String::new(),
         }
         .with_prefix(b"hel");
-        let acquire = Call::Acquire { offset: Some(5), sub_offset: 3, content_type: None };
-        assert_eq!(round_trip(acquire, CallReply::Granted(grant.clone())), CallReply::Granted(grant.clone()));
+        let acquire = Call::Acquire {
+            offset: Some(5),
+            sub_offset: 3,
+            content_type: None,
+        };
+        assert_eq!(
+            round_trip(acquire, CallReply::Granted(grant.clone())),
+            CallReply::Granted(grant.clone())
+        );
         assert_eq!(grant.prefix(), b"hel");
         assert_eq!(grant.expiry(), Expiry::Ttl(9));
-        let read = Call::Read { incarnation: 1, from: 0, until: 9, cap: 4, must_progress: true };
-        let chunk = Chunk { bytes: b"abcd".to_vec(), end: 4 };
-        assert_eq!(round_trip(read, CallReply::Read(chunk.clone())), CallReply::Read(chunk));
-        let record = Call::Record { incarnation: 1, at: 0, until: 9 };
-        assert_eq!(round_trip(record.clone(), CallReply::Record(None)), CallReply::Record(None));
-        assert_eq!(round_trip(record, CallReply::Record(Some(b"x".to_vec()))), CallReply::Record(Some(b"x".to_vec())));
-        assert_eq!(round_trip(Call::Release { incarnation: 3 }, CallReply::Released), CallReply::Released);
+        let read = Call::Read {
+            incarnation: 1,
+            from: 0,
+            until: 9,
+            cap: 4,
+            must_progress: true,
+        };
+        let chunk = Chunk {
+            bytes: b"abcd".to_vec(),
+            end: 4,
+        };
+        assert_eq!(
+            round_trip(read, CallReply::Read(chunk.clone())),
+            CallReply::Read(chunk)
+        );
+        let record = Call::Record {
+            incarnation: 1,
+            at: 0,
+            until: 9,
+        };
+        assert_eq!(
+            round_trip(record.clone(), CallReply::Record(None)),
+            CallReply::Record(None)
+        );
+        assert_eq!(
+            round_trip(record, CallReply::Record(Some(b"x".to_vec()))),
+            CallReply::Record(Some(b"x".to_vec()))
+        );
+        assert_eq!(
+            round_trip(Call::Release { incarnation: 3 }, CallReply::Released),
+            CallReply::Released
+        );
     }
 
     #[test]

@@ -1,7 +1,5 @@
 //! DELETE, expiry, and the internal calls other stream objects make (§4, §5.4).
 
-use std::rc::Rc;
-
 use super::http::{Method, Reply, Request};
 use super::internal::{Call, CallReply};
 use super::{Host, StreamService};
@@ -11,7 +9,7 @@ use crate::protocol::ProtocolError;
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// DELETE: removes the stream, or retains it (410 from then on) while forks read
     /// from it. Wakes every waiting reader, which then sees the stream gone.
-    pub(super) async fn delete(self: &Rc<Self>) -> Result<Reply, ProtocolError> {
+    pub(super) async fn delete(&self) -> Result<Reply, ProtocolError> {
         let _writing = self.writes.lock().await;
         let m = self.live(self.host.now_ms()).await?;
         let removal = self.store.remove(&m)?;
@@ -29,28 +27,45 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     }
 
     /// Answers a call from another stream's object.
-    pub(super) async fn handle_internal(self: &Rc<Self>, req: &Request) -> Result<Reply, ProtocolError> {
+    pub(super) async fn handle_internal(&self, req: &Request) -> Result<Reply, ProtocolError> {
         if req.method != Method::Post {
             return Err(ProtocolError::MethodNotAllowed);
         }
         let answer = match Call::decode(req)? {
-            Call::Acquire { offset, sub_offset, content_type } => {
-                CallReply::Granted(self.grant_fork(offset, sub_offset, content_type.as_deref()).await?)
-            }
+            Call::Acquire {
+                offset,
+                sub_offset,
+                content_type,
+            } => CallReply::Granted(
+                self.grant_fork(offset, sub_offset, content_type.as_deref())
+                    .await?,
+            ),
             Call::Release { incarnation } => {
                 self.release_fork(incarnation).await?;
                 CallReply::Released
             }
-            Call::Read { incarnation, from, until, cap, must_progress } => {
+            Call::Read {
+                incarnation,
+                from,
+                until,
+                cap,
+                must_progress,
+            } => {
                 let m = self.inherited(incarnation).await?;
-                CallReply::Read(self.read_range(&m, from, until.min(m.tail), cap, must_progress).await?)
+                CallReply::Read(
+                    self.read_range(&m, from, until.min(m.tail), cap, must_progress)
+                        .await?,
+                )
             }
-            Call::Record { incarnation, at, until } => {
+            Call::Record {
+                incarnation,
+                at,
+                until,
+            } => {
                 let m = self.inherited(incarnation).await?;
                 CallReply::Record(self.record_at(&m, at, until.min(m.tail)).await?)
             }
         };
         Ok(answer.encode())
     }
-
 }

@@ -33,9 +33,15 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         loop {
             let seen = self.changes.version();
             if from < m.tail {
-                let chunk = self.read_range(&m, from, m.tail, self.config.max_chunk_bytes, true).await?;
+                let chunk = self
+                    .read_range(&m, from, m.tail, self.config.max_chunk_bytes, true)
+                    .await?;
                 // `offset=now` URLs do not name a position, so their answers are not shared.
-                let cc = if now_mode { caching::NO_STORE } else { caching::LONG_POLL };
+                let cc = if now_mode {
+                    caching::NO_STORE
+                } else {
+                    caching::LONG_POLL
+                };
                 let cursor = cursor::next_cursor(self.host.now_ms(), query.cursor);
                 return Ok(data_reply(None, &m, from, chunk, cc.to_owned())
                     .header(h::STREAM_CURSOR, cursor.to_string()));
@@ -46,7 +52,11 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                     .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
                     .header(h::STREAM_UP_TO_DATE, "true")
                     .header_if(m.closed, h::STREAM_CLOSED, "true")
-                    .header_if(!m.closed, h::STREAM_CURSOR, cursor::next_cursor(now, query.cursor).to_string())
+                    .header_if(
+                        !m.closed,
+                        h::STREAM_CURSOR,
+                        cursor::next_cursor(now, query.cursor).to_string(),
+                    )
                     .header("Cache-Control", caching::NO_STORE));
             }
             let wait = self.changes.changed(seen);
@@ -61,7 +71,13 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     }
 
     /// Starts an SSE response that follows the stream from `from`.
-    pub(super) fn sse(self: &Rc<Self>, m: &Meta, from: u64, client_cursor: Option<u64>, now: i64) -> Reply {
+    pub(super) fn sse(
+        self: &Rc<Self>,
+        m: &Meta,
+        from: u64,
+        client_cursor: Option<u64>,
+        now: i64,
+    ) -> Reply {
         let encoding = Encoding::for_content_type(&m.content_type);
         let session = SseSession {
             service: Rc::clone(self),
@@ -80,7 +96,11 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             .header("Content-Type", sse::CONTENT_TYPE)
             .header("Cache-Control", caching::SSE)
             .header("X-Accel-Buffering", "no")
-            .header_if(encoding == Encoding::Base64, h::STREAM_SSE_DATA_ENCODING, "base64")
+            .header_if(
+                encoding == Encoding::Base64,
+                h::STREAM_SSE_DATA_ENCODING,
+                "base64",
+            )
             .with_body(Body::Stream(Box::pin(body)))
     }
 }
@@ -136,8 +156,19 @@ impl<S: Sql + 'static, H: Host + 'static> SseSession<S, H> {
     /// A data event with everything readable from `pos` (up to the chunk cap) and its
     /// control event, as one chunk.
     async fn data(&mut self, m: &Meta) -> Option<Vec<u8>> {
-        let cap = self.service.config.max_chunk_bytes;
-        let chunk = self.service.read_range(m, self.pos, m.tail, cap, true).await.ok()?;
+        let svc = &self.service;
+        let chunk = match svc
+            .read_range(m, self.pos, m.tail, svc.config.max_chunk_bytes, true)
+            .await
+        {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                // The client reconnects from its last offset; the failure is for operators.
+                svc.host
+                    .log_error(&format!("SSE read failed, ending the response: {e}"));
+                return None;
+            }
+        };
         self.pos = chunk.end;
         self.started = true;
         let mut out = Vec::with_capacity(chunk.bytes.len() + 128);
@@ -152,7 +183,12 @@ impl<S: Sql + 'static, H: Host + 'static> SseSession<S, H> {
         let next = cursor::next_cursor(self.service.host.now_ms(), self.cursor);
         self.cursor = Some(next);
         self.finished = closed;
-        let control = Control { next_offset: Offset::new(self.pos), cursor: Some(next), up_to_date, closed };
+        let control = Control {
+            next_offset: Offset::new(self.pos),
+            cursor: Some(next),
+            up_to_date,
+            closed,
+        };
         sse::push_control(&mut out, &control);
         out
     }

@@ -10,9 +10,9 @@
 //! serialized per stream; each write then commits in one SQLite transaction with no
 //! `.await` inside. Reads take no lock: a read is one synchronous query.
 
+pub mod config;
 mod create;
 mod fork;
-pub mod config;
 mod headers;
 pub mod host;
 pub mod http;

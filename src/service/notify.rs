@@ -54,7 +54,11 @@ impl Notify {
             inner.next_id += 1;
             inner.next_id
         };
-        Changed { notify: self.clone(), since, id }
+        Changed {
+            notify: self.clone(),
+            since,
+            id,
+        }
     }
 }
 

@@ -16,7 +16,10 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     pub(super) async fn get(self: &Rc<Self>, req: &Request) -> Result<Reply, ProtocolError> {
         let query = ReadQuery::parse(req.query())?;
         if query.live != Live::No && query.offset.is_none() {
-            return Err(ProtocolError::bad_request("OFFSET_REQUIRED", "live reads need an offset"));
+            return Err(ProtocolError::bad_request(
+                "OFFSET_REQUIRED",
+                "live reads need an offset",
+            ));
         }
         let now = self.host.now_ms();
         let m = self.live(now).await?;
@@ -24,21 +27,41 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let start = query.offset.unwrap_or(StartAt::Beginning);
         let from = start.resolve(m.tail_offset()).position();
         if from > m.tail {
-            return Err(ProtocolError::bad_request("OFFSET_BEYOND_TAIL", "offset is beyond the stream's tail"));
+            return Err(ProtocolError::bad_request(
+                "OFFSET_BEYOND_TAIL",
+                "offset is beyond the stream's tail",
+            ));
         }
         match query.live {
             Live::No if start == StartAt::Now => Ok(now_reply(&m)),
             Live::No => self.catch_up(req, &m, from, now).await,
-            Live::LongPoll => self.long_poll(&m, from, &query, start == StartAt::Now).await,
+            Live::LongPoll => {
+                self.long_poll(&m, from, &query, start == StartAt::Now)
+                    .await
+            }
             Live::Sse => Ok(self.sse(&m, from, query.cursor, now)),
         }
     }
 
-    async fn catch_up(&self, req: &Request, m: &Meta, from: u64, now: i64) -> Result<Reply, ProtocolError> {
-        let chunk = self.read_range(m, from, m.tail, self.config.max_chunk_bytes, true).await?;
+    async fn catch_up(
+        &self,
+        req: &Request,
+        m: &Meta,
+        from: u64,
+        now: i64,
+    ) -> Result<Reply, ProtocolError> {
+        let chunk = self
+            .read_range(m, from, m.tail, self.config.max_chunk_bytes, true)
+            .await?;
         let at_tail = chunk.end == m.tail;
         let cache_control = caching::catch_up(at_tail, now, m.deadline());
-        Ok(data_reply(req.header("if-none-match"), m, from, chunk, cache_control))
+        Ok(data_reply(
+            req.header("if-none-match"),
+            m,
+            from,
+            chunk,
+            cache_control,
+        ))
     }
 
     /// HEAD: the stream's metadata. Does not count as activity (§4).

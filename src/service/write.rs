@@ -1,7 +1,5 @@
 //! POST: append and/or close (§5.2, §5.3).
 
-use std::rc::Rc;
-
 use super::headers::append_request;
 use super::http::{Reply, Request};
 use super::{Host, StreamService};
@@ -10,9 +8,11 @@ use crate::protocol::headers as h;
 use crate::protocol::{caching, Offset, ProtocolError};
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
-    pub(super) async fn append(self: &Rc<Self>, mut req: Request) -> Result<Reply, ProtocolError> {
+    pub(super) async fn append(&self, mut req: Request) -> Result<Reply, ProtocolError> {
         if req.body.len() > self.config.max_append_bytes {
-            return Err(ProtocolError::PayloadTooLarge { limit: self.config.max_append_bytes as u64 });
+            return Err(ProtocolError::PayloadTooLarge {
+                limit: self.config.max_append_bytes as u64,
+            });
         }
         let append = append_request(&mut req)?;
         let _writing = self.writes.lock().await;
@@ -21,32 +21,35 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         // Every POST counts as activity for a sliding TTL, whatever its outcome (§4).
         self.store.touch(&m, now)?;
         let outcome = self.store.append(&m, &append, now)?;
-        let reply = Reply::new(204).header("Cache-Control", caching::NO_STORE);
         Ok(match outcome {
             AppendOutcome::Written { tail, closed, data } => {
                 self.changes.bump();
-                let reply = reply
-                    .header(h::STREAM_NEXT_OFFSET, Offset::new(tail).to_string())
-                    .header_if(closed, h::STREAM_CLOSED, "true");
-                match &append.producer {
-                    Some(p) => {
-                        let mut r = reply
-                            .header(h::PRODUCER_EPOCH, p.epoch.to_string())
-                            .header(h::PRODUCER_SEQ, p.seq.to_string());
-                        // New data from a producer is 200; a producer's close-only is 204.
-                        if data {
-                            r.status = 200;
-                        }
-                        r
-                    }
-                    None => reply,
-                }
+                let producer = append.producer.as_ref().map(|p| (p.epoch, p.seq));
+                // New data from a producer is 200; everything else, a producer's close-only
+                // included, is 204.
+                let status = if data && producer.is_some() { 200 } else { 204 };
+                appended(status, tail, closed, producer)
             }
-            AppendOutcome::Duplicate { tail, closed, epoch, last_seq } => reply
-                .header(h::STREAM_NEXT_OFFSET, Offset::new(tail).to_string())
-                .header_if(closed, h::STREAM_CLOSED, "true")
-                .header(h::PRODUCER_EPOCH, epoch.to_string())
-                .header(h::PRODUCER_SEQ, last_seq.to_string()),
+            AppendOutcome::Duplicate {
+                tail,
+                closed,
+                epoch,
+                last_seq,
+            } => appended(204, tail, closed, Some((epoch, last_seq))),
         })
+    }
+}
+
+/// The reply to a successful POST.
+fn appended(status: u16, tail: u64, closed: bool, producer: Option<(u64, u64)>) -> Reply {
+    let reply = Reply::new(status)
+        .header("Cache-Control", caching::NO_STORE)
+        .header(h::STREAM_NEXT_OFFSET, Offset::new(tail).to_string())
+        .header_if(closed, h::STREAM_CLOSED, "true");
+    match producer {
+        Some((epoch, seq)) => reply
+            .header(h::PRODUCER_EPOCH, epoch.to_string())
+            .header(h::PRODUCER_SEQ, seq.to_string()),
+        None => reply,
     }
 }
