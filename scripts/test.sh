@@ -40,7 +40,8 @@ start_worker() {
   inspector=$(free_port)
   log="$work/$name.log"
   (cd "$dir" && exec setsid npx wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
-      --persist-to "$work/$name-state" --var "LONG_POLL_TIMEOUT_MS:$LONG_POLL_TIMEOUT_MS" >"$log" 2>&1) &
+      --persist-to "$work/$name-state" --var "LONG_POLL_TIMEOUT_MS:$LONG_POLL_TIMEOUT_MS" \
+      --var DEBUG_STATS:1 >"$log" 2>&1) &
   workers+=($!)
   local pid=$!
   for _ in $(seq 1 900); do

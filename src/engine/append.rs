@@ -54,12 +54,7 @@ pub enum AppendOutcome {
 
 impl<S: Sql> Store<S> {
     /// Appends to (and/or closes) the live stream `m`.
-    pub fn append(
-        &self,
-        m: &Meta,
-        req: &Append,
-        now_ms: i64,
-    ) -> Result<AppendOutcome, ProtocolError> {
+    pub fn append(&self, m: &Meta, req: &Append, now_ms: i64) -> Result<AppendOutcome, ProtocolError> {
         let close_only = req.body.is_empty();
         if close_only && !req.close {
             return Err(ProtocolError::bad_request(
@@ -74,21 +69,11 @@ impl<S: Sql> Store<S> {
         }
         if m.closed {
             if close_only && req.producer.is_none() {
-                return Ok(AppendOutcome::Written {
-                    tail: m.tail,
-                    closed: true,
-                    data: false,
-                });
+                return Ok(AppendOutcome::Written { tail: m.tail, closed: true, data: false });
             }
-            return Err(ProtocolError::StreamClosed {
-                next_offset: m.tail_offset(),
-            });
+            return Err(ProtocolError::StreamClosed { next_offset: m.tail_offset() });
         }
-        let stored = if close_only {
-            Cow::Borrowed(&[][..])
-        } else {
-            self.stored_form(m, req)?
-        };
+        let stored = if close_only { Cow::Borrowed(&[][..]) } else { self.stored_form(m, req)? };
         if let (Some(seq), Some(last)) = (&req.stream_seq, &m.last_stream_seq) {
             if seq <= last {
                 return Err(ProtocolError::conflict(
@@ -101,37 +86,20 @@ impl<S: Sql> Store<S> {
         let tail = sql.in_transaction(|| {
             let tail = log::append_record(sql, m.tail, &stored, m.is_json())?;
             let closed_by = req.close.then(|| {
-                req.producer.as_ref().map(|p| ClosedBy {
-                    id: p.id.clone(),
-                    epoch: p.epoch,
-                    seq: p.seq,
-                })
+                req.producer.as_ref().map(|p| ClosedBy { id: p.id.clone(), epoch: p.epoch, seq: p.seq })
             });
-            meta::record_write(
-                sql,
-                tail,
-                req.stream_seq.as_deref(),
-                closed_by.as_ref().map(Option::as_ref),
-            )?;
+            meta::record_write(sql, tail, req.stream_seq.as_deref(), closed_by.as_ref().map(Option::as_ref))?;
             if let Some(p) = &req.producer {
                 producers::save(sql, p, tail, now_ms)?;
             }
             Ok(tail)
         })?;
-        Ok(AppendOutcome::Written {
-            tail,
-            closed: req.close,
-            data: !close_only,
-        })
+        Ok(AppendOutcome::Written { tail, closed: req.close, data: !close_only })
     }
 
     /// Recognises a producer retry (204) or rejects a fenced producer. `None` means the
     /// append is new.
-    fn producer_retry(
-        &self,
-        m: &Meta,
-        p: &Producer,
-    ) -> Result<Option<AppendOutcome>, ProtocolError> {
+    fn producer_retry(&self, m: &Meta, p: &Producer) -> Result<Option<AppendOutcome>, ProtocolError> {
         if m.closed_by.as_ref().is_some_and(|c| c.is(p)) {
             return Ok(Some(AppendOutcome::Duplicate {
                 tail: m.tail,
@@ -146,16 +114,9 @@ impl<S: Sql> Store<S> {
             Fencing::Duplicate { last_seq } => {
                 let s = stored.map_or(m.tail, |s| s.tail);
                 let epoch = stored.map_or(p.epoch, |s| s.state.epoch);
-                Ok(Some(AppendOutcome::Duplicate {
-                    tail: s,
-                    closed: m.closed,
-                    epoch,
-                    last_seq,
-                }))
+                Ok(Some(AppendOutcome::Duplicate { tail: s, closed: m.closed, epoch, last_seq }))
             }
-            rejected => Err(rejected
-                .rejection()
-                .unwrap_or_else(|| ProtocolError::internal("fencing"))),
+            rejected => Err(rejected.rejection().unwrap_or_else(|| ProtocolError::internal("fencing"))),
         }
     }
 

@@ -26,8 +26,7 @@ impl CreateRequest {
     /// (200) rather than a conflict (409).
     pub fn check_matches(&self, m: &Meta) -> Result<(), ProtocolError> {
         if let Some(ct) = &self.content_type {
-            if !content_type::same_media_type(&content_type::for_create(Some(ct)), &m.content_type)
-            {
+            if !content_type::same_media_type(&content_type::for_create(Some(ct)), &m.content_type) {
                 return Err(ProtocolError::ConfigMismatch("content type"));
             }
         }

@@ -43,11 +43,7 @@ pub fn split_rows(bytes: &[u8], json_mode: bool, row_bytes: usize) -> Vec<(usize
                     let mut at = msg_start;
                     while at < msg_end {
                         let len = row_bytes.min(msg_end - at);
-                        let flags = if at == msg_start {
-                            0
-                        } else {
-                            CONTINUES_MESSAGE
-                        };
+                        let flags = if at == msg_start { 0 } else { CONTINUES_MESSAGE };
                         rows.push((at, len, flags));
                         at += len;
                     }
@@ -75,20 +71,11 @@ pub fn split_rows(bytes: &[u8], json_mode: bool, row_bytes: usize) -> Vec<(usize
 }
 
 /// Stores one record at `start` and returns the position after it.
-pub fn append_record(
-    sql: &impl Sql,
-    start: u64,
-    bytes: &[u8],
-    json_mode: bool,
-) -> Result<u64, StorageError> {
+pub fn append_record(sql: &impl Sql, start: u64, bytes: &[u8], json_mode: bool) -> Result<u64, StorageError> {
     for (at, len, flags) in split_rows(bytes, json_mode, ROW_BYTES) {
         sql.execute(
             "INSERT INTO log (start, body, flags) VALUES (?, ?, ?)",
-            &[
-                (start + at as u64).into(),
-                bytes[at..at + len].to_vec().into(),
-                flags.into(),
-            ],
+            &[(start + at as u64).into(), bytes[at..at + len].to_vec().into(), flags.into()],
         )?;
     }
     Ok(start + bytes.len() as u64)
@@ -116,11 +103,7 @@ fn scan(
          ORDER BY start",
         &[from.into(), until.into()],
         &mut |r: &mut [Value]| {
-            let row = Row {
-                start: r[0].int().max(0) as u64,
-                body: r[1].take_blob(),
-                flags: r[2].int(),
-            };
+            let row = Row { start: r[0].int().max(0) as u64, body: r[1].take_blob(), flags: r[2].int() };
             match visit(row) {
                 Ok(more) => more,
                 Err(e) => {
@@ -171,18 +154,11 @@ pub fn read(
     let mut out = Vec::new();
     let mut pos = from;
     if from >= until {
-        return Ok(Chunk {
-            bytes: out,
-            end: from,
-        });
+        return Ok(Chunk { bytes: out, end: from });
     }
     let mut first = true;
     scan(sql, from, until, &mut |row| {
-        let skip = if first {
-            first_piece(&row, from, json_mode)?
-        } else {
-            0
-        };
+        let skip = if first { first_piece(&row, from, json_mode)? } else { 0 };
         if row.start + skip as u64 != pos {
             return Err(ProtocolError::internal("the stored log has a gap"));
         }
@@ -201,12 +177,7 @@ pub fn read(
             piece.len()
         } else {
             let ends = json::message_ends(piece);
-            let fitting = ends
-                .iter()
-                .copied()
-                .filter(|e| *e <= room)
-                .max()
-                .unwrap_or(0);
+            let fitting = ends.iter().copied().filter(|e| *e <= room).max().unwrap_or(0);
             if fitting == 0 && out.is_empty() && must_progress {
                 // The first message alone is larger than the cap: send it whole.
                 ends.first().copied().unwrap_or(piece.len())
@@ -218,10 +189,7 @@ pub fn read(
         pos += take as u64;
         Ok(pos < until && take == piece.len())
     })?;
-    Ok(Chunk {
-        bytes: out,
-        end: pos,
-    })
+    Ok(Chunk { bytes: out, end: pos })
 }
 
 /// The rest of the record that contains `at`, up to `until`: the bytes a sub-offset
@@ -277,10 +245,7 @@ mod tests {
 
     #[test]
     fn binary_records_split_into_row_sized_pieces() {
-        assert_eq!(
-            split_rows(b"abcdefg", false, 3),
-            vec![(0, 3, 1), (3, 3, 0), (6, 1, 0)]
-        );
+        assert_eq!(split_rows(b"abcdefg", false, 3), vec![(0, 3, 1), (3, 3, 0), (6, 1, 0)]);
         assert!(split_rows(b"", false, 3).is_empty());
     }
 
@@ -301,32 +266,11 @@ mod tests {
         let t = append_record(&db, t, b" world", false).unwrap();
         assert_eq!(
             read(&db, 0, t, 100, false, true).unwrap(),
-            Chunk {
-                bytes: b"hello world".to_vec(),
-                end: 11
-            }
+            Chunk { bytes: b"hello world".to_vec(), end: 11 }
         );
-        assert_eq!(
-            read(&db, 3, t, 4, false, true).unwrap(),
-            Chunk {
-                bytes: b"lo w".to_vec(),
-                end: 7
-            }
-        );
-        assert_eq!(
-            read(&db, 11, t, 4, false, true).unwrap(),
-            Chunk {
-                bytes: vec![],
-                end: 11
-            }
-        );
-        assert_eq!(
-            read(&db, 2, 4, 100, false, true).unwrap(),
-            Chunk {
-                bytes: b"ll".to_vec(),
-                end: 4
-            }
-        );
+        assert_eq!(read(&db, 3, t, 4, false, true).unwrap(), Chunk { bytes: b"lo w".to_vec(), end: 7 });
+        assert_eq!(read(&db, 11, t, 4, false, true).unwrap(), Chunk { bytes: vec![], end: 11 });
+        assert_eq!(read(&db, 2, 4, 100, false, true).unwrap(), Chunk { bytes: b"ll".to_vec(), end: 4 });
     }
 
     #[test]

@@ -104,10 +104,7 @@ const COLUMNS: &str = "stream_id, incarnation, content_type, created_at, tail, c
 
 /// Loads the stream row, if there is one.
 pub fn load(sql: &impl Sql) -> Result<Option<Meta>, StorageError> {
-    let row = sql.query_row(
-        &format!("SELECT {COLUMNS} FROM stream WHERE singleton = 1"),
-        &[],
-    )?;
+    let row = sql.query_row(&format!("SELECT {COLUMNS} FROM stream WHERE singleton = 1"), &[])?;
     Ok(row.map(|r| from_row(&r)))
 }
 
@@ -118,11 +115,7 @@ fn from_row(r: &[Value]) -> Meta {
         (None, Some(at)) => Expiry::At(at),
         (None, None) => Expiry::None,
     };
-    let closed_by = r[6].opt_text().map(|id| ClosedBy {
-        id,
-        epoch: u(7),
-        seq: u(8),
-    });
+    let closed_by = r[6].opt_text().map(|id| ClosedBy { id, epoch: u(7), seq: u(8) });
     let fork = r[14].opt_text().map(|source| ForkOrigin {
         source,
         offset: u(15),
@@ -202,11 +195,7 @@ pub fn record_write(
         sql.execute(
             "UPDATE stream SET closed = 1, closed_by_producer = ?, closed_by_epoch = ?,
                 closed_by_seq = ? WHERE singleton = 1",
-            &[
-                by.map(|b| b.id.clone()).into(),
-                by.map(|b| b.epoch).into(),
-                by.map(|b| b.seq).into(),
-            ],
+            &[by.map(|b| b.id.clone()).into(), by.map(|b| b.epoch).into(), by.map(|b| b.seq).into()],
         )?;
     }
     Ok(())
@@ -214,18 +203,12 @@ pub fn record_write(
 
 /// Pushes back a sliding TTL.
 pub fn touch(sql: &impl Sql, now_ms: i64) -> Result<(), StorageError> {
-    sql.execute(
-        "UPDATE stream SET touched_at = ? WHERE singleton = 1",
-        &[now_ms.into()],
-    )
+    sql.execute("UPDATE stream SET touched_at = ? WHERE singleton = 1", &[now_ms.into()])
 }
 
 /// Adds `delta` to the live-fork count.
 pub fn adjust_fork_count(sql: &impl Sql, delta: i64) -> Result<(), StorageError> {
-    sql.execute(
-        "UPDATE stream SET fork_count = max(fork_count + ?, 0) WHERE singleton = 1",
-        &[delta.into()],
-    )
+    sql.execute("UPDATE stream SET fork_count = max(fork_count + ?, 0) WHERE singleton = 1", &[delta.into()])
 }
 
 /// Marks the stream deleted but retained for its forks.

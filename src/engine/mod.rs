@@ -92,9 +92,7 @@ impl<S: Sql> Store<S> {
             self.sql.execute("DELETE FROM stream", &[])?;
             Ok(())
         })?;
-        Ok(Removal::Purged {
-            release: m.fork.clone(),
-        })
+        Ok(Removal::Purged { release: m.fork.clone() })
     }
 
     /// Pushes back a sliding TTL. Streams without one are not written to.
@@ -114,23 +112,11 @@ impl<S: Sql> Store<S> {
         cap: usize,
         must_progress: bool,
     ) -> Result<Chunk, ProtocolError> {
-        log::read(
-            &self.sql,
-            from,
-            until.min(m.tail),
-            cap,
-            m.is_json(),
-            must_progress,
-        )
+        log::read(&self.sql, from, until.min(m.tail), cap, m.is_json(), must_progress)
     }
 
     /// The rest of the own record containing `at` (see [`log::record_at`]).
-    pub fn record_at(
-        &self,
-        m: &Meta,
-        at: u64,
-        until: u64,
-    ) -> Result<Option<Vec<u8>>, ProtocolError> {
+    pub fn record_at(&self, m: &Meta, at: u64, until: u64) -> Result<Option<Vec<u8>>, ProtocolError> {
         log::record_at(&self.sql, at, until.min(m.tail), m.is_json())
     }
 

@@ -17,15 +17,10 @@ pub struct Stored {
 
 /// Loads a producer's state.
 pub fn load(sql: &impl Sql, id: &str) -> Result<Option<Stored>, StorageError> {
-    let row = sql.query_row(
-        "SELECT epoch, last_seq, tail FROM producers WHERE producer_id = ?",
-        &[id.into()],
-    )?;
+    let row =
+        sql.query_row("SELECT epoch, last_seq, tail FROM producers WHERE producer_id = ?", &[id.into()])?;
     Ok(row.map(|r| Stored {
-        state: ProducerState {
-            epoch: r[0].int().max(0) as u64,
-            last_seq: r[1].int().max(0) as u64,
-        },
+        state: ProducerState { epoch: r[0].int().max(0) as u64, last_seq: r[1].int().max(0) as u64 },
         tail: r[2].int().max(0) as u64,
     }))
 }

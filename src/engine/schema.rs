@@ -84,20 +84,12 @@ pub fn ensure(sql: &impl Sql) -> Result<(), StorageError> {
 
 fn current_version(sql: &impl Sql) -> Result<i64, StorageError> {
     let has_table = sql
-        .query_int(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'object_state'",
-            &[],
-        )?
+        .query_int("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'object_state'", &[])?
         .unwrap_or(0);
     if has_table == 0 {
         return Ok(0);
     }
-    Ok(sql
-        .query_int(
-            "SELECT value FROM object_state WHERE key = 'schema_version'",
-            &[],
-        )?
-        .unwrap_or(0))
+    Ok(sql.query_int("SELECT value FROM object_state WHERE key = 'schema_version'", &[])?.unwrap_or(0))
 }
 
 /// Allocates the next incarnation number for this object.
@@ -107,10 +99,7 @@ pub fn next_incarnation(sql: &impl Sql) -> Result<u64, StorageError> {
          ON CONFLICT (key) DO UPDATE SET value = value + 1",
         &[],
     )?;
-    let n = sql.query_int(
-        "SELECT value FROM object_state WHERE key = 'incarnations'",
-        &[],
-    )?;
+    let n = sql.query_int("SELECT value FROM object_state WHERE key = 'incarnations'", &[])?;
     Ok(n.unwrap_or(1) as u64)
 }
 

@@ -133,10 +133,7 @@ pub trait Sql {
     ) -> Result<(), StorageError>;
 
     /// Runs `body` in a transaction: all its writes commit together, or none do.
-    fn transaction(
-        &self,
-        body: &mut dyn FnMut() -> Result<(), StorageError>,
-    ) -> Result<(), StorageError>;
+    fn transaction(&self, body: &mut dyn FnMut() -> Result<(), StorageError>) -> Result<(), StorageError>;
 }
 
 /// Conveniences over [`Sql`].
@@ -153,9 +150,7 @@ pub trait SqlExt: Sql {
 
     /// A single integer (the first column of the first row), or `None`.
     fn query_int(&self, sql: &str, params: &[Value]) -> Result<Option<i64>, StorageError> {
-        Ok(self
-            .query_row(sql, params)?
-            .and_then(|r| r.first().and_then(Value::opt_int)))
+        Ok(self.query_row(sql, params)?.and_then(|r| r.first().and_then(Value::opt_int)))
     }
 
     /// Runs `body` in a transaction and returns its value.
@@ -180,9 +175,9 @@ pub trait SqlExt: Sql {
             (_, _, Some(e)) => Err(e),
             (Ok(()), Some(v), None) => Ok(v),
             (Err(e), _, None) => Err(e.into()),
-            (Ok(()), None, None) => Err(crate::protocol::ProtocolError::internal(
-                "transaction body did not run",
-            )),
+            (Ok(()), None, None) => {
+                Err(crate::protocol::ProtocolError::internal("transaction body did not run"))
+            }
         }
     }
 }
@@ -225,8 +220,7 @@ pub(crate) mod native {
     impl Sql for NativeSql {
         fn execute(&self, sql: &str, params: &[Value]) -> Result<(), StorageError> {
             let mut stmt = self.0.prepare_cached(sql).map_err(err)?;
-            stmt.execute(rusqlite::params_from_iter(bind(params)))
-                .map_err(err)?;
+            stmt.execute(rusqlite::params_from_iter(bind(params))).map_err(err)?;
             Ok(())
         }
 
@@ -238,16 +232,12 @@ pub(crate) mod native {
         ) -> Result<(), StorageError> {
             let mut stmt = self.0.prepare_cached(sql).map_err(err)?;
             let n = stmt.column_count();
-            let mut rows = stmt
-                .query(rusqlite::params_from_iter(bind(params)))
-                .map_err(err)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(bind(params))).map_err(err)?;
             while let Some(r) = rows.next().map_err(err)? {
                 let mut values: Vec<Value> = (0..n)
                     .map(|i| match r.get_ref(i) {
                         Ok(ValueRef::Integer(v)) => Value::Integer(v),
-                        Ok(ValueRef::Text(t)) => {
-                            Value::Text(String::from_utf8_lossy(t).into_owned())
-                        }
+                        Ok(ValueRef::Text(t)) => Value::Text(String::from_utf8_lossy(t).into_owned()),
                         Ok(ValueRef::Blob(b)) => Value::Blob(b.to_vec()),
                         Ok(ValueRef::Real(f)) => Value::Integer(f as i64),
                         _ => Value::Null,
@@ -268,9 +258,7 @@ pub(crate) mod native {
             match body() {
                 Ok(()) => self.0.execute_batch("RELEASE tx").map_err(err),
                 Err(e) => {
-                    self.0
-                        .execute_batch("ROLLBACK TO tx; RELEASE tx")
-                        .map_err(err)?;
+                    self.0.execute_batch("ROLLBACK TO tx; RELEASE tx").map_err(err)?;
                     Err(e)
                 }
             }

@@ -30,19 +30,11 @@ fn live(s: &Store<NativeSql>) -> Meta {
 }
 
 fn post(ct: &str, body: &[u8]) -> Append {
-    Append {
-        content_type: Some(ct.into()),
-        body: body.to_vec(),
-        ..Append::default()
-    }
+    Append { content_type: Some(ct.into()), body: body.to_vec(), ..Append::default() }
 }
 
 fn producer(epoch: u64, seq: u64) -> Option<Producer> {
-    Some(Producer {
-        id: "p".into(),
-        epoch,
-        seq,
-    })
+    Some(Producer { id: "p".into(), epoch, seq })
 }
 
 fn all(s: &Store<NativeSql>) -> Vec<u8> {
@@ -56,14 +48,7 @@ fn create_stores_the_initial_body_and_appends_follow() {
     let m = s.create(new_stream("text/plain", b"hello"), 1).unwrap();
     assert_eq!((m.tail, m.incarnation), (5, 1));
     let out = s.append(&m, &post("text/plain", b" world"), 2).unwrap();
-    assert_eq!(
-        out,
-        AppendOutcome::Written {
-            tail: 11,
-            closed: false,
-            data: true
-        }
-    );
+    assert_eq!(out, AppendOutcome::Written { tail: 11, closed: false, data: true });
     assert_eq!(all(&s), b"hello world");
 }
 
@@ -71,44 +56,20 @@ fn create_stores_the_initial_body_and_appends_follow() {
 fn appends_need_a_body_a_type_and_the_stream_type() {
     let s = store();
     let m = s.create(new_stream("text/plain", b""), 1).unwrap();
-    assert_eq!(
-        s.append(&m, &Append::default(), 2).unwrap_err().code(),
-        "EMPTY_BODY"
-    );
-    let untyped = Append {
-        body: b"x".to_vec(),
-        ..Append::default()
-    };
+    assert_eq!(s.append(&m, &Append::default(), 2).unwrap_err().code(), "EMPTY_BODY");
+    let untyped = Append { body: b"x".to_vec(), ..Append::default() };
     assert_eq!(s.append(&m, &untyped, 2).unwrap_err().status(), 400);
-    assert_eq!(
-        s.append(&m, &post("application/json", b"1"), 2)
-            .unwrap_err()
-            .status(),
-        409
-    );
-    assert!(s
-        .append(&m, &post("TEXT/PLAIN; charset=utf-8", b"x"), 2)
-        .is_ok());
+    assert_eq!(s.append(&m, &post("application/json", b"1"), 2).unwrap_err().status(), 409);
+    assert!(s.append(&m, &post("TEXT/PLAIN; charset=utf-8", b"x"), 2).is_ok());
 }
 
 #[test]
 fn json_appends_are_validated_and_flattened() {
     let s = store();
     let m = s.create(new_stream("application/json", b""), 1).unwrap();
-    assert_eq!(
-        s.append(&m, &post("application/json", b"[]"), 2)
-            .unwrap_err()
-            .code(),
-        "EMPTY_JSON_ARRAY"
-    );
-    assert_eq!(
-        s.append(&m, &post("application/json", b"{"), 2)
-            .unwrap_err()
-            .code(),
-        "INVALID_JSON"
-    );
-    s.append(&m, &post("application/json", b"[1, [2]]"), 2)
-        .unwrap();
+    assert_eq!(s.append(&m, &post("application/json", b"[]"), 2).unwrap_err().code(), "EMPTY_JSON_ARRAY");
+    assert_eq!(s.append(&m, &post("application/json", b"{"), 2).unwrap_err().code(), "INVALID_JSON");
+    s.append(&m, &post("application/json", b"[1, [2]]"), 2).unwrap();
     assert_eq!(all(&s), b"1,[2],");
 }
 
@@ -116,20 +77,11 @@ fn json_appends_are_validated_and_flattened() {
 fn stream_seq_must_increase_bytewise() {
     let s = store();
     let m = s.create(new_stream("text/plain", b""), 1).unwrap();
-    let with_seq = |seq: &str| Append {
-        stream_seq: Some(seq.into()),
-        ..post("text/plain", b"x")
-    };
+    let with_seq = |seq: &str| Append { stream_seq: Some(seq.into()), ..post("text/plain", b"x") };
     s.append(&m, &with_seq("2"), 2).unwrap();
     let m = live(&s);
-    assert_eq!(
-        s.append(&m, &with_seq("10"), 3).unwrap_err().code(),
-        "SEQ_REGRESSION"
-    );
-    assert_eq!(
-        s.append(&m, &with_seq("2"), 3).unwrap_err().code(),
-        "SEQ_REGRESSION"
-    );
+    assert_eq!(s.append(&m, &with_seq("10"), 3).unwrap_err().code(), "SEQ_REGRESSION");
+    assert_eq!(s.append(&m, &with_seq("2"), 3).unwrap_err().code(), "SEQ_REGRESSION");
     s.append(&m, &with_seq("3"), 3).unwrap();
 }
 
@@ -139,39 +91,15 @@ fn producers_are_fenced_and_retries_deduplicated() {
     let m = s.create(new_stream("text/plain", b""), 1).unwrap();
     let send = |epoch, seq, body: &[u8]| {
         let m = live(&s);
-        s.append(
-            &m,
-            &Append {
-                producer: producer(epoch, seq),
-                ..post("text/plain", body)
-            },
-            2,
-        )
+        s.append(&m, &Append { producer: producer(epoch, seq), ..post("text/plain", body) }, 2)
     };
     send(0, 0, b"a").unwrap();
     send(0, 1, b"b").unwrap();
     let dup = send(0, 0, b"a").unwrap();
-    assert_eq!(
-        dup,
-        AppendOutcome::Duplicate {
-            tail: 2,
-            closed: false,
-            epoch: 0,
-            last_seq: 1
-        }
-    );
-    assert_eq!(
-        send(0, 5, b"x").unwrap_err(),
-        ProtocolError::ProducerSeqGap {
-            expected: 2,
-            received: 5
-        }
-    );
+    assert_eq!(dup, AppendOutcome::Duplicate { tail: 2, closed: false, epoch: 0, last_seq: 1 });
+    assert_eq!(send(0, 5, b"x").unwrap_err(), ProtocolError::ProducerSeqGap { expected: 2, received: 5 });
     send(1, 0, b"c").unwrap();
-    assert_eq!(
-        send(0, 2, b"x").unwrap_err(),
-        ProtocolError::StaleProducerEpoch { current: 1 }
-    );
+    assert_eq!(send(0, 2, b"x").unwrap_err(), ProtocolError::StaleProducerEpoch { current: 1 });
     assert_eq!(send(2, 3, b"x").unwrap_err().status(), 400);
     assert_eq!(all(&s), b"abc");
     let _ = m;
@@ -181,82 +109,34 @@ fn producers_are_fenced_and_retries_deduplicated() {
 fn a_duplicate_producer_retry_wins_over_a_stream_seq_conflict() {
     let s = store();
     s.create(new_stream("text/plain", b""), 1).unwrap();
-    let req = Append {
-        producer: producer(0, 0),
-        stream_seq: Some("1".into()),
-        ..post("text/plain", b"a")
-    };
+    let req = Append { producer: producer(0, 0), stream_seq: Some("1".into()), ..post("text/plain", b"a") };
     s.append(&live(&s), &req, 2).unwrap();
-    assert!(matches!(
-        s.append(&live(&s), &req, 3).unwrap(),
-        AppendOutcome::Duplicate { .. }
-    ));
+    assert!(matches!(s.append(&live(&s), &req, 3).unwrap(), AppendOutcome::Duplicate { .. }));
 }
 
 #[test]
 fn closing_is_final_and_idempotent() {
     let s = store();
     s.create(new_stream("text/plain", b"a"), 1).unwrap();
-    let close = Append {
-        close: true,
-        ..Append::default()
-    };
+    let close = Append { close: true, ..Append::default() };
     let out = s.append(&live(&s), &close, 2).unwrap();
-    assert_eq!(
-        out,
-        AppendOutcome::Written {
-            tail: 1,
-            closed: true,
-            data: false
-        }
-    );
+    assert_eq!(out, AppendOutcome::Written { tail: 1, closed: true, data: false });
     assert_eq!(s.append(&live(&s), &close, 3).unwrap(), out);
-    let err = s
-        .append(&live(&s), &post("text/plain", b"b"), 3)
-        .unwrap_err();
-    assert_eq!(
-        err,
-        ProtocolError::StreamClosed {
-            next_offset: crate::protocol::Offset::new(1)
-        }
-    );
-    let append_and_close = Append {
-        close: true,
-        ..post("text/plain", b"b")
-    };
-    assert_eq!(
-        s.append(&live(&s), &append_and_close, 3)
-            .unwrap_err()
-            .status(),
-        409
-    );
+    let err = s.append(&live(&s), &post("text/plain", b"b"), 3).unwrap_err();
+    assert_eq!(err, ProtocolError::StreamClosed { next_offset: crate::protocol::Offset::new(1) });
+    let append_and_close = Append { close: true, ..post("text/plain", b"b") };
+    assert_eq!(s.append(&live(&s), &append_and_close, 3).unwrap_err().status(), 409);
 }
 
 #[test]
 fn a_producers_closing_retry_is_recognised_even_with_a_different_body() {
     let s = store();
     s.create(new_stream("text/plain", b""), 1).unwrap();
-    let close = |body: &[u8]| Append {
-        close: true,
-        producer: producer(0, 0),
-        ..post("text/plain", body)
-    };
+    let close = |body: &[u8]| Append { close: true, producer: producer(0, 0), ..post("text/plain", body) };
     s.append(&live(&s), &close(b"final"), 2).unwrap();
     let retry = s.append(&live(&s), &close(b"other"), 3).unwrap();
-    assert_eq!(
-        retry,
-        AppendOutcome::Duplicate {
-            tail: 5,
-            closed: true,
-            epoch: 0,
-            last_seq: 0
-        }
-    );
-    let other = Append {
-        close: true,
-        producer: producer(0, 1),
-        ..Append::default()
-    };
+    assert_eq!(retry, AppendOutcome::Duplicate { tail: 5, closed: true, epoch: 0, last_seq: 0 });
+    let other = Append { close: true, producer: producer(0, 1), ..Append::default() };
     assert_eq!(s.append(&live(&s), &other, 3).unwrap_err().status(), 409);
     assert_eq!(all(&s), b"final");
 }
@@ -270,10 +150,7 @@ fn sliding_ttl_expires_exactly_at_the_deadline_and_touch_extends_it() {
     assert_eq!(s.expire_if_due(2_999).unwrap(), None);
     s.touch(&live(&s), 2_500).unwrap();
     assert_eq!(s.expire_if_due(4_499).unwrap(), None);
-    assert_eq!(
-        s.expire_if_due(4_500).unwrap(),
-        Some(Removal::Purged { release: None })
-    );
+    assert_eq!(s.expire_if_due(4_500).unwrap(), Some(Removal::Purged { release: None }));
     assert_eq!(s.state().unwrap(), State::Missing);
 }
 
@@ -284,15 +161,10 @@ fn a_stream_with_forks_is_retained_until_its_last_fork_goes() {
     s.add_fork().unwrap();
     s.add_fork().unwrap();
     assert_eq!(s.remove(&live(&s)).unwrap(), Removal::Retained);
-    let State::Gone(gone) = s.state().unwrap() else {
-        panic!("not retained")
-    };
+    let State::Gone(gone) = s.state().unwrap() else { panic!("not retained") };
     assert_eq!(s.read(&gone, 0, gone.tail, 10, true).unwrap().bytes, b"abc");
     assert_eq!(s.release_fork(m.incarnation).unwrap(), None);
-    assert_eq!(
-        s.release_fork(m.incarnation).unwrap(),
-        Some(Removal::Purged { release: None })
-    );
+    assert_eq!(s.release_fork(m.incarnation).unwrap(), Some(Removal::Purged { release: None }));
     assert_eq!(s.state().unwrap(), State::Missing);
 }
 
@@ -304,23 +176,14 @@ fn a_new_incarnation_follows_a_delete() {
     let m2 = s.create(new_stream("text/plain", b"new"), 2).unwrap();
     assert_ne!(m1.incarnation, m2.incarnation);
     assert_eq!(all(&s), b"new");
-    assert_eq!(
-        s.release_fork(m1.incarnation).unwrap(),
-        None,
-        "stale releases are ignored"
-    );
+    assert_eq!(s.release_fork(m1.incarnation).unwrap(), None, "stale releases are ignored");
 }
 
 #[test]
 fn forks_store_only_their_own_bytes_from_the_fork_point() {
     let s = store();
     let mut n = new_stream("text/plain", b"XY");
-    n.fork = Some(ForkOrigin {
-        source: "src".into(),
-        offset: 10,
-        sub_offset: 3,
-        source_incarnation: 1,
-    });
+    n.fork = Some(ForkOrigin { source: "src".into(), offset: 10, sub_offset: 3, source_incarnation: 1 });
     n.prefix = b"hel".to_vec();
     let m = s.create(n, 1).unwrap();
     assert_eq!((m.own_start(), m.tail), (10, 15));
@@ -340,33 +203,19 @@ fn create_requests_match_only_the_same_configuration() {
         ..Default::default()
     };
     assert!(same.check_matches(&m).is_ok());
-    let other_ttl = CreateRequest {
-        expiry: Expiry::Ttl(61),
-        ..same.clone()
-    };
+    let other_ttl = CreateRequest { expiry: Expiry::Ttl(61), ..same.clone() };
     assert!(other_ttl.check_matches(&m).is_err());
-    let other_type = CreateRequest {
-        content_type: Some("application/json".into()),
-        ..same.clone()
-    };
+    let other_type = CreateRequest { content_type: Some("application/json".into()), ..same.clone() };
     assert!(other_type.check_matches(&m).is_err());
-    let closed = CreateRequest {
-        closed: true,
-        ..same
-    };
+    let closed = CreateRequest { closed: true, ..same };
     assert!(closed.check_matches(&m).is_err());
 }
 
 #[test]
 fn large_appends_span_rows_and_read_back_whole() {
     let s = store();
-    let m = s
-        .create(new_stream("application/octet-stream", b""), 1)
-        .unwrap();
-    let big: Vec<u8> = (0..(log::ROW_BYTES * 2 + 17))
-        .map(|i| (i % 251) as u8)
-        .collect();
-    s.append(&m, &post("application/octet-stream", &big), 2)
-        .unwrap();
+    let m = s.create(new_stream("application/octet-stream", b""), 1).unwrap();
+    let big: Vec<u8> = (0..(log::ROW_BYTES * 2 + 17)).map(|i| (i % 251) as u8).collect();
+    s.append(&m, &post("application/octet-stream", &big), 2).unwrap();
     assert_eq!(all(&s), big);
 }

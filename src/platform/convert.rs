@@ -8,26 +8,12 @@ use crate::service::{Body, Method, Reply, Request};
 
 /// Reads a request, with a body of at most `limit` bytes. A larger body is still read
 /// to the end (and dropped) so the client gets a clean 413 instead of a reset.
-pub async fn read_request(
-    mut req: worker::Request,
-    limit: usize,
-) -> Result<Request, ProtocolError> {
+pub async fn read_request(mut req: worker::Request, limit: usize) -> Result<Request, ProtocolError> {
     let method = Method::parse(&req.inner().method());
     let url = req.inner().url();
-    let headers = req
-        .headers()
-        .entries()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect();
-    let mut out = Request {
-        method,
-        url,
-        headers,
-        body: Vec::new(),
-    };
-    if matches!(method, Method::Get | Method::Head | Method::Options)
-        || req.inner().body().is_none()
-    {
+    let headers = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let mut out = Request { method, url, headers, body: Vec::new() };
+    if matches!(method, Method::Get | Method::Head | Method::Options) || req.inner().body().is_none() {
         return Ok(out);
     }
     let mut stream = req.stream().map_err(platform)?;
@@ -40,9 +26,7 @@ pub async fn read_request(
         }
     }
     if total > limit {
-        return Err(ProtocolError::PayloadTooLarge {
-            limit: limit as u64,
-        });
+        return Err(ProtocolError::PayloadTooLarge { limit: limit as u64 });
     }
     Ok(out)
 }
@@ -53,9 +37,7 @@ pub fn to_response(reply: Reply) -> worker::Result<Response> {
     for (k, v) in &reply.headers {
         headers.append(k, v)?;
     }
-    let builder = ResponseBuilder::new()
-        .with_status(reply.status)
-        .with_headers(headers);
+    let builder = ResponseBuilder::new().with_status(reply.status).with_headers(headers);
     Ok(match reply.body {
         Body::Empty => builder.empty(),
         Body::Bytes(b) => builder.fixed(b),

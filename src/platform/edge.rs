@@ -1,87 +1,223 @@
-//! The edge worker: routes requests, answers preflights and health checks, forwards
-//! stream requests to the stream's Durable Object, and puts CORS and security headers
-//! on every response, errors included.
+//! The edge worker: routes requests, answers preflights and health checks, serves
+//! cacheable reads through the edge cache (with request collapsing), forwards everything
+//! else to the stream's Durable Object, and puts CORS, security, `X-Cache` and
+//! `Server-Timing` headers on every response, errors included.
 
-use worker::{Context, Env, Response};
+use std::rc::Rc;
 
+use durable_streams_cache::{collapse, policy, CacheKey, CacheOutcome, InFlight, Lookup};
+use worker::{Context, Env, Response, ResponseBuilder, Stub};
+
+use super::cache::{CachedResponse, WorkerCache};
 use super::convert::to_response;
+use super::origin::DoOrigin;
+use super::timing::now_precise;
 use super::STREAMS_BINDING;
+use crate::gateway::read::{self, CachedRead, EdgeInFlight, Served};
+use crate::gateway::timing::ServerTiming;
 use crate::gateway::{self, AllowedOrigins, Route};
-use crate::protocol::{caching, ProtocolError};
-use crate::service::{Method, Reply, Request};
+use crate::protocol::query::ReadQuery;
+use crate::protocol::ProtocolError;
+use crate::service::internal::STATS_PATH;
+use crate::service::{Config, Method, Reply, Request};
+
+thread_local! {
+    /// Identical misses in this isolate share one request to the stream object.
+    static IN_FLIGHT: EdgeInFlight = InFlight::new(collapse::DEFAULT_CAPACITY, collapse::EDGE_LINGER_MS);
+}
+
+/// A response and what the edge did to produce it.
+struct Handled {
+    response: Response,
+    /// For cacheable reads: how it was served, and the lookup time.
+    cache: Option<(CacheOutcome, f64)>,
+    /// Time spent waiting for the stream object, when it was asked.
+    origin_ms: Option<f64>,
+}
+
+impl Handled {
+    fn local(response: Response) -> Self {
+        Self { response, cache: None, origin_ms: None }
+    }
+}
 
 /// The worker's fetch handler. A worker that embeds this crate calls it from its own
 /// `#[event(fetch)]`.
-pub async fn handle_fetch(
-    req: worker::Request,
-    env: Env,
-    _ctx: Context,
-) -> worker::Result<Response> {
+pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let started = now_precise();
     let method = Method::parse(&req.inner().method());
-    let url = req.inner().url();
-    let path = Request::new(method, url).path().to_owned();
-    let origin = req.headers().get("Origin").ok().flatten();
-    let allowed = AllowedOrigins::parse(
-        env.var("CORS_ORIGINS")
-            .ok()
-            .map(|v| v.to_string())
-            .as_deref(),
-    );
-    let response = match gateway::route(method, &path) {
-        Ok(Route::Preflight) => {
-            let requested = req
-                .headers()
-                .get("Access-Control-Request-Headers")
-                .ok()
-                .flatten();
-            let mut reply = Reply::new(204);
-            reply
-                .headers
-                .extend(gateway::preflight_headers(requested.as_deref()));
-            to_response(reply)
-        }
-        Ok(Route::Health) => to_response(
-            Reply::new(200)
-                .header("Content-Type", "application/json")
-                .header("Cache-Control", caching::NO_STORE)
-                .bytes(br#"{"status":"ok"}"#.to_vec()),
-        ),
+    let target = Request::new(method, req.inner().url());
+    let origin = header(&req, "Origin");
+    let allowed = AllowedOrigins::parse(var(&env, "CORS_ORIGINS").as_deref());
+    let handled = match gateway::route(method, target.path()) {
+        Ok(Route::Preflight) => preflight(&req).map(Handled::local),
+        Ok(Route::Health) => health().map(Handled::local),
+        Ok(Route::Stats(id)) => stats(&env, &id).await,
+        Ok(Route::Stream(id)) if method == Method::Get => cached_read(&env, &ctx, &id, &target, req).await,
         Ok(Route::Stream(id)) => forward(&env, &id, req).await,
-        Err(e) => to_response(Reply::error(&e)),
+        Err(e) => to_response(Reply::error(&e)).map(Handled::local),
     };
-    let response = match response {
-        Ok(r) => r,
+    let handled = match handled {
+        Ok(h) => h,
         Err(e) => {
             worker::console_error!("request failed: {e}");
-            to_response(Reply::error(&ProtocolError::Unavailable(
-                "the stream could not be reached".into(),
-            )))?
+            let unavailable = ProtocolError::Unavailable("the stream could not be reached".into());
+            Handled::local(to_response(Reply::error(&unavailable))?)
         }
     };
-    decorate(response, &allowed, origin.as_deref())
+    decorate(handled, &allowed, origin.as_deref(), now_precise() - started)
+}
+
+/// A GET of a stream: through the cache when it is cacheable, straight to the stream
+/// object otherwise (SSE).
+async fn cached_read(
+    env: &Env,
+    ctx: &Context,
+    stream_id: &str,
+    target: &Request,
+    req: worker::Request,
+) -> worker::Result<Handled> {
+    let query = match ReadQuery::parse(target.query()) {
+        Ok(q) => q,
+        // Malformed reads are answered here; they never reach the stream object.
+        Err(e) => return to_response(Reply::error(&e)).map(Handled::local),
+    };
+    let facts = read::facts(stream_id, &query);
+    let lookup = policy::lookup(&facts, header(&req, "Cache-Control").as_deref());
+    if lookup == Lookup::NotCacheable {
+        return forward(env, stream_id, req).await;
+    }
+    let key = CacheKey::for_read(target.origin(), &facts);
+    let if_none_match = header(&req, "If-None-Match");
+    let long_poll_timeout = Config::from_vars(|k| var(env, k)).long_poll_timeout_ms;
+    let read = CachedRead {
+        key: &key,
+        facts: &facts,
+        lookup,
+        if_none_match: if_none_match.as_deref(),
+        follower_bound_ms: read::follower_bound_ms(facts.mode, long_poll_timeout),
+    };
+    let origin = DoOrigin::new(stub(env, stream_id)?, target.url.clone());
+    let cache = WorkerCache::new(ctx);
+    let in_flight = IN_FLIGHT.with(Rc::clone);
+    let started = now_precise();
+    let result = read::serve(&cache, &origin, &in_flight, read).await;
+    let elapsed = now_precise() - started;
+    let (served, outcome, lookup_ms) = match result {
+        Ok(r) => (r.served, r.outcome, r.lookup_ms),
+        Err(e) => {
+            let response = to_response(Reply::error(&e))?;
+            return Ok(Handled {
+                response,
+                cache: Some((CacheOutcome::Miss, 0.0)),
+                origin_ms: Some(elapsed),
+            });
+        }
+    };
+    let asked_origin = matches!(outcome, CacheOutcome::Miss | CacheOutcome::Bypass);
+    Ok(Handled {
+        response: served_response(served, asked_origin)?,
+        cache: Some((outcome, lookup_ms)),
+        origin_ms: asked_origin.then_some(elapsed - lookup_ms),
+    })
+}
+
+/// Builds the response for what the read path served. The stream object's
+/// `Server-Timing` is kept only when this request asked it.
+fn served_response(served: Served<CachedResponse>, asked_origin: bool) -> worker::Result<Response> {
+    match served {
+        Served::Entry(CachedResponse(response)) => Ok(response),
+        Served::NotModified(headers) => {
+            let h = worker::Headers::new();
+            for (k, v) in headers {
+                h.set(k, &v)?;
+            }
+            Ok(ResponseBuilder::new().with_status(304).with_headers(h).empty())
+        }
+        Served::Answer(answer) => {
+            let h = worker::Headers::new();
+            for (k, v) in &answer.headers {
+                if asked_origin || !k.eq_ignore_ascii_case("server-timing") {
+                    h.append(k, v)?;
+                }
+            }
+            let builder = ResponseBuilder::new().with_status(answer.status).with_headers(h);
+            Ok(if answer.body.is_empty() { builder.empty() } else { builder.fixed(answer.body.clone()) })
+        }
+    }
 }
 
 /// Sends the request, body and all, to the stream's object.
-async fn forward(env: &Env, stream_id: &str, req: worker::Request) -> worker::Result<Response> {
-    let stub = env
-        .durable_object(STREAMS_BINDING)?
-        .get_by_name(stream_id)?;
-    stub.fetch_with_request(req).await
+async fn forward(env: &Env, stream_id: &str, req: worker::Request) -> worker::Result<Handled> {
+    let started = now_precise();
+    let response = stub(env, stream_id)?.fetch_with_request(req).await?;
+    Ok(Handled { response, cache: None, origin_ms: Some(now_precise() - started) })
 }
 
-/// Adds CORS and security headers. Responses from stubs have immutable headers, so the
-/// headers are copied first.
+/// The stream object's request counters, when the deployment enables them
+/// (`DEBUG_STATS = "1"`).
+async fn stats(env: &Env, stream_id: &str) -> worker::Result<Handled> {
+    if var(env, "DEBUG_STATS").as_deref() != Some("1") {
+        return to_response(Reply::error(&ProtocolError::NotFound)).map(Handled::local);
+    }
+    let req = worker::Request::new(&format!("https://stream.internal{STATS_PATH}"), worker::Method::Get)?;
+    let response = stub(env, stream_id)?.fetch_with_request(req).await?;
+    Ok(Handled::local(response))
+}
+
+fn preflight(req: &worker::Request) -> worker::Result<Response> {
+    let mut reply = Reply::new(204);
+    reply
+        .headers
+        .extend(gateway::preflight_headers(header(req, "Access-Control-Request-Headers").as_deref()));
+    to_response(reply)
+}
+
+fn health() -> worker::Result<Response> {
+    to_response(
+        Reply::new(200)
+            .header("Content-Type", "application/json")
+            .header("Cache-Control", durable_streams_cache::control::NO_STORE)
+            .bytes(br#"{"status":"ok"}"#.to_vec()),
+    )
+}
+
+/// Adds CORS, security, `X-Cache` and `Server-Timing` headers. Responses from stubs and
+/// the cache have immutable headers, so they are copied first.
 fn decorate(
-    response: Response,
+    handled: Handled,
     allowed: &AllowedOrigins,
     origin: Option<&str>,
+    edge_ms: f64,
 ) -> worker::Result<Response> {
-    let headers = response.headers().clone();
+    let headers = handled.response.headers().clone();
     for (k, v) in gateway::SECURITY_HEADERS {
         headers.set(k, v)?;
     }
     for (k, v) in gateway::cors_headers(allowed, origin) {
         headers.set(k, &v)?;
     }
-    Ok(response.with_headers(headers))
+    let mut timing = ServerTiming::after(headers.get("Server-Timing")?.as_deref());
+    if let Some((outcome, lookup_ms)) = handled.cache {
+        headers.set("X-Cache", outcome.x_cache())?;
+        timing.add("cache", lookup_ms, Some(outcome.x_cache()));
+    }
+    if let Some(ms) = handled.origin_ms {
+        timing.add("origin", ms, None);
+    }
+    timing.add("edge", edge_ms, None);
+    headers.set("Server-Timing", &timing.value())?;
+    Ok(handled.response.with_headers(headers))
+}
+
+fn stub(env: &Env, stream_id: &str) -> worker::Result<Stub> {
+    env.durable_object(STREAMS_BINDING)?.get_by_name(stream_id)
+}
+
+fn header(req: &worker::Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string())
 }

@@ -4,9 +4,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::LocalBoxFuture;
-use worker::{Date, Delay, Env, Method, RequestInit, Storage};
+use worker::{Delay, Env, Method, RequestInit, Storage};
 
 use super::convert::from_response;
+use super::timing::now_ms;
 use super::STREAMS_BINDING;
 use crate::protocol::ProtocolError;
 use crate::service::internal::{decode_reply, Call, CallReply};
@@ -21,17 +22,11 @@ pub struct DoHost {
 impl DoHost {
     /// The host for an object with these bindings and storage.
     pub fn new(env: Env, storage: Storage) -> Self {
-        Self {
-            env,
-            storage: Rc::new(storage),
-        }
+        Self { env, storage: Rc::new(storage) }
     }
 
     async fn send(&self, stream_id: &str, call: &Call) -> worker::Result<crate::service::Reply> {
-        let stub = self
-            .env
-            .durable_object(STREAMS_BINDING)?
-            .get_by_name(stream_id)?;
+        let stub = self.env.durable_object(STREAMS_BINDING)?.get_by_name(stream_id)?;
         let (path, body) = call.encode();
         let body = js_sys::Uint8Array::from(body.as_slice());
         let mut init = RequestInit::new();
@@ -44,7 +39,7 @@ impl DoHost {
 
 impl Host for DoHost {
     fn now_ms(&self) -> i64 {
-        Date::now().as_millis() as i64
+        now_ms()
     }
 
     fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {

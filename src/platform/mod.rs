@@ -1,13 +1,16 @@
 //! The workers-rs glue (wasm32 only): entry point, edge gateway, the `StreamDO`
 //! Durable Object, and adapters from the platform to the service's traits.
 
+mod cache;
 mod convert;
 mod edge;
 mod host;
+mod origin;
 mod sqlite;
 // The `durable_object` macro generates undocumented wasm-bindgen glue.
 #[allow(missing_docs)]
 mod stream_do;
+mod timing;
 
 pub use edge::handle_fetch;
 pub use stream_do::StreamDO;

@@ -1,9 +1,13 @@
 //! [`Sql`] over a Durable Object's `ctx.storage.sql`.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::{SqlStorage, SqlStorageValue};
 
+use super::timing::now_precise;
 use crate::engine::{Sql, StorageError, Value};
 
 #[wasm_bindgen]
@@ -14,28 +18,32 @@ extern "C" {
     type TransactionalStorage;
 
     #[wasm_bindgen(method, catch, js_name = transactionSync)]
-    fn transaction_sync(
-        this: &TransactionalStorage,
-        body: &js_sys::Function,
-    ) -> Result<JsValue, JsValue>;
+    fn transaction_sync(this: &TransactionalStorage, body: &js_sys::Function) -> Result<JsValue, JsValue>;
 }
 
 /// The object's SQLite database.
 pub struct DoSql {
     sql: SqlStorage,
     storage: TransactionalStorage,
+    /// Milliseconds spent in SQL so far, for `Server-Timing`.
+    meter: Rc<Cell<f64>>,
 }
 
 impl DoSql {
-    /// Wraps the storage of a Durable Object.
-    pub fn new(storage: &worker::Storage) -> Self {
+    /// Wraps the storage of a Durable Object, adding the time SQL takes to `meter`.
+    pub fn new(storage: &worker::Storage, meter: Rc<Cell<f64>>) -> Self {
         Self {
             sql: storage.sql(),
-            storage: storage
-                .as_raw()
-                .unchecked_ref::<TransactionalStorage>()
-                .clone(),
+            storage: storage.as_raw().unchecked_ref::<TransactionalStorage>().clone(),
+            meter,
         }
+    }
+
+    fn metered<T>(&self, f: impl FnOnce() -> T) -> T {
+        let started = now_precise();
+        let out = f();
+        self.meter.set(self.meter.get() + (now_precise() - started));
+        out
     }
 }
 
@@ -65,10 +73,12 @@ fn storage_error(e: impl std::fmt::Display) -> StorageError {
 
 impl Sql for DoSql {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<(), StorageError> {
-        self.sql
-            .exec(sql, params.iter().map(to_js).collect::<Vec<_>>())
-            .map(|_| ())
-            .map_err(storage_error)
+        self.metered(|| {
+            self.sql
+                .exec(sql, params.iter().map(to_js).collect::<Vec<_>>())
+                .map(|_| ())
+                .map_err(storage_error)
+        })
     }
 
     fn query(
@@ -77,24 +87,20 @@ impl Sql for DoSql {
         params: &[Value],
         row: &mut dyn FnMut(&mut [Value]) -> bool,
     ) -> Result<(), StorageError> {
-        let cursor = self
-            .sql
-            .exec(sql, params.iter().map(to_js).collect::<Vec<_>>())
-            .map_err(storage_error)?;
-        for r in cursor.raw() {
-            let mut values: Vec<Value> =
-                r.map_err(storage_error)?.into_iter().map(from_js).collect();
-            if !row(&mut values) {
-                break;
+        self.metered(|| {
+            let cursor =
+                self.sql.exec(sql, params.iter().map(to_js).collect::<Vec<_>>()).map_err(storage_error)?;
+            for r in cursor.raw() {
+                let mut values: Vec<Value> = r.map_err(storage_error)?.into_iter().map(from_js).collect();
+                if !row(&mut values) {
+                    break;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
-    fn transaction(
-        &self,
-        body: &mut dyn FnMut() -> Result<(), StorageError>,
-    ) -> Result<(), StorageError> {
+    fn transaction(&self, body: &mut dyn FnMut() -> Result<(), StorageError>) -> Result<(), StorageError> {
         let mut failure = None;
         let mut run = || match body() {
             Ok(()) => Ok(JsValue::UNDEFINED),
@@ -108,12 +114,9 @@ impl Sql for DoSql {
         // SAFETY: `transactionSync` calls its callback synchronously, before it returns,
         // and does not keep it; the closure wrapping this reference is dropped below,
         // while the reference is still valid.
-        let run: &'static mut dyn FnMut() -> Result<JsValue, JsValue> =
-            unsafe { std::mem::transmute(run) };
+        let run: &'static mut dyn FnMut() -> Result<JsValue, JsValue> = unsafe { std::mem::transmute(run) };
         let callback = Closure::<dyn FnMut() -> Result<JsValue, JsValue>>::wrap(Box::new(run));
-        let outcome = self
-            .storage
-            .transaction_sync(callback.as_ref().unchecked_ref());
+        let outcome = self.storage.transaction_sync(callback.as_ref().unchecked_ref());
         drop(callback);
         match (outcome, failure) {
             (_, Some(e)) => Err(e),

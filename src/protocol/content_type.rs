@@ -9,12 +9,7 @@ pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// The media type of `value`: lowercased, without parameters or surrounding spaces.
 pub fn essence(value: &str) -> String {
-    value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 /// Whether two content types name the same media type.
@@ -52,9 +47,7 @@ pub fn is_textual(value: &str) -> bool {
 }
 
 fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -63,10 +56,7 @@ mod tests {
 
     #[test]
     fn comparison_ignores_case_and_parameters() {
-        assert!(same_media_type(
-            "APPLICATION/JSON",
-            "application/json; charset=utf-8"
-        ));
+        assert!(same_media_type("APPLICATION/JSON", "application/json; charset=utf-8"));
         assert!(!same_media_type("text/plain", "application/json"));
     }
 
@@ -76,10 +66,7 @@ mod tests {
         assert_eq!(for_create(Some("garbage")), DEFAULT_CONTENT_TYPE);
         assert_eq!(for_create(Some("")), DEFAULT_CONTENT_TYPE);
         assert_eq!(for_create(Some("text/plain")), "text/plain");
-        assert_eq!(
-            for_create(Some("Text/Plain; charset=utf-8")),
-            "Text/Plain; charset=utf-8"
-        );
+        assert_eq!(for_create(Some("Text/Plain; charset=utf-8")), "Text/Plain; charset=utf-8");
     }
 
     #[test]

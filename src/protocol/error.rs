@@ -69,18 +69,12 @@ pub enum ProtocolError {
 impl ProtocolError {
     /// A 400 with the given machine-readable code.
     pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::BadRequest {
-            code,
-            message: message.into(),
-        }
+        Self::BadRequest { code, message: message.into() }
     }
 
     /// A 409 with the given machine-readable code.
     pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::Conflict {
-            code,
-            message: message.into(),
-        }
+        Self::Conflict { code, message: message.into() }
     }
 
     /// A 500 for a storage or platform failure.
@@ -133,9 +127,7 @@ impl ProtocolError {
             Self::StreamNotFound => "stream not found".into(),
             Self::StreamGone => "stream was deleted and is retained only for its forks".into(),
             Self::StreamClosed { .. } => "stream is closed".into(),
-            Self::ConfigMismatch(what) => {
-                format!("stream already exists with a different {what}").into()
-            }
+            Self::ConfigMismatch(what) => format!("stream already exists with a different {what}").into(),
             Self::StaleProducerEpoch { current } => {
                 format!("producer epoch is stale; current epoch is {current}").into()
             }
@@ -171,8 +163,7 @@ impl ProtocolError {
 
     /// The JSON error body.
     pub fn to_json(&self) -> String {
-        serde_json::json!({ "error": { "code": self.code(), "message": self.message() } })
-            .to_string()
+        serde_json::json!({ "error": { "code": self.code(), "message": self.message() } }).to_string()
     }
 
     /// Parses a body produced by [`ProtocolError::to_json`] back into an error with the
@@ -190,10 +181,7 @@ impl ProtocolError {
         let parsed: Option<Body> = serde_json::from_slice(body).ok();
         let (code, message) = match parsed {
             Some(b) => (b.error.code, b.error.message),
-            None => (
-                "UPSTREAM".to_owned(),
-                String::from_utf8_lossy(body).into_owned(),
-            ),
+            None => ("UPSTREAM".to_owned(), String::from_utf8_lossy(body).into_owned()),
         };
         let code = intern_code(&code);
         match status {
@@ -222,11 +210,7 @@ fn intern_code(code: &str) -> &'static str {
         "FORK_GENERATION_MISMATCH",
         "STREAM_CLOSED",
     ];
-    KNOWN
-        .iter()
-        .find(|k| **k == code)
-        .copied()
-        .unwrap_or("UPSTREAM")
+    KNOWN.iter().find(|k| **k == code).copied().unwrap_or("UPSTREAM")
 }
 
 impl fmt::Display for ProtocolError {
@@ -249,14 +233,9 @@ mod tests {
             ProtocolError::StreamGone,
             ProtocolError::ConfigMismatch("content type"),
             ProtocolError::conflict("X", "x"),
-            ProtocolError::StreamClosed {
-                next_offset: Offset::ZERO,
-            },
+            ProtocolError::StreamClosed { next_offset: Offset::ZERO },
             ProtocolError::StaleProducerEpoch { current: 1 },
-            ProtocolError::ProducerSeqGap {
-                expected: 1,
-                received: 3,
-            },
+            ProtocolError::ProducerSeqGap { expected: 1, received: 3 },
             ProtocolError::PayloadTooLarge { limit: 1 },
             ProtocolError::NotFound,
             ProtocolError::MethodNotAllowed,

@@ -19,10 +19,7 @@ pub enum Expiry {
 
 impl Expiry {
     /// Parses the two request headers. Both together is an error.
-    pub fn from_headers(
-        ttl: Option<&str>,
-        expires_at: Option<&str>,
-    ) -> Result<Self, ProtocolError> {
+    pub fn from_headers(ttl: Option<&str>, expires_at: Option<&str>) -> Result<Self, ProtocolError> {
         match (ttl, expires_at) {
             (Some(_), Some(_)) => Err(ProtocolError::bad_request(
                 "TTL_AND_EXPIRES_AT",
@@ -66,10 +63,7 @@ pub fn parse_ttl(s: &str) -> Result<u64, ProtocolError> {
 /// Parses `Stream-Expires-At` (RFC 3339).
 pub fn parse_expires_at(s: &str) -> Result<i64, ProtocolError> {
     time::parse_rfc3339_millis(s).ok_or_else(|| {
-        ProtocolError::bad_request(
-            "INVALID_EXPIRES_AT",
-            "Stream-Expires-At must be an RFC 3339 timestamp",
-        )
+        ProtocolError::bad_request("INVALID_EXPIRES_AT", "Stream-Expires-At must be an RFC 3339 timestamp")
     })
 }
 
@@ -82,17 +76,7 @@ mod tests {
     fn ttl_accepts_canonical_integers_only() {
         assert_eq!(parse_ttl("0").unwrap(), 0);
         assert_eq!(parse_ttl("3600").unwrap(), 3600);
-        for bad in [
-            "",
-            "abc",
-            "-1",
-            "00060",
-            "+60",
-            "60.5",
-            "1e3",
-            " 60",
-            "99999999999999999999",
-        ] {
+        for bad in ["", "abc", "-1", "00060", "+60", "60.5", "1e3", " 60", "99999999999999999999"] {
             assert!(parse_ttl(bad).is_err(), "{bad}");
         }
     }

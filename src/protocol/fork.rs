@@ -41,11 +41,7 @@ impl ForkRequest {
             })
             .transpose()?;
         let sub_offset = sub_offset.map(parse_sub_offset).transpose()?.unwrap_or(0);
-        Ok(Some(Self {
-            source,
-            offset,
-            sub_offset,
-        }))
+        Ok(Some(Self { source, offset, sub_offset }))
     }
 }
 
@@ -69,15 +65,12 @@ fn parse_sub_offset(value: &str) -> Result<u64, ProtocolError> {
     let canonical = !value.is_empty()
         && value.bytes().all(|b| b.is_ascii_digit())
         && (value == "0" || !value.starts_with('0'));
-    canonical
-        .then(|| value.parse::<u64>().ok())
-        .flatten()
-        .ok_or_else(|| {
-            ProtocolError::bad_request(
+    canonical.then(|| value.parse::<u64>().ok()).flatten().ok_or_else(|| {
+        ProtocolError::bad_request(
             "INVALID_SUB_OFFSET",
             "Stream-Fork-Sub-Offset must be a non-negative integer without sign or leading zeros",
         )
-        })
+    })
 }
 
 #[cfg(test)]
@@ -91,10 +84,7 @@ mod tests {
 
     #[test]
     fn fork_details_without_a_source_are_rejected() {
-        assert!(
-            ForkRequest::from_headers(None, Some("0000000000000000_0000000000000000"), None)
-                .is_err()
-        );
+        assert!(ForkRequest::from_headers(None, Some("0000000000000000_0000000000000000"), None).is_err());
         assert!(ForkRequest::from_headers(None, None, Some("0")).is_err());
     }
 
@@ -107,27 +97,15 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert_eq!(
-            f,
-            ForkRequest {
-                source: "src-1".into(),
-                offset: Some(Offset::new(3)),
-                sub_offset: 2
-            }
-        );
-        let url = ForkRequest::from_headers(Some("http://h:1/v1/stream/a%2Fb"), None, None)
-            .unwrap()
-            .unwrap();
+        assert_eq!(f, ForkRequest { source: "src-1".into(), offset: Some(Offset::new(3)), sub_offset: 2 });
+        let url = ForkRequest::from_headers(Some("http://h:1/v1/stream/a%2Fb"), None, None).unwrap().unwrap();
         assert_eq!(url.source, "a/b");
     }
 
     #[test]
     fn malformed_values_are_rejected() {
         for bad in ["-1", "abc", "1.5", "05", "+1", ""] {
-            assert!(
-                ForkRequest::from_headers(Some("/v1/stream/s"), None, Some(bad)).is_err(),
-                "{bad}"
-            );
+            assert!(ForkRequest::from_headers(Some("/v1/stream/s"), None, Some(bad)).is_err(), "{bad}");
         }
         assert!(ForkRequest::from_headers(Some("/v1/stream/s"), Some("-1"), None).is_err());
         assert!(ForkRequest::from_headers(Some("/elsewhere/s"), None, None).is_err());

@@ -126,10 +126,7 @@ mod tests {
 
     #[test]
     fn whitespace_inside_strings_is_kept() {
-        assert_eq!(
-            wire(r#"[ "a \" b ,", { "k" : "v\n" } ]"#),
-            r#""a \" b ,",{"k":"v\n"},"#
-        );
+        assert_eq!(wire(r#"[ "a \" b ,", { "k" : "v\n" } ]"#), r#""a \" b ,",{"k":"v\n"},"#);
     }
 
     #[test]

@@ -3,11 +3,8 @@
 //! Nothing here performs I/O or reads a clock; callers pass `now_ms` where time matters.
 //! Section references (§) point at the protocol specification, PROTOCOL.md.
 
-pub mod caching;
 pub mod content_type;
-pub mod cursor;
 pub mod error;
-pub mod etag;
 pub mod expiry;
 pub mod fork;
 pub mod headers;

@@ -64,9 +64,7 @@ impl FromStr for Offset {
         if !well_formed {
             return Err(invalid_offset());
         }
-        let position = s[OFFSET_DIGITS + 1..]
-            .parse::<u64>()
-            .map_err(|_| invalid_offset())?;
+        let position = s[OFFSET_DIGITS + 1..].parse::<u64>().map_err(|_| invalid_offset())?;
         Ok(Offset(position))
     }
 }
@@ -116,10 +114,7 @@ mod tests {
 
     #[test]
     fn zero_offset_has_the_conventional_spelling() {
-        assert_eq!(
-            Offset::ZERO.to_string(),
-            "0000000000000000_0000000000000000"
-        );
+        assert_eq!(Offset::ZERO.to_string(), "0000000000000000_0000000000000000");
     }
 
     #[test]

@@ -25,28 +25,16 @@ pub fn stream_path(id: &str) -> String {
 
 fn decode_id(raw: &str) -> Result<String, ProtocolError> {
     let id = percent::decode(raw).ok_or_else(|| {
-        ProtocolError::bad_request(
-            "INVALID_STREAM_ID",
-            "stream id is not valid percent-encoded UTF-8",
-        )
+        ProtocolError::bad_request("INVALID_STREAM_ID", "stream id is not valid percent-encoded UTF-8")
     })?;
     if id.is_empty() {
-        return Err(ProtocolError::bad_request(
-            "INVALID_STREAM_ID",
-            "stream id is empty",
-        ));
+        return Err(ProtocolError::bad_request("INVALID_STREAM_ID", "stream id is empty"));
     }
     if id.len() > MAX_STREAM_ID_BYTES {
-        return Err(ProtocolError::bad_request(
-            "INVALID_STREAM_ID",
-            "stream id is too long",
-        ));
+        return Err(ProtocolError::bad_request("INVALID_STREAM_ID", "stream id is too long"));
     }
     if id.chars().any(char::is_control) {
-        return Err(ProtocolError::bad_request(
-            "INVALID_STREAM_ID",
-            "stream id contains control characters",
-        ));
+        return Err(ProtocolError::bad_request("INVALID_STREAM_ID", "stream id contains control characters"));
     }
     Ok(id)
 }

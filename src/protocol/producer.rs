@@ -104,16 +104,11 @@ pub fn fence(state: Option<ProducerState>, producer: &Producer) -> Fencing {
         return if producer.seq == 0 {
             Fencing::Accept
         } else {
-            Fencing::Gap {
-                expected: 0,
-                received: producer.seq,
-            }
+            Fencing::Gap { expected: 0, received: producer.seq }
         };
     };
     if producer.epoch < state.epoch {
-        Fencing::StaleEpoch {
-            current: state.epoch,
-        }
+        Fencing::StaleEpoch { current: state.epoch }
     } else if producer.epoch > state.epoch {
         if producer.seq == 0 {
             Fencing::Accept
@@ -121,16 +116,11 @@ pub fn fence(state: Option<ProducerState>, producer: &Producer) -> Fencing {
             Fencing::NewEpochMustStartAtZero
         }
     } else if producer.seq <= state.last_seq {
-        Fencing::Duplicate {
-            last_seq: state.last_seq,
-        }
+        Fencing::Duplicate { last_seq: state.last_seq }
     } else if producer.seq == state.last_seq + 1 {
         Fencing::Accept
     } else {
-        Fencing::Gap {
-            expected: state.last_seq + 1,
-            received: producer.seq,
-        }
+        Fencing::Gap { expected: state.last_seq + 1, received: producer.seq }
     }
 }
 
@@ -140,9 +130,7 @@ impl Fencing {
         match self {
             Self::Accept | Self::Duplicate { .. } => None,
             Self::StaleEpoch { current } => Some(ProtocolError::StaleProducerEpoch { current }),
-            Self::Gap { expected, received } => {
-                Some(ProtocolError::ProducerSeqGap { expected, received })
-            }
+            Self::Gap { expected, received } => Some(ProtocolError::ProducerSeqGap { expected, received }),
             Self::NewEpochMustStartAtZero => Some(ProtocolError::bad_request(
                 "INVALID_PRODUCER_SEQ",
                 "a new producer epoch must start at Producer-Seq 0",
@@ -157,11 +145,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn p(epoch: u64, seq: u64) -> Producer {
-        Producer {
-            id: "p".into(),
-            epoch,
-            seq,
-        }
+        Producer { id: "p".into(), epoch, seq }
     }
 
     fn st(epoch: u64, last_seq: u64) -> Option<ProducerState> {
@@ -174,19 +158,13 @@ mod tests {
         assert!(Producer::from_headers(Some("p"), Some("0"), None).is_err());
         assert!(Producer::from_headers(None, Some("0"), Some("0")).is_err());
         assert!(Producer::from_headers(Some(""), Some("0"), Some("0")).is_err());
-        assert_eq!(
-            Producer::from_headers(Some("p"), Some("1"), Some("2")).unwrap(),
-            Some(p(1, 2))
-        );
+        assert_eq!(Producer::from_headers(Some("p"), Some("1"), Some("2")).unwrap(), Some(p(1, 2)));
     }
 
     #[test]
     fn numbers_must_be_plain_decimal_within_2_pow_53() {
         for bad in ["1abc", "0xyz", "1e3", "-1", "", "9007199254740992", " 1"] {
-            assert!(
-                Producer::from_headers(Some("p"), Some(bad), Some("0")).is_err(),
-                "{bad}"
-            );
+            assert!(Producer::from_headers(Some("p"), Some(bad), Some("0")).is_err(), "{bad}");
         }
         assert!(Producer::from_headers(Some("p"), Some("9007199254740991"), Some("0")).is_ok());
     }
@@ -194,35 +172,14 @@ mod tests {
     #[test]
     fn fencing_follows_the_protocol_table() {
         assert_eq!(fence(None, &p(0, 0)), Fencing::Accept);
-        assert_eq!(
-            fence(None, &p(0, 3)),
-            Fencing::Gap {
-                expected: 0,
-                received: 3
-            }
-        );
-        assert_eq!(
-            fence(st(2, 5), &p(1, 0)),
-            Fencing::StaleEpoch { current: 2 }
-        );
+        assert_eq!(fence(None, &p(0, 3)), Fencing::Gap { expected: 0, received: 3 });
+        assert_eq!(fence(st(2, 5), &p(1, 0)), Fencing::StaleEpoch { current: 2 });
         assert_eq!(fence(st(2, 5), &p(3, 0)), Fencing::Accept);
         assert_eq!(fence(st(2, 5), &p(3, 1)), Fencing::NewEpochMustStartAtZero);
-        assert_eq!(
-            fence(st(2, 5), &p(2, 1)),
-            Fencing::Duplicate { last_seq: 5 }
-        );
-        assert_eq!(
-            fence(st(2, 5), &p(2, 5)),
-            Fencing::Duplicate { last_seq: 5 }
-        );
+        assert_eq!(fence(st(2, 5), &p(2, 1)), Fencing::Duplicate { last_seq: 5 });
+        assert_eq!(fence(st(2, 5), &p(2, 5)), Fencing::Duplicate { last_seq: 5 });
         assert_eq!(fence(st(2, 5), &p(2, 6)), Fencing::Accept);
-        assert_eq!(
-            fence(st(2, 5), &p(2, 8)),
-            Fencing::Gap {
-                expected: 6,
-                received: 8
-            }
-        );
+        assert_eq!(fence(st(2, 5), &p(2, 8)), Fencing::Gap { expected: 6, received: 8 });
     }
 
     proptest! {

@@ -76,10 +76,7 @@ impl ReadQuery {
 
 fn parse_offset(value: &str) -> Result<StartAt, ProtocolError> {
     if value.is_empty() {
-        return Err(ProtocolError::bad_request(
-            "INVALID_OFFSET",
-            "offset must not be empty",
-        ));
+        return Err(ProtocolError::bad_request("INVALID_OFFSET", "offset must not be empty"));
     }
     StartAt::parse(value)
 }
@@ -89,10 +86,7 @@ fn parse_live(value: Option<&str>) -> Result<Live, ProtocolError> {
         None => Ok(Live::No),
         Some("long-poll") => Ok(Live::LongPoll),
         Some("sse") => Ok(Live::Sse),
-        Some(_) => Err(ProtocolError::bad_request(
-            "INVALID_LIVE",
-            "live must be long-poll or sse",
-        )),
+        Some(_) => Err(ProtocolError::bad_request("INVALID_LIVE", "live must be long-poll or sse")),
     }
 }
 
@@ -132,9 +126,7 @@ mod tests {
 
     #[test]
     fn encoded_junk_in_offsets_is_rejected() {
-        for bad in [
-            "%2C", "a%20b", "..%2F", "%00", "%0A", "%0D%0A", "%2F", "0,1",
-        ] {
+        for bad in ["%2C", "a%20b", "..%2F", "%00", "%0A", "%0D%0A", "%2F", "0,1"] {
             assert!(ReadQuery::parse(&format!("offset={bad}")).is_err(), "{bad}");
         }
     }

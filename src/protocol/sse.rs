@@ -51,11 +51,7 @@ pub fn push_data(out: &mut Vec<u8>, payload: &[u8], encoding: Encoding) {
     match encoding {
         Encoding::Base64 => {
             out.extend_from_slice(b"data:");
-            out.extend_from_slice(
-                base64::engine::general_purpose::STANDARD
-                    .encode(payload)
-                    .as_bytes(),
-            );
+            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(payload).as_bytes());
             out.push(b'\n');
         }
         Encoding::Text => {
@@ -100,11 +96,7 @@ fn split_lines(payload: &[u8]) -> Vec<&[u8]> {
         match payload[i] {
             b'\r' => {
                 lines.push(&payload[start..i]);
-                i += if payload.get(i + 1) == Some(&b'\n') {
-                    2
-                } else {
-                    1
-                };
+                i += if payload.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
                 start = i;
             }
             b'\n' => {
@@ -132,19 +124,12 @@ mod tests {
 
     /// Reassembles the payload of a single data event the way an SSE client does.
     fn client_payload(event: &str) -> String {
-        event
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        event.lines().filter_map(|l| l.strip_prefix("data:")).collect::<Vec<_>>().join("\n")
     }
 
     #[test]
     fn text_lines_split_on_every_terminator() {
-        assert_eq!(
-            text("a\r\nb\rc\nd"),
-            "event: data\ndata:a\ndata:b\ndata:c\ndata:d\n\n"
-        );
+        assert_eq!(text("a\r\nb\rc\nd"), "event: data\ndata:a\ndata:b\ndata:c\ndata:d\n\n");
         assert_eq!(text(""), "event: data\ndata:\n\n");
     }
 
@@ -158,12 +143,7 @@ mod tests {
     #[test]
     fn control_events_are_flat_single_line_json() {
         let mut out = Vec::new();
-        let c = Control {
-            next_offset: Offset::new(5),
-            cursor: Some(7),
-            up_to_date: true,
-            closed: false,
-        };
+        let c = Control { next_offset: Offset::new(5), cursor: Some(7), up_to_date: true, closed: false };
         push_control(&mut out, &c);
         assert_eq!(
             String::from_utf8(out).unwrap(),
@@ -174,12 +154,7 @@ mod tests {
     #[test]
     fn closed_control_omits_the_cursor() {
         let mut out = Vec::new();
-        let c = Control {
-            next_offset: Offset::ZERO,
-            cursor: Some(7),
-            up_to_date: true,
-            closed: true,
-        };
+        let c = Control { next_offset: Offset::ZERO, cursor: Some(7), up_to_date: true, closed: true };
         push_control(&mut out, &c);
         let s = String::from_utf8(out).unwrap();
         assert!(s.contains("\"streamClosed\":true") && !s.contains("streamCursor"));

@@ -47,11 +47,8 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
     let hour = digits(b, 11, 2)?;
     let minute = digits(b, 14, 2)?;
     let second = digits(b, 17, 2)?;
-    let separators_ok = b[4] == b'-'
-        && b[7] == b'-'
-        && matches!(b[10], b'T' | b't' | b' ')
-        && b[13] == b':'
-        && b[16] == b':';
+    let separators_ok =
+        b[4] == b'-' && b[7] == b'-' && matches!(b[10], b'T' | b't' | b' ') && b[13] == b':' && b[16] == b':';
     let fields_ok = (1..=12).contains(&month)
         && day >= 1
         && day <= days_in_month(year, month)
@@ -93,8 +90,7 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
         _ => return None,
     };
     let days = days_from_civil(year, month, day);
-    let secs =
-        days * 86_400 + i64::from(hour * 3600 + minute * 60 + second.min(59)) - offset_minutes * 60;
+    let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second.min(59)) - offset_minutes * 60;
     Some(secs * 1000 + millis)
 }
 
@@ -103,20 +99,13 @@ pub fn format_rfc3339_millis(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let (year, month, day) = civil_from_days(days);
-    let (h, m, s, milli) = (
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000,
-    );
+    let (h, m, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
 fn digits(b: &[u8], at: usize, len: usize) -> Option<u32> {
     let slice = b.get(at..at + len)?;
-    slice.iter().try_fold(0u32, |acc, d| {
-        d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
-    })
+    slice.iter().try_fold(0u32, |acc, d| d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0')))
 }
 
 #[cfg(test)]
@@ -129,14 +118,8 @@ mod tests {
         assert_eq!(parse_rfc3339_millis("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339_millis("1970-01-01T00:00:00.5Z"), Some(500));
         assert_eq!(parse_rfc3339_millis("1970-01-01T01:00:00+01:00"), Some(0));
-        assert_eq!(
-            parse_rfc3339_millis("2024-10-09T00:00:00.000+00:00"),
-            Some(1_728_432_000_000)
-        );
-        assert_eq!(
-            parse_rfc3339_millis("2000-02-29T12:00:00.123456Z"),
-            Some(951_825_600_123)
-        );
+        assert_eq!(parse_rfc3339_millis("2024-10-09T00:00:00.000+00:00"), Some(1_728_432_000_000));
+        assert_eq!(parse_rfc3339_millis("2000-02-29T12:00:00.123456Z"), Some(951_825_600_123));
     }
 
     #[test]

@@ -6,6 +6,9 @@ pub struct Config {
     /// How long a long-poll waits at the tail before answering 204
     /// (`LONG_POLL_TIMEOUT_MS`).
     pub long_poll_timeout_ms: u64,
+    /// The window over which the readers one append releases are spread, after the
+    /// first (`LONG_POLL_STAGGER_MS`).
+    pub long_poll_stagger_ms: u64,
     /// The most bytes one read returns (`MAX_CHUNK_BYTES`). A JSON message larger than
     /// this is still returned whole.
     pub max_chunk_bytes: usize,
@@ -23,6 +26,7 @@ impl Default for Config {
         Self {
             // One cursor interval: an idle reader re-polls at most once per interval.
             long_poll_timeout_ms: 20_000,
+            long_poll_stagger_ms: 100,
             max_chunk_bytes: 1 << 20,
             max_append_bytes: 16 << 20,
             sse_session_ms: 60_000,
@@ -37,20 +41,13 @@ impl Config {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
         let d = Self::default();
         let num = |name: &str, default: u64, min: u64, max: u64| {
-            var(name)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(default, |v| v.clamp(min, max))
+            var(name).and_then(|v| v.trim().parse::<u64>().ok()).map_or(default, |v| v.clamp(min, max))
         };
         Self {
             long_poll_timeout_ms: num("LONG_POLL_TIMEOUT_MS", d.long_poll_timeout_ms, 100, 120_000),
-            max_chunk_bytes: num("MAX_CHUNK_BYTES", d.max_chunk_bytes as u64, 1024, 64 << 20)
-                as usize,
-            max_append_bytes: num(
-                "MAX_APPEND_BYTES",
-                d.max_append_bytes as u64,
-                1024,
-                64 << 20,
-            ) as usize,
+            long_poll_stagger_ms: num("LONG_POLL_STAGGER_MS", d.long_poll_stagger_ms, 0, 5_000),
+            max_chunk_bytes: num("MAX_CHUNK_BYTES", d.max_chunk_bytes as u64, 1024, 64 << 20) as usize,
+            max_append_bytes: num("MAX_APPEND_BYTES", d.max_append_bytes as u64, 1024, 64 << 20) as usize,
             sse_session_ms: num("SSE_SESSION_MS", d.sse_session_ms, 1_000, 600_000),
             sse_keepalive_ms: num("SSE_KEEPALIVE_MS", d.sse_keepalive_ms, 1_000, 300_000),
         }

@@ -8,25 +8,17 @@ use crate::engine::{CreateRequest, ForkOrigin, Meta, NewStream, Sql, State};
 use crate::protocol::expiry::Expiry;
 use crate::protocol::fork::ForkRequest;
 use crate::protocol::headers as h;
-use crate::protocol::{caching, content_type, json, ProtocolError};
+use crate::protocol::{content_type, json, ProtocolError};
+use durable_streams_cache::control;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
-    pub(super) async fn create(
-        &self,
-        req: Request,
-        stream_id: &str,
-    ) -> Result<Reply, ProtocolError> {
+    pub(super) async fn create(&self, req: Request, stream_id: &str) -> Result<Reply, ProtocolError> {
         if req.body.len() > self.config.max_append_bytes {
-            return Err(ProtocolError::PayloadTooLarge {
-                limit: self.config.max_append_bytes as u64,
-            });
+            return Err(ProtocolError::PayloadTooLarge { limit: self.config.max_append_bytes as u64 });
         }
         let wanted = create_request(&req)?;
         if wanted.fork.as_ref().is_some_and(|f| f.source == stream_id) {
-            return Err(ProtocolError::bad_request(
-                "INVALID_FORK_SOURCE",
-                "a stream cannot fork itself",
-            ));
+            return Err(ProtocolError::bad_request("INVALID_FORK_SOURCE", "a stream cannot fork itself"));
         }
         let _writing = self.writes.lock().await;
         let now = self.host.now_ms();
@@ -75,11 +67,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     }
 
     /// Asks the source to validate and count the fork.
-    async fn acquire(
-        &self,
-        fork: &ForkRequest,
-        wanted: &CreateRequest,
-    ) -> Result<Grant, ProtocolError> {
+    async fn acquire(&self, fork: &ForkRequest, wanted: &CreateRequest) -> Result<Grant, ProtocolError> {
         let call = Call::Acquire {
             offset: fork.offset.map(|o| o.position()),
             sub_offset: fork.sub_offset,
@@ -87,19 +75,13 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         };
         match self.host.call(&fork.source, call).await? {
             CallReply::Granted(g) => Ok(g),
-            _ => Err(ProtocolError::Unavailable(
-                "unexpected reply to a fork request".into(),
-            )),
+            _ => Err(ProtocolError::Unavailable("unexpected reply to a fork request".into())),
         }
     }
 }
 
 /// A new stream that is not a fork.
-fn plain_stream(
-    stream_id: &str,
-    wanted: &CreateRequest,
-    body: &[u8],
-) -> Result<NewStream, ProtocolError> {
+fn plain_stream(stream_id: &str, wanted: &CreateRequest, body: &[u8]) -> Result<NewStream, ProtocolError> {
     let ct = content_type::for_create(wanted.content_type.as_deref());
     Ok(NewStream {
         stream_id: stream_id.to_owned(),
@@ -131,11 +113,7 @@ fn fork_stream(
         stream_id: stream_id.to_owned(),
         body: stored_body(&ct, body)?,
         content_type: ct,
-        expiry: if inherit {
-            grant.expiry()
-        } else {
-            wanted.expiry
-        },
+        expiry: if inherit { grant.expiry() } else { wanted.expiry },
         expiry_inherited: inherit && grant.expiry() != Expiry::None,
         closed: wanted.closed,
         fork: Some(origin(fork, grant)),
@@ -169,7 +147,7 @@ fn created(status: u16, m: &Meta, req: &Request) -> Reply {
         .header("Content-Type", m.content_type.clone())
         .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
         .header("Location", format!("{}{}", req.origin(), req.path()))
-        .header("Cache-Control", caching::NO_STORE)
+        .header("Cache-Control", control::NO_STORE)
         .header_if(m.closed, h::STREAM_CLOSED, "true");
     with_expiry(reply, m)
 }

@@ -14,7 +14,7 @@ use crate::protocol::{json, ProtocolError};
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Reads stored bytes of `m` in `[from, until)`, at most `cap` bytes (see
     /// [`crate::engine::log::read`]), following the fork chain below the fork point.
-    pub(super) async fn read_range(
+    pub(super) async fn read_chain(
         &self,
         m: &Meta,
         from: u64,
@@ -26,10 +26,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         if from >= own {
             return self.store.read(m, from, until, cap, must_progress);
         }
-        let origin = m
-            .fork
-            .as_ref()
-            .ok_or_else(|| ProtocolError::internal("fork origin missing"))?;
+        let origin = m.fork.as_ref().ok_or_else(|| ProtocolError::internal("fork origin missing"))?;
         let inherited_until = own.min(until);
         let call = Call::Read {
             incarnation: origin.source_incarnation,
@@ -40,18 +37,12 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         };
         let mut chunk = match self.host.call(&origin.source, call).await? {
             CallReply::Read(c) => c,
-            _ => {
-                return Err(ProtocolError::Unavailable(
-                    "unexpected reply to a read".into(),
-                ))
-            }
+            _ => return Err(ProtocolError::Unavailable("unexpected reply to a read".into())),
         };
         if chunk.end < inherited_until || chunk.end >= until || chunk.bytes.len() >= cap {
             return Ok(chunk);
         }
-        let rest = self
-            .store
-            .read(m, own, until, cap - chunk.bytes.len(), false)?;
+        let rest = self.store.read(m, own, until, cap - chunk.bytes.len(), false)?;
         chunk.bytes.extend_from_slice(&rest.bytes);
         chunk.end = rest.end;
         Ok(chunk)
@@ -67,16 +58,10 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let own = m.own_start();
         match &m.fork {
             Some(origin) if at < own => {
-                let call = Call::Record {
-                    incarnation: origin.source_incarnation,
-                    at,
-                    until: own.min(until),
-                };
+                let call = Call::Record { incarnation: origin.source_incarnation, at, until: own.min(until) };
                 match self.host.call(&origin.source, call).await? {
                     CallReply::Record(r) => Ok(r),
-                    _ => Err(ProtocolError::Unavailable(
-                        "unexpected reply to a record lookup".into(),
-                    )),
+                    _ => Err(ProtocolError::Unavailable("unexpected reply to a record lookup".into())),
                 }
             }
             _ => self.store.record_at(m, at, until),
@@ -89,9 +74,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             return Ok(());
         }
         if at < m.own_start() {
-            self.read_range(m, at, m.own_start(), 0, false)
-                .await
-                .map(|_| ())
+            self.read_range(m, at, m.own_start(), 0, false).await.map(|_| ())
         } else {
             self.store.check_boundary(m, at)
         }
@@ -109,10 +92,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let now = self.host.now_ms();
         let m = match self.live(now).await {
             Err(ProtocolError::StreamGone) => {
-                return Err(ProtocolError::conflict(
-                    "FORK_SOURCE_GONE",
-                    "the fork source was deleted",
-                ))
+                return Err(ProtocolError::conflict("FORK_SOURCE_GONE", "the fork source was deleted"))
             }
             other => other?,
         };
@@ -120,10 +100,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             if !crate::protocol::content_type::same_media_type(ct, &m.content_type) {
                 return Err(ProtocolError::conflict(
                     "CONTENT_TYPE_MISMATCH",
-                    format!(
-                        "a fork must keep its source's content type, {}",
-                        m.content_type
-                    ),
+                    format!("a fork must keep its source's content type, {}", m.content_type),
                 ));
             }
         }
@@ -171,24 +148,16 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Tells a fork's source that the fork is gone. Failures are logged: the fork's own
     /// data is already removed, and at worst the source is kept longer than needed.
     pub(super) async fn release_source(&self, origin: &ForkOrigin) {
-        let call = Call::Release {
-            incarnation: origin.source_incarnation,
-        };
+        let call = Call::Release { incarnation: origin.source_incarnation };
         if let Err(e) = self.host.call(&origin.source, call).await {
-            self.host.log_error(&format!(
-                "releasing fork source {} failed: {e}",
-                origin.source
-            ));
+            self.host.log_error(&format!("releasing fork source {} failed: {e}", origin.source));
         }
     }
 
     /// Wakes readers after a removal and releases the fork source it freed, if any.
     pub(super) async fn after_removal(&self, removal: Removal) {
         self.changes.bump();
-        if let Removal::Purged {
-            release: Some(origin),
-        } = removal
-        {
+        if let Removal::Purged { release: Some(origin) } = removal {
             self.release_source(&origin).await;
         }
     }
@@ -213,11 +182,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
 }
 
 /// The first `k` bytes (or JSON messages) of a record, for a sub-offset fork.
-fn slice_record(
-    record: Option<Vec<u8>>,
-    k: u64,
-    json_mode: bool,
-) -> Result<Vec<u8>, ProtocolError> {
+fn slice_record(record: Option<Vec<u8>>, k: u64, json_mode: bool) -> Result<Vec<u8>, ProtocolError> {
     let out_of_range = || {
         ProtocolError::bad_request(
             "SUB_OFFSET_OUT_OF_RANGE",
@@ -228,9 +193,7 @@ fn slice_record(
     let k = usize::try_from(k).map_err(|_| out_of_range())?;
     let end = if json_mode {
         let last = k.checked_sub(1).ok_or_else(out_of_range)?;
-        *json::message_ends(&record)
-            .get(last)
-            .ok_or_else(out_of_range)?
+        *json::message_ends(&record).get(last).ok_or_else(out_of_range)?
     } else if k <= record.len() {
         k
     } else {
@@ -245,19 +208,10 @@ mod tests {
 
     #[test]
     fn sub_offsets_slice_bytes_or_messages() {
-        assert_eq!(
-            slice_record(Some(b"hello".to_vec()), 3, false).unwrap(),
-            b"hel"
-        );
-        assert_eq!(
-            slice_record(Some(b"hello".to_vec()), 5, false).unwrap(),
-            b"hello"
-        );
+        assert_eq!(slice_record(Some(b"hello".to_vec()), 3, false).unwrap(), b"hel");
+        assert_eq!(slice_record(Some(b"hello".to_vec()), 5, false).unwrap(), b"hello");
         assert!(slice_record(Some(b"hello".to_vec()), 6, false).is_err());
-        assert_eq!(
-            slice_record(Some(b"1,2,3,".to_vec()), 2, true).unwrap(),
-            b"1,2,"
-        );
+        assert_eq!(slice_record(Some(b"1,2,3,".to_vec()), 2, true).unwrap(), b"1,2,");
         assert!(slice_record(Some(b"1,2,3,".to_vec()), 4, true).is_err());
         assert!(slice_record(None, 1, false).is_err());
     }

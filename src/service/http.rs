@@ -60,12 +60,7 @@ pub struct Request {
 impl Request {
     /// A request without headers or body.
     pub fn new(method: Method, url: impl Into<String>) -> Self {
-        Self {
-            method,
-            url: url.into(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        Self { method, url: url.into(), headers: Vec::new(), body: Vec::new() }
     }
 
     /// Adds a header.
@@ -82,10 +77,7 @@ impl Request {
 
     /// A header's value (names compare case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// `scheme://authority` of the URL.
@@ -108,9 +100,7 @@ impl Request {
 fn split_url(url: &str) -> (&str, &str, &str) {
     let url = url.split('#').next().unwrap_or("");
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let path_start = url[after_scheme..]
-        .find('/')
-        .map_or(url.len(), |i| after_scheme + i);
+    let path_start = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
     let (origin, rest) = url.split_at(path_start);
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     (origin, if path.is_empty() { "/" } else { path }, query)
@@ -153,11 +143,7 @@ pub struct Reply {
 impl Reply {
     /// An empty reply with `status`.
     pub fn new(status: u16) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: Body::Empty,
-        }
+        Self { status, headers: Vec::new(), body: Body::Empty }
     }
 
     /// Adds a header.
@@ -189,17 +175,14 @@ impl Reply {
 
     /// A header's value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The JSON error reply for `e`, never cacheable.
     pub fn error(e: &ProtocolError) -> Self {
         let mut r = Reply::new(e.status())
             .header("Content-Type", "application/json")
-            .header("Cache-Control", crate::protocol::caching::NO_STORE);
+            .header("Cache-Control", durable_streams_cache::control::NO_STORE);
         r.headers.extend(e.headers());
         if e.status() == 405 {
             r = r.header("Allow", "GET, HEAD, PUT, POST, DELETE, OPTIONS");
@@ -220,19 +203,13 @@ mod tests {
 
     #[test]
     fn urls_split_into_origin_path_and_query() {
-        let r = Request::new(
-            Method::Get,
-            "http://127.0.0.1:8787/v1/stream/a%2Fb?offset=-1#x",
-        );
+        let r = Request::new(Method::Get, "http://127.0.0.1:8787/v1/stream/a%2Fb?offset=-1#x");
         assert_eq!(
             (r.origin(), r.path(), r.query()),
             ("http://127.0.0.1:8787", "/v1/stream/a%2Fb", "offset=-1")
         );
         let bare = Request::new(Method::Get, "https://h");
-        assert_eq!(
-            (bare.origin(), bare.path(), bare.query()),
-            ("https://h", "/", "")
-        );
+        assert_eq!((bare.origin(), bare.path(), bare.query()), ("https://h", "/", ""));
     }
 
     #[test]
@@ -243,10 +220,7 @@ mod tests {
 
     #[test]
     fn errors_become_json_no_store_replies_with_their_headers() {
-        let r = Reply::error(&ProtocolError::ProducerSeqGap {
-            expected: 1,
-            received: 3,
-        });
+        let r = Reply::error(&ProtocolError::ProducerSeqGap { expected: 1, received: 3 });
         assert_eq!(r.status, 409);
         assert_eq!(r.get("cache-control"), Some("no-store"));
         assert_eq!(r.get("Producer-Expected-Seq"), Some("1"));

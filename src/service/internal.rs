@@ -20,6 +20,9 @@ use crate::protocol::ProtocolError;
 /// The path prefix of internal calls.
 pub const PREFIX: &str = "/_internal/";
 
+/// The path of a stream object's request counters (see [`super::stats`]).
+pub const STATS_PATH: &str = "/_internal/stats";
+
 const END_HEADER: &str = "X-Stream-End";
 
 /// A call to another stream's object.
@@ -94,9 +97,7 @@ impl Grant {
 
     /// The decoded prefix.
     pub fn prefix(&self) -> Vec<u8> {
-        base64::engine::general_purpose::STANDARD
-            .decode(&self.prefix_b64)
-            .unwrap_or_default()
+        base64::engine::general_purpose::STANDARD.decode(&self.prefix_b64).unwrap_or_default()
     }
 
     /// Sets the prefix.
@@ -128,10 +129,7 @@ impl Call {
             Self::Read { .. } => "read",
             Self::Record { .. } => "record",
         };
-        (
-            format!("{PREFIX}{op}"),
-            serde_json::to_vec(self).unwrap_or_default(),
-        )
+        (format!("{PREFIX}{op}"), serde_json::to_vec(self).unwrap_or_default())
     }
 
     /// Parses a call received by a stream object.
@@ -156,9 +154,9 @@ impl Call {
                 .map_err(|e| ProtocolError::Unavailable(format!("malformed grant: {e}").into())),
             Self::Release { .. } => Ok(CallReply::Released),
             Self::Read { .. } => {
-                let end = end.and_then(|e| e.parse().ok()).ok_or_else(|| {
-                    ProtocolError::Unavailable("read reply without an end position".into())
-                })?;
+                let end = end
+                    .and_then(|e| e.parse().ok())
+                    .ok_or_else(|| ProtocolError::Unavailable("read reply without an end position".into()))?;
                 Ok(CallReply::Read(Chunk { bytes: body, end }))
             }
             Self::Record { .. } => Ok(CallReply::Record((status == 200).then_some(body))),
@@ -172,9 +170,7 @@ impl CallReply {
         match self {
             Self::Granted(g) => Reply::new(200).bytes(serde_json::to_vec(&g).unwrap_or_default()),
             Self::Released | Self::Record(None) => Reply::new(204),
-            Self::Read(chunk) => Reply::new(200)
-                .header(END_HEADER, chunk.end.to_string())
-                .bytes(chunk.bytes),
+            Self::Read(chunk) => Reply::new(200).header(END_HEADER, chunk.end.to_string()).bytes(chunk.bytes),
             Self::Record(Some(bytes)) => Reply::new(200).bytes(bytes),
         }
     }
@@ -204,8 +200,7 @@ mod tests {
         let (path, body) = call.encode();
         assert!(path.starts_with(PREFIX));
         let received =
-            Call::decode(&Request::new(Method::Post, format!("https://s{path}")).with_body(body))
-                .unwrap();
+            Call::decode(&Request::new(Method::Post, format!("https://s{path}")).with_body(body)).unwrap();
         assert_eq!(received, call);
         decode_reply(&call, answer.encode()).unwrap()
     }
@@ -221,49 +216,20 @@ mod tests {
             prefix_b64: String::new(),
         }
         .with_prefix(b"hel");
-        let acquire = Call::Acquire {
-            offset: Some(5),
-            sub_offset: 3,
-            content_type: None,
-        };
-        assert_eq!(
-            round_trip(acquire, CallReply::Granted(grant.clone())),
-            CallReply::Granted(grant.clone())
-        );
+        let acquire = Call::Acquire { offset: Some(5), sub_offset: 3, content_type: None };
+        assert_eq!(round_trip(acquire, CallReply::Granted(grant.clone())), CallReply::Granted(grant.clone()));
         assert_eq!(grant.prefix(), b"hel");
         assert_eq!(grant.expiry(), Expiry::Ttl(9));
-        let read = Call::Read {
-            incarnation: 1,
-            from: 0,
-            until: 9,
-            cap: 4,
-            must_progress: true,
-        };
-        let chunk = Chunk {
-            bytes: b"abcd".to_vec(),
-            end: 4,
-        };
-        assert_eq!(
-            round_trip(read, CallReply::Read(chunk.clone())),
-            CallReply::Read(chunk)
-        );
-        let record = Call::Record {
-            incarnation: 1,
-            at: 0,
-            until: 9,
-        };
-        assert_eq!(
-            round_trip(record.clone(), CallReply::Record(None)),
-            CallReply::Record(None)
-        );
+        let read = Call::Read { incarnation: 1, from: 0, until: 9, cap: 4, must_progress: true };
+        let chunk = Chunk { bytes: b"abcd".to_vec(), end: 4 };
+        assert_eq!(round_trip(read, CallReply::Read(chunk.clone())), CallReply::Read(chunk));
+        let record = Call::Record { incarnation: 1, at: 0, until: 9 };
+        assert_eq!(round_trip(record.clone(), CallReply::Record(None)), CallReply::Record(None));
         assert_eq!(
             round_trip(record, CallReply::Record(Some(b"x".to_vec()))),
             CallReply::Record(Some(b"x".to_vec()))
         );
-        assert_eq!(
-            round_trip(Call::Release { incarnation: 3 }, CallReply::Released),
-            CallReply::Released
-        );
+        assert_eq!(round_trip(Call::Release { incarnation: 3 }, CallReply::Released), CallReply::Released);
     }
 
     #[test]

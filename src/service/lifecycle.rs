@@ -14,7 +14,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let m = self.live(self.host.now_ms()).await?;
         let removal = self.store.remove(&m)?;
         self.after_removal(removal).await;
-        Ok(Reply::new(204).header("Cache-Control", crate::protocol::caching::NO_STORE))
+        Ok(Reply::new(204).header("Cache-Control", durable_streams_cache::control::NO_STORE))
     }
 
     /// Lazy expiry (§4): a stream past its deadline is removed before the request
@@ -32,36 +32,18 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             return Err(ProtocolError::MethodNotAllowed);
         }
         let answer = match Call::decode(req)? {
-            Call::Acquire {
-                offset,
-                sub_offset,
-                content_type,
-            } => CallReply::Granted(
-                self.grant_fork(offset, sub_offset, content_type.as_deref())
-                    .await?,
-            ),
+            Call::Acquire { offset, sub_offset, content_type } => {
+                CallReply::Granted(self.grant_fork(offset, sub_offset, content_type.as_deref()).await?)
+            }
             Call::Release { incarnation } => {
                 self.release_fork(incarnation).await?;
                 CallReply::Released
             }
-            Call::Read {
-                incarnation,
-                from,
-                until,
-                cap,
-                must_progress,
-            } => {
+            Call::Read { incarnation, from, until, cap, must_progress } => {
                 let m = self.inherited(incarnation).await?;
-                CallReply::Read(
-                    self.read_range(&m, from, until.min(m.tail), cap, must_progress)
-                        .await?,
-                )
+                CallReply::Read(self.read_range(&m, from, until.min(m.tail), cap, must_progress).await?)
             }
-            Call::Record {
-                incarnation,
-                at,
-                until,
-            } => {
+            Call::Record { incarnation, at, until } => {
                 let m = self.inherited(incarnation).await?;
                 CallReply::Record(self.record_at(&m, at, until.min(m.tail)).await?)
             }

@@ -16,7 +16,9 @@ use crate::engine::{Meta, Sql, State};
 use crate::protocol::headers as h;
 use crate::protocol::query::ReadQuery;
 use crate::protocol::sse::{self, Control, Encoding};
-use crate::protocol::{caching, cursor, Offset, ProtocolError};
+use crate::protocol::{Offset, ProtocolError};
+use durable_streams_cache::control::{self, Answer};
+use durable_streams_cache::cursor;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Answers at once when there is data after `from` (or the stream is closed there);
@@ -33,35 +35,33 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         loop {
             let seen = self.changes.version();
             if from < m.tail {
-                let chunk = self
-                    .read_range(&m, from, m.tail, self.config.max_chunk_bytes, true)
-                    .await?;
+                let chunk = self.read_range(&m, from, m.tail, self.config.max_chunk_bytes, true).await?;
+                let now = self.host.now_ms();
                 // `offset=now` URLs do not name a position, so their answers are not shared.
-                let cc = if now_mode {
-                    caching::NO_STORE
-                } else {
-                    caching::LONG_POLL
-                };
-                let cursor = cursor::next_cursor(self.host.now_ms(), query.cursor);
-                return Ok(data_reply(None, &m, from, chunk, cc.to_owned())
+                let answer = if now_mode { Answer::Current } else { Answer::LongPollData };
+                let cc = control::for_answer(answer, now, m.deadline());
+                let cursor = cursor::next_cursor(now, query.cursor);
+                return Ok(data_reply(None, &m, from, chunk, cc.into_owned())
                     .header(h::STREAM_CURSOR, cursor.to_string()));
             }
             let now = self.host.now_ms();
             if m.closed || now >= deadline {
-                return Ok(Reply::new(204)
-                    .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
-                    .header(h::STREAM_UP_TO_DATE, "true")
-                    .header_if(m.closed, h::STREAM_CLOSED, "true")
-                    .header_if(
-                        !m.closed,
-                        h::STREAM_CURSOR,
-                        cursor::next_cursor(now, query.cursor).to_string(),
-                    )
-                    .header("Cache-Control", caching::NO_STORE));
+                return Ok(timed_out(&m, now, query.cursor));
+            }
+            if self.changes.waiting() >= MAX_WAITERS {
+                // Too many readers parked here: answer as a timeout; the reader polls again.
+                return Ok(timed_out(&m, now, query.cursor));
             }
             let wait = self.changes.changed(seen);
             let timer = self.host.sleep((deadline - now) as u64);
-            let _ = select(wait, timer).await;
+            if let Either::Left((release, _)) = select(wait, timer).await {
+                // The first reader released answers at once; the rest follow over a short
+                // window, so the first answer can reach the edge cache ahead of them.
+                let delay = release.stagger_ms(self.config.long_poll_stagger_ms);
+                if delay > 0 {
+                    self.host.sleep(delay).await;
+                }
+            }
             m = match self.store.state()? {
                 State::Live(m) => m,
                 State::Gone(_) => return Err(ProtocolError::StreamGone),
@@ -71,13 +71,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     }
 
     /// Starts an SSE response that follows the stream from `from`.
-    pub(super) fn sse(
-        self: &Rc<Self>,
-        m: &Meta,
-        from: u64,
-        client_cursor: Option<u64>,
-        now: i64,
-    ) -> Reply {
+    pub(super) fn sse(self: &Rc<Self>, m: &Meta, from: u64, client_cursor: Option<u64>, now: i64) -> Reply {
         let encoding = Encoding::for_content_type(&m.content_type);
         let session = SseSession {
             service: Rc::clone(self),
@@ -94,15 +88,24 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         });
         Reply::new(200)
             .header("Content-Type", sse::CONTENT_TYPE)
-            .header("Cache-Control", caching::SSE)
+            .header("Cache-Control", control::SSE)
             .header("X-Accel-Buffering", "no")
-            .header_if(
-                encoding == Encoding::Base64,
-                h::STREAM_SSE_DATA_ENCODING,
-                "base64",
-            )
+            .header_if(encoding == Encoding::Base64, h::STREAM_SSE_DATA_ENCODING, "base64")
             .with_body(Body::Stream(Box::pin(body)))
     }
+}
+
+/// The most long-poll readers one stream object holds at once.
+const MAX_WAITERS: usize = 10_000;
+
+/// A long-poll 204: no new data (or a closed stream) at the tail.
+fn timed_out(m: &Meta, now: i64, client_cursor: Option<u64>) -> Reply {
+    Reply::new(204)
+        .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
+        .header(h::STREAM_UP_TO_DATE, "true")
+        .header_if(m.closed, h::STREAM_CLOSED, "true")
+        .header_if(!m.closed, h::STREAM_CURSOR, cursor::next_cursor(now, client_cursor).to_string())
+        .header("Cache-Control", control::NO_STORE)
 }
 
 /// One SSE response's progress.
@@ -157,15 +160,11 @@ impl<S: Sql + 'static, H: Host + 'static> SseSession<S, H> {
     /// control event, as one chunk.
     async fn data(&mut self, m: &Meta) -> Option<Vec<u8>> {
         let svc = &self.service;
-        let chunk = match svc
-            .read_range(m, self.pos, m.tail, svc.config.max_chunk_bytes, true)
-            .await
-        {
+        let chunk = match svc.read_range(m, self.pos, m.tail, svc.config.max_chunk_bytes, true).await {
             Ok(chunk) => chunk,
             Err(e) => {
                 // The client reconnects from its last offset; the failure is for operators.
-                svc.host
-                    .log_error(&format!("SSE read failed, ending the response: {e}"));
+                svc.host.log_error(&format!("SSE read failed, ending the response: {e}"));
                 return None;
             }
         };
@@ -183,12 +182,7 @@ impl<S: Sql + 'static, H: Host + 'static> SseSession<S, H> {
         let next = cursor::next_cursor(self.service.host.now_ms(), self.cursor);
         self.cursor = Some(next);
         self.finished = closed;
-        let control = Control {
-            next_offset: Offset::new(self.pos),
-            cursor: Some(next),
-            up_to_date,
-            closed,
-        };
+        let control = Control { next_offset: Offset::new(self.pos), cursor: Some(next), up_to_date, closed };
         sse::push_control(&mut out, &control);
         out
     }

@@ -21,6 +21,8 @@ mod lifecycle;
 mod live;
 pub mod notify;
 mod read;
+mod reads;
+pub mod stats;
 mod write;
 
 #[cfg(test)]
@@ -35,8 +37,10 @@ pub use host::Host;
 pub use http::{Body, Method, Reply, Request};
 
 use crate::engine::{Sql, State, Store};
+use crate::protocol::query::{Live, ReadQuery};
 use crate::protocol::{path, ProtocolError};
 use notify::Notify;
+use stats::Stats;
 
 /// The handler for one stream path.
 pub struct StreamService<S, H> {
@@ -45,6 +49,8 @@ pub struct StreamService<S, H> {
     config: Config,
     changes: Notify,
     writes: Mutex<()>,
+    reads: reads::ReadCoalescer,
+    stats: Stats,
 }
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
@@ -56,6 +62,8 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             config,
             changes: Notify::default(),
             writes: Mutex::new(()),
+            reads: reads::coalescer(),
+            stats: Stats::default(),
         })
     }
 
@@ -67,6 +75,13 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Answers one request.
     pub async fn handle(self: &Rc<Self>, req: Request) -> Reply {
         let path = req.path().to_owned();
+        if path == internal::STATS_PATH {
+            return Reply::new(200)
+                .header("Content-Type", "application/json")
+                .header("Cache-Control", durable_streams_cache::control::NO_STORE)
+                .bytes(self.stats.to_json(self.changes.waiting()).into_bytes());
+        }
+        self.stats.request(request_kind(&req));
         if path.starts_with(internal::PREFIX) {
             return self.handle_internal(&req).await.into();
         }
@@ -113,5 +128,24 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             State::Gone(_) => Err(ProtocolError::StreamGone),
             State::Missing => Err(ProtocolError::StreamNotFound),
         }
+    }
+}
+
+/// The kind of request, for the counters.
+fn request_kind(req: &Request) -> &'static str {
+    if req.path().starts_with(internal::PREFIX) {
+        return "internal";
+    }
+    match req.method {
+        Method::Put => "create",
+        Method::Post => "append",
+        Method::Head => "head",
+        Method::Delete => "delete",
+        Method::Get => match ReadQuery::parse(req.query()).map(|q| q.live) {
+            Ok(Live::LongPoll) => "long_poll",
+            Ok(Live::Sse) => "sse",
+            _ => "read",
+        },
+        _ => "other",
     }
 }

@@ -2,10 +2,16 @@
 //!
 //! Every committed change bumps a version number. A reader takes the version *before*
 //! it checks the stream, then waits for a newer one, so a change between the check and
-//! the wait is never missed. Single-threaded by design: a Durable Object runs one
-//! isolate thread.
+//! the wait is never missed.
+//!
+//! A bump releases the waiters in the order they started waiting and tells each its
+//! rank. Long-poll readers use it to stagger their answers: the first (the *scout*)
+//! answers at once, so its response reaches the edge cache before the rest, released
+//! over a short window, ask for the next URL. Single-threaded by design: a Durable
+//! Object runs one isolate thread.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -15,7 +21,32 @@ use std::task::{Context, Poll, Waker};
 struct Inner {
     version: u64,
     next_id: u64,
+    /// Waiting readers, oldest first.
     waiters: Vec<(u64, Waker)>,
+    /// Readers released by the last bumps and not yet polled: their rank and how many
+    /// were released together.
+    released: HashMap<u64, Release>,
+}
+
+/// A waiter's place in the group a change released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Release {
+    /// 0 for the first waiter released (the scout).
+    pub rank: usize,
+    /// How many waiters the change released.
+    pub of: usize,
+}
+
+impl Release {
+    /// The delay this waiter should leave before answering, spreading the group evenly
+    /// over `window_ms` after the scout.
+    pub fn stagger_ms(self, window_ms: u64) -> u64 {
+        if self.of <= 1 {
+            0
+        } else {
+            window_ms * self.rank as u64 / self.of as u64
+        }
+    }
 }
 
 /// A change counter that wakes waiters.
@@ -30,12 +61,17 @@ impl Notify {
         self.inner.borrow().version
     }
 
-    /// Records a change and wakes every waiter.
+    /// Records a change and wakes every waiter, in the order they started waiting.
     pub fn bump(&self) {
         let waiters = {
             let mut inner = self.inner.borrow_mut();
             inner.version += 1;
-            std::mem::take(&mut inner.waiters)
+            let waiters = std::mem::take(&mut inner.waiters);
+            let of = waiters.len();
+            for (rank, (id, _)) in waiters.iter().enumerate() {
+                inner.released.insert(*id, Release { rank, of });
+            }
+            waiters
         };
         for (_, w) in waiters {
             w.wake();
@@ -54,11 +90,7 @@ impl Notify {
             inner.next_id += 1;
             inner.next_id
         };
-        Changed {
-            notify: self.clone(),
-            since,
-            id,
-        }
+        Changed { notify: self.clone(), since, id }
     }
 }
 
@@ -70,12 +102,13 @@ pub struct Changed {
 }
 
 impl Future for Changed {
-    type Output = ();
+    type Output = Release;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Release> {
         let mut inner = self.notify.inner.borrow_mut();
         if inner.version > self.since {
-            return Poll::Ready(());
+            let release = inner.released.remove(&self.id).unwrap_or(Release { rank: 0, of: 1 });
+            return Poll::Ready(release);
         }
         match inner.waiters.iter_mut().find(|(id, _)| *id == self.id) {
             Some((_, w)) => w.clone_from(cx.waker()),
@@ -89,6 +122,7 @@ impl Drop for Changed {
     fn drop(&mut self) {
         if let Ok(mut inner) = self.notify.inner.try_borrow_mut() {
             inner.waiters.retain(|(id, _)| *id != self.id);
+            inner.released.remove(&self.id);
         }
     }
 }
@@ -103,7 +137,7 @@ mod tests {
         let n = Notify::default();
         let seen = n.version();
         n.bump();
-        assert!(n.changed(seen).now_or_never().is_some());
+        assert_eq!(n.changed(seen).now_or_never(), Some(Release { rank: 0, of: 1 }));
     }
 
     #[test]
@@ -118,5 +152,22 @@ mod tests {
         assert!((&mut w).now_or_never().is_none());
         n.bump();
         assert!(w.now_or_never().is_some());
+    }
+
+    #[test]
+    fn a_bump_ranks_waiters_oldest_first() {
+        let n = Notify::default();
+        let v = n.version();
+        let mut waiters: Vec<_> = (0..4).map(|_| n.changed(v)).collect();
+        for w in &mut waiters {
+            assert!(w.now_or_never().is_none());
+        }
+        n.bump();
+        let ranks: Vec<Release> = waiters.into_iter().map(|w| w.now_or_never().unwrap()).collect();
+        assert_eq!(ranks.iter().map(|r| r.rank).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert!(ranks.iter().all(|r| r.of == 4));
+        assert_eq!(ranks[0].stagger_ms(100), 0);
+        assert_eq!(ranks[2].stagger_ms(100), 50);
+        assert!(ranks[3].stagger_ms(100) < 100);
     }
 }

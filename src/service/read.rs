@@ -8,7 +8,9 @@ use super::{Host, StreamService};
 use crate::engine::{Chunk, Meta, Sql};
 use crate::protocol::headers as h;
 use crate::protocol::query::{Live, ReadQuery};
-use crate::protocol::{caching, etag, json, Offset, ProtocolError, StartAt};
+use crate::protocol::{json, Offset, ProtocolError, StartAt};
+use durable_streams_cache::control::{self, Answer};
+use durable_streams_cache::etag;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// GET in any mode. Every GET counts as activity for a sliding TTL, from the start
@@ -16,10 +18,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     pub(super) async fn get(self: &Rc<Self>, req: &Request) -> Result<Reply, ProtocolError> {
         let query = ReadQuery::parse(req.query())?;
         if query.live != Live::No && query.offset.is_none() {
-            return Err(ProtocolError::bad_request(
-                "OFFSET_REQUIRED",
-                "live reads need an offset",
-            ));
+            return Err(ProtocolError::bad_request("OFFSET_REQUIRED", "live reads need an offset"));
         }
         let now = self.host.now_ms();
         let m = self.live(now).await?;
@@ -35,33 +34,16 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         match query.live {
             Live::No if start == StartAt::Now => Ok(now_reply(&m)),
             Live::No => self.catch_up(req, &m, from, now).await,
-            Live::LongPoll => {
-                self.long_poll(&m, from, &query, start == StartAt::Now)
-                    .await
-            }
+            Live::LongPoll => self.long_poll(&m, from, &query, start == StartAt::Now).await,
             Live::Sse => Ok(self.sse(&m, from, query.cursor, now)),
         }
     }
 
-    async fn catch_up(
-        &self,
-        req: &Request,
-        m: &Meta,
-        from: u64,
-        now: i64,
-    ) -> Result<Reply, ProtocolError> {
-        let chunk = self
-            .read_range(m, from, m.tail, self.config.max_chunk_bytes, true)
-            .await?;
+    async fn catch_up(&self, req: &Request, m: &Meta, from: u64, now: i64) -> Result<Reply, ProtocolError> {
+        let chunk = self.read_range(m, from, m.tail, self.config.max_chunk_bytes, true).await?;
         let at_tail = chunk.end == m.tail;
-        let cache_control = caching::catch_up(at_tail, now, m.deadline());
-        Ok(data_reply(
-            req.header("if-none-match"),
-            m,
-            from,
-            chunk,
-            cache_control,
-        ))
+        let cache_control = control::for_answer(Answer::CatchUp { at_tail }, now, m.deadline()).into_owned();
+        Ok(data_reply(req.header("if-none-match"), m, from, chunk, cache_control))
     }
 
     /// HEAD: the stream's metadata. Does not count as activity (§4).
@@ -70,7 +52,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let reply = Reply::new(200)
             .header("Content-Type", m.content_type.clone())
             .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
-            .header("Cache-Control", caching::NO_STORE)
+            .header("Cache-Control", control::NO_STORE)
             .header_if(m.closed, h::STREAM_CLOSED, "true");
         Ok(with_expiry(reply, &m))
     }
@@ -118,6 +100,6 @@ fn now_reply(m: &Meta) -> Reply {
         .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
         .header(h::STREAM_UP_TO_DATE, "true")
         .header_if(m.closed, h::STREAM_CLOSED, "true")
-        .header("Cache-Control", caching::NO_STORE)
+        .header("Cache-Control", control::NO_STORE)
         .bytes(body_of(m, Vec::new()))
 }

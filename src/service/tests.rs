@@ -51,25 +51,16 @@ impl Host for TestHost {
         call: Call,
     ) -> LocalBoxFuture<'a, Result<CallReply, ProtocolError>> {
         Box::pin(async move {
-            let world = self
-                .world
-                .upgrade()
-                .ok_or_else(|| ProtocolError::internal("world gone"))?;
+            let world = self.world.upgrade().ok_or_else(|| ProtocolError::internal("world gone"))?;
             if matches!(call, Call::Read { .. }) {
                 world.reads.set(world.reads.get() + 1);
             }
             let target = World::object(&world, stream_id);
             let (path, body) = call.encode();
             let reply = target
-                .handle(
-                    Request::new(Method::Post, format!("https://stream.internal{path}"))
-                        .with_body(body),
-                )
+                .handle(Request::new(Method::Post, format!("https://stream.internal{path}")).with_body(body))
                 .await;
-            let reply = Reply {
-                body: Body::Bytes(bytes(reply.body)),
-                ..reply
-            };
+            let reply = Reply { body: Body::Bytes(bytes(reply.body)), ..reply };
             decode_reply(&call, reply)
         })
     }
@@ -93,10 +84,7 @@ fn bytes(body: Body) -> Vec<u8> {
 }
 
 fn config() -> Config {
-    Config {
-        max_chunk_bytes: 8,
-        ..Config::default()
-    }
+    Config { max_chunk_bytes: 8, ..Config::default() }
 }
 
 impl World {
@@ -109,10 +97,7 @@ impl World {
     fn object(world: &Rc<World>, id: &str) -> Rc<Svc> {
         let mut objects = world.objects.borrow_mut();
         Rc::clone(objects.entry(id.to_owned()).or_insert_with(|| {
-            let host = TestHost {
-                world: Rc::downgrade(world),
-                me: id.to_owned(),
-            };
+            let host = TestHost { world: Rc::downgrade(world), me: id.to_owned() };
             Rc::new(StreamService::new(NativeSql::new(), host, config()).expect("open"))
         }))
     }
@@ -125,10 +110,8 @@ impl World {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Reply {
-        let mut req = Request::new(
-            method,
-            format!("http://h{}?{query}", crate::protocol::path::stream_path(id)),
-        );
+        let mut req =
+            Request::new(method, format!("http://h{}?{query}", crate::protocol::path::stream_path(id)));
         for (k, v) in headers {
             req = req.with_header(k, *v);
         }
@@ -182,10 +165,7 @@ fn fork_reads_stitch_the_chain_one_call_per_ancestor() {
     let w = World::new();
     World::put(&w, "a", &[TEXT], "abc");
     World::post(&w, "a", &[TEXT], "def");
-    assert_eq!(
-        World::put(&w, "b", &[(h::STREAM_FORKED_FROM, "/v1/stream/a")], "GH").status,
-        201
-    );
+    assert_eq!(World::put(&w, "b", &[(h::STREAM_FORKED_FROM, "/v1/stream/a")], "GH").status, 201);
     World::post(&w, "a", &[TEXT], "zzz");
     let sub = [
         (h::STREAM_FORKED_FROM, "/v1/stream/b"),
@@ -209,20 +189,11 @@ fn deleting_a_source_with_forks_retains_it_until_the_last_fork_goes() {
     World::put(&w, "src", &[TEXT], "x");
     World::put(&w, "f1", &[(h::STREAM_FORKED_FROM, "/v1/stream/src")], "");
     World::put(&w, "f2", &[(h::STREAM_FORKED_FROM, "/v1/stream/f1")], "");
-    assert_eq!(
-        World::send(&w, Method::Delete, "src", "", &[], b"").status,
-        204
-    );
-    assert_eq!(
-        World::send(&w, Method::Delete, "f1", "", &[], b"").status,
-        204
-    );
+    assert_eq!(World::send(&w, Method::Delete, "src", "", &[], b"").status, 204);
+    assert_eq!(World::send(&w, Method::Delete, "f1", "", &[], b"").status, 204);
     assert_eq!(World::get(&w, "src", "").status, 410);
     assert_eq!(World::read_all(&w, "f2").0, "x");
-    assert_eq!(
-        World::send(&w, Method::Delete, "f2", "", &[], b"").status,
-        204
-    );
+    assert_eq!(World::send(&w, Method::Delete, "f2", "", &[], b"").status, 204);
     assert_eq!(World::get(&w, "f1", "").status, 404);
     assert_eq!(World::get(&w, "src", "").status, 404);
 }
@@ -231,15 +202,9 @@ fn deleting_a_source_with_forks_retains_it_until_the_last_fork_goes() {
 fn a_rejected_fork_leaves_no_reference_behind() {
     let w = World::new();
     World::put(&w, "src", &[TEXT], "x");
-    let bad = [
-        (h::STREAM_FORKED_FROM, "/v1/stream/src"),
-        ("Content-Type", "application/json"),
-    ];
+    let bad = [(h::STREAM_FORKED_FROM, "/v1/stream/src"), ("Content-Type", "application/json")];
     assert_eq!(World::put(&w, "f", &bad, "").status, 409);
-    assert_eq!(
-        World::send(&w, Method::Delete, "src", "", &[], b"").status,
-        204
-    );
+    assert_eq!(World::send(&w, Method::Delete, "src", "", &[], b"").status, 204);
     assert_eq!(World::get(&w, "src", "").status, 404);
 }
 
@@ -251,27 +216,13 @@ fn long_poll_times_out_with_a_cursor_and_returns_data_at_once() {
     let waited = World::get(&w, "lp", &format!("offset={tail}&live=long-poll&cursor=5"));
     assert_eq!(waited.status, 204);
     assert_eq!(waited.get(h::STREAM_UP_TO_DATE), Some("true"));
-    assert!(
-        waited
-            .get(h::STREAM_CURSOR)
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-            > 5
-    );
+    assert!(waited.get(h::STREAM_CURSOR).unwrap().parse::<u64>().unwrap() > 5);
     let ready = World::get(&w, "lp", "offset=-1&live=long-poll");
-    assert_eq!(
-        (ready.status, ready.get("Cache-Control")),
-        (200, Some("public, max-age=20"))
-    );
+    assert_eq!((ready.status, ready.get("Cache-Control")), (200, Some("public, max-age=20")));
     World::post(&w, "lp", &[(h::STREAM_CLOSED, "true")], "");
     let closed = World::get(&w, "lp", &format!("offset={tail}&live=long-poll"));
     assert_eq!(
-        (
-            closed.status,
-            closed.get(h::STREAM_CLOSED),
-            closed.get(h::STREAM_CURSOR)
-        ),
+        (closed.status, closed.get(h::STREAM_CLOSED), closed.get(h::STREAM_CURSOR)),
         (204, Some("true"), None)
     );
 }
@@ -281,76 +232,39 @@ fn sliding_ttl_is_renewed_by_reads_but_not_by_head() {
     let w = World::new();
     World::put(&w, "ttl", &[TEXT, (h::STREAM_TTL, "2")], "");
     w.now.set(w.now.get() + 1500);
-    assert_eq!(
-        World::send(&w, Method::Head, "ttl", "", &[], b"").status,
-        200
-    );
+    assert_eq!(World::send(&w, Method::Head, "ttl", "", &[], b"").status, 200);
     w.now.set(w.now.get() + 400);
     assert_eq!(World::get(&w, "ttl", "offset=now").status, 200);
     w.now.set(w.now.get() + 1999);
-    assert_eq!(
-        World::send(&w, Method::Head, "ttl", "", &[], b"").status,
-        200
-    );
+    assert_eq!(World::send(&w, Method::Head, "ttl", "", &[], b"").status, 200);
     w.now.set(w.now.get() + 1);
-    assert_eq!(
-        World::send(&w, Method::Head, "ttl", "", &[], b"").status,
-        404
-    );
-    assert_eq!(
-        w.alarms.borrow().first().map(|(id, _)| id.as_str()),
-        Some("ttl")
-    );
+    assert_eq!(World::send(&w, Method::Head, "ttl", "", &[], b"").status, 404);
+    assert_eq!(w.alarms.borrow().first().map(|(id, _)| id.as_str()), Some("ttl"));
 }
 
 #[test]
 fn an_expiring_fork_released_by_its_alarm_frees_a_deleted_source() {
     let w = World::new();
     World::put(&w, "src", &[TEXT], "x");
-    World::put(
-        &w,
-        "f",
-        &[
-            (h::STREAM_FORKED_FROM, "/v1/stream/src"),
-            (h::STREAM_TTL, "1"),
-        ],
-        "",
-    );
+    World::put(&w, "f", &[(h::STREAM_FORKED_FROM, "/v1/stream/src"), (h::STREAM_TTL, "1")], "");
     World::send(&w, Method::Delete, "src", "", &[], b"");
     let (id, at) = w.alarms.borrow().last().cloned().unwrap();
     w.now.set(at);
     block_on(World::object(&w, &id).on_alarm());
-    assert_eq!(
-        World::send(&w, Method::Head, "src", "", &[], b"").status,
-        404
-    );
+    assert_eq!(World::send(&w, Method::Head, "src", "", &[], b"").status, 404);
 }
 
 #[test]
 fn sse_pairs_each_data_event_with_its_control_event() {
     let w = World::new();
-    World::put(
-        &w,
-        "sse",
-        &[("Content-Type", "application/json")],
-        r#"[{"a":1}]"#,
-    );
-    World::post(
-        &w,
-        "sse",
-        &[("Content-Type", "application/json")],
-        r#"{"b":2}"#,
-    );
+    World::put(&w, "sse", &[("Content-Type", "application/json")], r#"[{"a":1}]"#);
+    World::post(&w, "sse", &[("Content-Type", "application/json")], r#"{"b":2}"#);
     World::post(&w, "sse", &[(h::STREAM_CLOSED, "true")], "");
     let reply = World::get(&w, "sse", "offset=-1&live=sse");
     assert_eq!(reply.get("Content-Type"), Some("text/event-stream"));
-    let Body::Stream(stream) = reply.body else {
-        panic!("not a stream")
-    };
-    let chunks: Vec<String> = block_on(stream.collect::<Vec<_>>())
-        .into_iter()
-        .map(|c| String::from_utf8(c).unwrap())
-        .collect();
+    let Body::Stream(stream) = reply.body else { panic!("not a stream") };
+    let chunks: Vec<String> =
+        block_on(stream.collect::<Vec<_>>()).into_iter().map(|c| String::from_utf8(c).unwrap()).collect();
     // The chunk cap (8 bytes) splits the two messages into two reads; each read is one
     // chunk holding a data event and then its control event.
     assert_eq!(chunks.len(), 2, "{chunks:?}");
@@ -364,18 +278,10 @@ fn sse_pairs_each_data_event_with_its_control_event() {
 fn producers_get_200_then_204_for_retries() {
     let w = World::new();
     World::put(&w, "p", &[TEXT], "");
-    let prod = [
-        TEXT,
-        (h::PRODUCER_ID, "w"),
-        (h::PRODUCER_EPOCH, "0"),
-        (h::PRODUCER_SEQ, "0"),
-    ];
+    let prod = [TEXT, (h::PRODUCER_ID, "w"), (h::PRODUCER_EPOCH, "0"), (h::PRODUCER_SEQ, "0")];
     let first = World::post(&w, "p", &prod, "a");
     assert_eq!((first.status, first.get(h::PRODUCER_SEQ)), (200, Some("0")));
     let retry = World::post(&w, "p", &prod, "a");
-    assert_eq!(
-        (retry.status, retry.get(h::STREAM_NEXT_OFFSET)),
-        (204, first.get(h::STREAM_NEXT_OFFSET))
-    );
+    assert_eq!((retry.status, retry.get(h::STREAM_NEXT_OFFSET)), (204, first.get(h::STREAM_NEXT_OFFSET)));
     assert_eq!(World::read_all(&w, "p").0, "a");
 }

@@ -5,14 +5,13 @@ use super::http::{Reply, Request};
 use super::{Host, StreamService};
 use crate::engine::{AppendOutcome, Sql};
 use crate::protocol::headers as h;
-use crate::protocol::{caching, Offset, ProtocolError};
+use crate::protocol::{Offset, ProtocolError};
+use durable_streams_cache::control;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     pub(super) async fn append(&self, mut req: Request) -> Result<Reply, ProtocolError> {
         if req.body.len() > self.config.max_append_bytes {
-            return Err(ProtocolError::PayloadTooLarge {
-                limit: self.config.max_append_bytes as u64,
-            });
+            return Err(ProtocolError::PayloadTooLarge { limit: self.config.max_append_bytes as u64 });
         }
         let append = append_request(&mut req)?;
         let _writing = self.writes.lock().await;
@@ -30,12 +29,9 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 let status = if data && producer.is_some() { 200 } else { 204 };
                 appended(status, tail, closed, producer)
             }
-            AppendOutcome::Duplicate {
-                tail,
-                closed,
-                epoch,
-                last_seq,
-            } => appended(204, tail, closed, Some((epoch, last_seq))),
+            AppendOutcome::Duplicate { tail, closed, epoch, last_seq } => {
+                appended(204, tail, closed, Some((epoch, last_seq)))
+            }
         })
     }
 }
@@ -43,13 +39,13 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
 /// The reply to a successful POST.
 fn appended(status: u16, tail: u64, closed: bool, producer: Option<(u64, u64)>) -> Reply {
     let reply = Reply::new(status)
-        .header("Cache-Control", caching::NO_STORE)
+        .header("Cache-Control", control::NO_STORE)
         .header(h::STREAM_NEXT_OFFSET, Offset::new(tail).to_string())
         .header_if(closed, h::STREAM_CLOSED, "true");
     match producer {
-        Some((epoch, seq)) => reply
-            .header(h::PRODUCER_EPOCH, epoch.to_string())
-            .header(h::PRODUCER_SEQ, seq.to_string()),
+        Some((epoch, seq)) => {
+            reply.header(h::PRODUCER_EPOCH, epoch.to_string()).header(h::PRODUCER_SEQ, seq.to_string())
+        }
         None => reply,
     }
 }

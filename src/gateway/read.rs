@@ -1,0 +1,196 @@
+//! The cached read path at the edge, for GETs: lookup → collapse → origin → store.
+//!
+//! Decisions come from the cache policy crate; this module only sequences them. The
+//! platform supplies the cache ([`EdgeCache`]) and the way to the stream object
+//! ([`Origin`]).
+
+use std::rc::Rc;
+
+use durable_streams_cache::{
+    policy, revalidate, Buffered, CacheKey, CacheOutcome, EdgeCache, InFlight, Joined, Lookup, ReadFacts,
+    Settle, Slot, Store,
+};
+use futures_util::future::LocalBoxFuture;
+
+use crate::protocol::query::{Live, ReadQuery};
+use crate::protocol::{path, Offset, ProtocolError, StartAt};
+use durable_streams_cache::{KeyOffset, Mode};
+
+/// The collapsing map of one isolate, shared by all its requests.
+pub type EdgeInFlight = Rc<InFlight<Rc<Buffered>>>;
+
+/// What the read path needs from the platform besides the cache.
+pub trait Origin {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+
+    /// Asks the stream object for this read, without the client's conditional or cache
+    /// headers, so the answer can serve every requester.
+    fn fetch(&self) -> LocalBoxFuture<'_, Result<Buffered, ProtocolError>>;
+
+    /// Completes when `slot` is settled, or after `bound_ms` at the latest.
+    fn wait(&self, slot: &Rc<Slot<Rc<Buffered>>>, bound_ms: u64) -> LocalBoxFuture<'_, ()>;
+}
+
+/// One cacheable GET.
+pub struct CachedRead<'a> {
+    /// Its canonical key.
+    pub key: &'a CacheKey,
+    /// What it asks for.
+    pub facts: &'a ReadFacts,
+    /// How it may use the cache.
+    pub lookup: Lookup,
+    /// The client's `If-None-Match`.
+    pub if_none_match: Option<&'a str>,
+    /// How long a follower waits for its leader before asking the origin itself.
+    pub follower_bound_ms: u64,
+}
+
+/// What to send back.
+pub enum Served<E> {
+    /// A cache entry, as the platform stored it.
+    Entry(E),
+    /// A 304, with the validators of the entry or answer it stands for.
+    NotModified(Vec<(&'static str, String)>),
+    /// An origin answer: this request's own, or one it shared.
+    Answer(Rc<Buffered>),
+}
+
+/// The result of [`serve`].
+pub struct ReadResult<E> {
+    /// What to send.
+    pub served: Served<E>,
+    /// How it was served.
+    pub outcome: CacheOutcome,
+    /// Time spent looking the cache up (ms).
+    pub lookup_ms: f64,
+}
+
+/// What a GET of stream `stream_id` asks for, in the cache's terms. An absent offset is
+/// the beginning, spelled like the zero offset, so both share one key.
+pub fn facts(stream_id: &str, query: &ReadQuery) -> ReadFacts {
+    let offset = match query.offset.unwrap_or(StartAt::Beginning) {
+        StartAt::Now => KeyOffset::Now,
+        StartAt::Beginning => KeyOffset::At(Offset::ZERO.to_string()),
+        StartAt::At(o) => KeyOffset::At(o.to_string()),
+    };
+    let mode = match query.live {
+        Live::No => Mode::CatchUp,
+        Live::LongPoll => Mode::LongPoll,
+        Live::Sse => Mode::Sse,
+    };
+    ReadFacts { path: path::stream_path(stream_id), offset, mode, cursor: query.cursor }
+}
+
+/// How long a follower waits for its leader: a long-poll leader may wait the whole
+/// long-poll timeout for data.
+pub fn follower_bound_ms(mode: Mode, long_poll_timeout_ms: u64) -> u64 {
+    match mode {
+        Mode::LongPoll => long_poll_timeout_ms + 5_000,
+        Mode::CatchUp | Mode::Sse => 10_000,
+    }
+}
+
+/// Serves a cacheable GET.
+pub async fn serve<C: EdgeCache, O: Origin>(
+    cache: &C,
+    origin: &O,
+    in_flight: &EdgeInFlight,
+    read: CachedRead<'_>,
+) -> Result<ReadResult<C::Entry>, ProtocolError> {
+    let mut lookup_ms = 0.0;
+    match read.lookup {
+        Lookup::Bypass | Lookup::NotCacheable => {
+            let answer = fetch_and_store(cache, origin, &read).await?;
+            let outcome =
+                if read.lookup == Lookup::Bypass { CacheOutcome::Bypass } else { CacheOutcome::Miss };
+            return Ok(finish(&read, answer, outcome, lookup_ms));
+        }
+        Lookup::Lookup => {
+            let started = origin.now_ms();
+            let hit = cache.get(read.key).await;
+            lookup_ms = (origin.now_ms() - started) as f64;
+            if let Some(entry) = hit {
+                let served = match revalidate::not_modified(read.if_none_match, &entry) {
+                    Some(headers) => Served::NotModified(headers),
+                    None => Served::Entry(entry),
+                };
+                let outcome = if matches!(served, Served::NotModified(_)) {
+                    CacheOutcome::NotModified
+                } else {
+                    CacheOutcome::Hit
+                };
+                return Ok(ReadResult { served, outcome, lookup_ms });
+            }
+        }
+        Lookup::CollapseOnly => {}
+    }
+    match in_flight.join(read.key.as_str(), origin.now_ms()) {
+        Joined::Ready(answer) => Ok(finish(&read, answer, CacheOutcome::Coalesced, lookup_ms)),
+        Joined::Follower(slot) => {
+            origin.wait(&slot, read.follower_bound_ms).await;
+            let answer = match slot.answer() {
+                Some(answer) => return Ok(finish(&read, answer, CacheOutcome::Coalesced, lookup_ms)),
+                None => fetch_and_store(cache, origin, &read).await?,
+            };
+            Ok(finish(&read, answer, CacheOutcome::Miss, lookup_ms))
+        }
+        Joined::Leader(leader) => {
+            // On error the leader is dropped unsettled, which sends its followers to the
+            // origin on their own.
+            let answer = Rc::new(origin.fetch().await?);
+            let facts = answer.facts();
+            let settle = if store(cache, &read, &answer) {
+                Settle::Stored(Rc::clone(&answer))
+            } else if policy::share(read.facts, &facts) {
+                Settle::Shared(Rc::clone(&answer))
+            } else {
+                Settle::Private
+            };
+            leader.settle(settle, origin.now_ms());
+            Ok(finish(&read, answer, CacheOutcome::Miss, lookup_ms))
+        }
+        Joined::Alone => {
+            let answer = fetch_and_store(cache, origin, &read).await?;
+            Ok(finish(&read, answer, CacheOutcome::Miss, lookup_ms))
+        }
+    }
+}
+
+async fn fetch_and_store<C: EdgeCache, O: Origin>(
+    cache: &C,
+    origin: &O,
+    read: &CachedRead<'_>,
+) -> Result<Rc<Buffered>, ProtocolError> {
+    let answer = Rc::new(origin.fetch().await?);
+    store(cache, read, &answer);
+    Ok(answer)
+}
+
+/// Stores the answer if the store guard allows it.
+fn store<C: EdgeCache>(cache: &C, read: &CachedRead<'_>, answer: &Buffered) -> bool {
+    let allowed = matches!(policy::store(read.facts, &answer.facts()), Store::Yes { .. });
+    if allowed {
+        cache.put(read.key, answer);
+    }
+    allowed
+}
+
+/// Answers a 200 with a 304 when the client already has it.
+fn finish<E>(
+    read: &CachedRead<'_>,
+    answer: Rc<Buffered>,
+    outcome: CacheOutcome,
+    lookup_ms: f64,
+) -> ReadResult<E> {
+    let not_modified =
+        if answer.status == 200 { revalidate::not_modified(read.if_none_match, &*answer) } else { None };
+    let served = match not_modified {
+        Some(headers) => Served::NotModified(headers),
+        None => Served::Answer(answer),
+    };
+    ReadResult { served, outcome, lookup_ms }
+}
+
+#[cfg(test)]
+mod tests;

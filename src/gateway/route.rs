@@ -1,0 +1,64 @@
+//! What an incoming request is for.
+
+use crate::protocol::{path, percent, ProtocolError};
+use crate::service::Method;
+
+/// What an incoming request asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `OPTIONS` on any path: a CORS preflight.
+    Preflight,
+    /// `GET`/`HEAD /health`.
+    Health,
+    /// A request for the stream with this id.
+    Stream(String),
+    /// `GET /debug/stats/<stream-id>`: the stream object's request counters (served only
+    /// when the deployment enables them).
+    Stats(String),
+}
+
+/// The path prefix of the request-counter endpoint.
+pub const STATS_PREFIX: &str = "/debug/stats/";
+
+/// Routes a request by method and (still percent-encoded) path.
+pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
+    if method == Method::Options {
+        return Ok(Route::Preflight);
+    }
+    if path == "/health" && matches!(method, Method::Get | Method::Head) {
+        return Ok(Route::Health);
+    }
+    if let (Method::Get, Some(raw)) = (method, path.strip_prefix(STATS_PREFIX)) {
+        let id = percent::decode(raw).filter(|id| !id.is_empty());
+        return id
+            .map(Route::Stats)
+            .ok_or_else(|| ProtocolError::bad_request("INVALID_STREAM_ID", "bad stream id"));
+    }
+    let id = path::stream_id(path).ok_or(ProtocolError::NotFound)??;
+    if path::is_reserved(&id) {
+        // The subscription API (§6) is not offered; its paths never name streams.
+        return Err(ProtocolError::NotFound);
+    }
+    match method {
+        Method::Get | Method::Head | Method::Put | Method::Post | Method::Delete => Ok(Route::Stream(id)),
+        _ => Err(ProtocolError::MethodNotAllowed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route(Method::Options, "/anything").unwrap(), Route::Preflight);
+        assert_eq!(route(Method::Get, "/health").unwrap(), Route::Health);
+        assert_eq!(route(Method::Post, "/v1/stream/a/b").unwrap(), Route::Stream("a/b".into()));
+        assert_eq!(route(Method::Get, "/debug/stats/a%2Fb").unwrap(), Route::Stats("a/b".into()));
+        assert_eq!(route(Method::Get, "/nope").unwrap_err().status(), 404);
+        assert_eq!(route(Method::Get, "/v1/stream/").unwrap_err().status(), 400);
+        assert_eq!(route(Method::Get, "/v1/stream/%ff").unwrap_err().status(), 400);
+        assert_eq!(route(Method::Other, "/v1/stream/a").unwrap_err().status(), 405);
+        assert_eq!(route(Method::Put, "/v1/stream/__ds/subscriptions/x").unwrap_err().status(), 404);
+    }
+}

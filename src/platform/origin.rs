@@ -1,0 +1,67 @@
+//! [`Origin`] for the edge: the stream's Durable Object, and follower wake-ups that work
+//! across requests of a stateless worker.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use durable_streams_cache::{Buffered, Slot};
+use futures_util::future::{select, LocalBoxFuture};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use worker::{Delay, Method, Request, Stub};
+
+use super::timing::now_ms;
+use crate::gateway::read::Origin;
+use crate::protocol::ProtocolError;
+
+/// One GET to a stream object.
+pub struct DoOrigin {
+    stub: Stub,
+    url: String,
+}
+
+impl DoOrigin {
+    /// Reads `url` from the object behind `stub`.
+    pub fn new(stub: Stub, url: String) -> Self {
+        Self { stub, url }
+    }
+
+    async fn get(&self) -> worker::Result<Buffered> {
+        // A fresh request: the client's If-None-Match and Cache-Control stay at the edge,
+        // so the answer serves every requester and can be stored.
+        let req = Request::new(&self.url, Method::Get)?;
+        let mut resp = self.stub.fetch_with_request(req).await?;
+        let headers = resp.headers().entries().collect();
+        Ok(Buffered { status: resp.status_code(), headers, body: resp.bytes().await? })
+    }
+}
+
+impl Origin for DoOrigin {
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+
+    fn fetch(&self) -> LocalBoxFuture<'_, Result<Buffered, ProtocolError>> {
+        Box::pin(async move {
+            self.get().await.map_err(|e| {
+                worker::console_error!("stream object request failed: {e}");
+                ProtocolError::Unavailable("the stream could not be reached".into())
+            })
+        })
+    }
+
+    /// The follower waits on a JavaScript promise created in its own request, which the
+    /// leader resolves: the runtime then resumes the follower in its own request context.
+    /// A timer in the follower's request bounds the wait (and keeps the request alive).
+    fn wait(&self, slot: &Rc<Slot<Rc<Buffered>>>, bound_ms: u64) -> LocalBoxFuture<'_, ()> {
+        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+            slot.on_settled(move || {
+                let _ = resolve.call0(&JsValue::UNDEFINED);
+            });
+        });
+        Box::pin(async move {
+            let settled = JsFuture::from(promise);
+            let _ = select(settled, Delay::from(Duration::from_millis(bound_ms))).await;
+        })
+    }
+}
