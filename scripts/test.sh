@@ -32,16 +32,17 @@ free_port() {
   node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
 
-# start_worker NAME DIR: runs wrangler dev for the crate in DIR (which builds it first)
-# and sets WORKER_URL once /health answers.
+# start_worker NAME DIR [WRANGLER ARGS...]: runs wrangler dev for the crate in DIR
+# (which builds it first) and sets WORKER_URL once /health answers.
 start_worker() {
   local name=$1 dir=$2 port inspector log
+  shift 2
   port=$(free_port)
   inspector=$(free_port)
   log="$work/$name.log"
   (cd "$dir" && exec setsid npx wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
       --persist-to "$work/$name-state" --var "LONG_POLL_TIMEOUT_MS:$LONG_POLL_TIMEOUT_MS" \
-      --var DEBUG_STATS:1 >"$log" 2>&1) &
+      --var DEBUG_STATS:1 "$@" >"$log" 2>&1) &
   workers+=($!)
   local pid=$!
   for _ in $(seq 1 900); do
@@ -63,7 +64,8 @@ if [ -z "${STREAMS_BASE_URL:-}" ]; then
   STREAMS_BASE_URL=$WORKER_URL
 fi
 echo "== starting the embedded-library example"
-start_worker embedded examples/embedded-worker
+# The example also runs with a short SSE session, to test that sessions end and resume.
+start_worker embedded examples/embedded-worker --var SSE_SESSION_MS:1500
 EMBEDDED_BASE_URL=$WORKER_URL
 export STREAMS_BASE_URL EMBEDDED_BASE_URL
 

@@ -1,9 +1,27 @@
 // The example worker that embeds the library (examples/embedded-worker) serves the
-// protocol through its own fetch handler and the library's StreamDO.
+// protocol through its own fetch handler and the library's StreamDO. scripts/test.sh
+// runs it with SSE_SESSION_MS=1500, so it also shows SSE sessions ending and resuming.
 import { describe, expect, test } from "vitest"
 
 const EMBEDDED = process.env.EMBEDDED_BASE_URL
 if (!EMBEDDED) throw new Error("EMBEDDED_BASE_URL is not set; run the tests through scripts/test.sh")
+
+const post = (url: string, body: string) =>
+  fetch(url, { method: "POST", headers: { "Content-Type": "text/plain" }, body })
+
+/** Reads an SSE response to its end; fails if it is still open after `limitMs`. */
+async function readToEnd(res: Response, limitMs: number): Promise<string> {
+  const reader = res.body!.getReader()
+  const timer = setTimeout(() => reader.cancel(), limitMs)
+  let text = ""
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    text += new TextDecoder().decode(value)
+  }
+  clearTimeout(timer)
+  return text
+}
 
 describe("embedded library", () => {
   test("creates, appends and reads a stream", async () => {
@@ -11,10 +29,27 @@ describe("embedded library", () => {
     const put = await fetch(`${EMBEDDED}${path}`, { method: "PUT", headers: { "Content-Type": "text/plain" }, body: "a" })
     expect(put.status).toBe(201)
     expect(put.headers.get("x-content-type-options")).toBe("nosniff")
-    const post = await fetch(`${EMBEDDED}${path}`, { method: "POST", headers: { "Content-Type": "text/plain" }, body: "b" })
-    expect(post.status).toBe(204)
+    expect((await post(`${EMBEDDED}${path}`, "b")).status).toBe(204)
     const get = await fetch(`${EMBEDDED}${path}?offset=-1`)
     expect(await get.text()).toBe("ab")
     expect(get.headers.get("stream-up-to-date")).toBe("true")
+    expect(get.headers.get("x-cache")).toBe("MISS")
+  })
+
+  test("an SSE session ends after its lifetime and resumes from the last offset", async () => {
+    const url = `${EMBEDDED}/v1/stream/embedded-sse-${Date.now()}`
+    await fetch(url, { method: "PUT", headers: { "Content-Type": "text/plain" }, body: "first" })
+    const started = Date.now()
+    const text = await readToEnd(await fetch(`${url}?offset=-1&live=sse`), 10_000)
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(text).toContain("data:first")
+    const controls = [...text.matchAll(/event: control\ndata:(\{[^}]*\})/g)].map((m) => JSON.parse(m[1]))
+    const last = controls[controls.length - 1]
+    expect(last.upToDate).toBe(true)
+    await post(url, "second")
+    const resumed = await fetch(`${url}?offset=${last.streamNextOffset}&live=sse`)
+    const more = await readToEnd(resumed, 10_000)
+    expect(more).toContain("data:second")
+    expect(more).not.toContain("data:first")
   })
 })

@@ -90,3 +90,25 @@ export async function tailOf(path: string): Promise<string> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** The stream object's request counters (the worker runs with DEBUG_STATS=1). */
+export async function doStats(path: string): Promise<{
+  requests: { total: number; by_kind: Record<string, number> }
+  reads: { storage: number; reused: number }
+  waiting: number
+}> {
+  const id = path.replace(/^\/v1\/stream\//, "")
+  const res = await fetch(`${BASE}/debug/stats/${id}`)
+  expect(res.status).toBe(200)
+  return res.json()
+}
+
+/** How many requests of `kind` the stream object has served. */
+export async function doRequests(path: string, kind: string): Promise<number> {
+  return (await doStats(path)).requests.by_kind[kind] ?? 0
+}
+
+/** A stream whose first read ends before the tail (more than one 1 MiB chunk). */
+export async function createMultiChunk(path: string, extra: Record<string, string> = {}) {
+  await create(path, "application/octet-stream", new Uint8Array(1024 * 1024 + 100).fill(7), extra)
+}
