@@ -71,13 +71,22 @@ impl<S: Sql> Store<S> {
         })
     }
 
-    /// Applies lazy expiry: a stream past its deadline is removed (or retained for its
-    /// forks). Returns what was done, if anything.
-    pub fn expire_if_due(&self, now_ms: i64) -> Result<Option<Removal>, ProtocolError> {
-        match meta::load(&self.sql)? {
-            Some(m) if !m.deleted && m.is_expired(now_ms) => self.remove(&m).map(Some),
-            _ => Ok(None),
+    /// The stream's state at `now_ms`, after lazy expiry: a stream past its deadline is
+    /// removed (or retained for its forks) first, and what that did is returned too.
+    pub fn current(&self, now_ms: i64) -> Result<(State, Option<Removal>), ProtocolError> {
+        let Some(m) = meta::load(&self.sql)? else { return Ok((State::Missing, None)) };
+        if m.deleted {
+            return Ok((State::Gone(m), None));
         }
+        if !m.is_expired(now_ms) {
+            return Ok((State::Live(m), None));
+        }
+        let removal = self.remove(&m)?;
+        let state = match removal {
+            Removal::Retained => State::Gone(Meta { deleted: true, ..m }),
+            Removal::Purged { .. } => State::Missing,
+        };
+        Ok((state, Some(removal)))
     }
 
     /// Deletes the stream: purges it, or marks it deleted while forks remain.

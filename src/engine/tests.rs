@@ -147,11 +147,23 @@ fn sliding_ttl_expires_exactly_at_the_deadline_and_touch_extends_it() {
     let mut n = new_stream("text/plain", b"");
     n.expiry = Expiry::Ttl(2);
     s.create(n, 1_000).unwrap();
-    assert_eq!(s.expire_if_due(2_999).unwrap(), None);
+    assert!(matches!(s.current(2_999).unwrap(), (State::Live(_), None)));
     s.touch(&live(&s), 2_500).unwrap();
-    assert_eq!(s.expire_if_due(4_499).unwrap(), None);
-    assert_eq!(s.expire_if_due(4_500).unwrap(), Some(Removal::Purged { release: None }));
+    assert!(matches!(s.current(4_499).unwrap(), (State::Live(_), None)));
+    assert_eq!(s.current(4_500).unwrap(), (State::Missing, Some(Removal::Purged { release: None })));
     assert_eq!(s.state().unwrap(), State::Missing);
+}
+
+#[test]
+fn an_expired_stream_with_forks_is_retained() {
+    let s = store();
+    let mut n = new_stream("text/plain", b"x");
+    n.expiry = Expiry::At(10);
+    s.create(n, 1).unwrap();
+    s.add_fork().unwrap();
+    let (state, removal) = s.current(10).unwrap();
+    assert!(matches!(state, State::Gone(ref m) if m.deleted));
+    assert_eq!(removal, Some(Removal::Retained));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! else to the stream's Durable Object, and puts CORS, security, `X-Cache` and
 //! `Server-Timing` headers on every response, errors included.
 
+use std::cell::OnceCell;
 use std::rc::Rc;
 
 use durable_streams_cache::{collapse, policy, CacheKey, CacheOutcome, InFlight, Lookup};
@@ -24,6 +25,29 @@ use crate::service::{Config, Method, Reply, Request};
 thread_local! {
     /// Identical misses in this isolate share one request to the stream object.
     static IN_FLIGHT: EdgeInFlight = InFlight::new(collapse::DEFAULT_CAPACITY, collapse::EDGE_LINGER_MS);
+    /// The deployment's settings; they cannot change during an isolate's life.
+    static SETTINGS: OnceCell<Rc<EdgeSettings>> = const { OnceCell::new() };
+}
+
+/// What the edge reads from the worker's variables.
+struct EdgeSettings {
+    allowed_origins: AllowedOrigins,
+    long_poll_timeout_ms: u64,
+    stats_enabled: bool,
+}
+
+impl EdgeSettings {
+    fn get(env: &Env) -> Rc<Self> {
+        SETTINGS.with(|cell| {
+            Rc::clone(cell.get_or_init(|| {
+                Rc::new(Self {
+                    allowed_origins: AllowedOrigins::parse(var(env, "CORS_ORIGINS").as_deref()),
+                    long_poll_timeout_ms: Config::from_vars(|k| var(env, k)).long_poll_timeout_ms,
+                    stats_enabled: var(env, "DEBUG_STATS").as_deref() == Some("1"),
+                })
+            }))
+        })
+    }
 }
 
 /// A response and what the edge did to produce it.
@@ -48,12 +72,14 @@ pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worke
     let method = Method::parse(&req.inner().method());
     let target = Request::new(method, req.inner().url());
     let origin = header(&req, "Origin");
-    let allowed = AllowedOrigins::parse(var(&env, "CORS_ORIGINS").as_deref());
+    let settings = EdgeSettings::get(&env);
     let handled = match gateway::route(method, target.path()) {
         Ok(Route::Preflight) => preflight(&req).map(Handled::local),
         Ok(Route::Health) => health().map(Handled::local),
-        Ok(Route::Stats(id)) => stats(&env, &id).await,
-        Ok(Route::Stream(id)) if method == Method::Get => cached_read(&env, &ctx, &id, &target, req).await,
+        Ok(Route::Stats(id)) => stats(&env, &settings, &id).await,
+        Ok(Route::Stream(id)) if method == Method::Get => {
+            cached_read(&env, &ctx, &settings, &id, &target, req).await
+        }
         Ok(Route::Stream(id)) => forward(&env, &id, req).await,
         Err(e) => to_response(Reply::error(&e)).map(Handled::local),
     };
@@ -65,7 +91,7 @@ pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worke
             Handled::local(to_response(Reply::error(&unavailable))?)
         }
     };
-    decorate(handled, &allowed, origin.as_deref(), now_precise() - started)
+    decorate(handled, &settings.allowed_origins, origin.as_deref(), now_precise() - started)
 }
 
 /// A GET of a stream: through the cache when it is cacheable, straight to the stream
@@ -73,6 +99,7 @@ pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worke
 async fn cached_read(
     env: &Env,
     ctx: &Context,
+    settings: &EdgeSettings,
     stream_id: &str,
     target: &Request,
     req: worker::Request,
@@ -89,13 +116,12 @@ async fn cached_read(
     }
     let key = CacheKey::for_read(target.origin(), &facts);
     let if_none_match = header(&req, "If-None-Match");
-    let long_poll_timeout = Config::from_vars(|k| var(env, k)).long_poll_timeout_ms;
     let read = CachedRead {
         key: &key,
         facts: &facts,
         lookup,
         if_none_match: if_none_match.as_deref(),
-        follower_bound_ms: read::follower_bound_ms(facts.mode, long_poll_timeout),
+        follower_bound_ms: read::follower_bound_ms(facts.mode, settings.long_poll_timeout_ms),
     };
     let origin = DoOrigin::new(stub(env, stream_id)?, target.url.clone());
     let cache = WorkerCache::new(ctx);
@@ -142,7 +168,9 @@ fn served_response(served: Served<CachedResponse>, asked_origin: bool) -> worker
                 }
             }
             let builder = ResponseBuilder::new().with_status(answer.status).with_headers(h);
-            Ok(if answer.body.is_empty() { builder.empty() } else { builder.fixed(answer.body.clone()) })
+            // The body is copied only if followers or the cache still hold the answer.
+            let body = Rc::try_unwrap(answer).map_or_else(|shared| shared.body.clone(), |own| own.body);
+            Ok(if body.is_empty() { builder.empty() } else { builder.fixed(body) })
         }
     }
 }
@@ -156,8 +184,8 @@ async fn forward(env: &Env, stream_id: &str, req: worker::Request) -> worker::Re
 
 /// The stream object's request counters, when the deployment enables them
 /// (`DEBUG_STATS = "1"`).
-async fn stats(env: &Env, stream_id: &str) -> worker::Result<Handled> {
-    if var(env, "DEBUG_STATS").as_deref() != Some("1") {
+async fn stats(env: &Env, settings: &EdgeSettings, stream_id: &str) -> worker::Result<Handled> {
+    if !settings.stats_enabled {
         return to_response(Reply::error(&ProtocolError::NotFound)).map(Handled::local);
     }
     let req = worker::Request::new(&format!("https://stream.internal{STATS_PATH}"), worker::Method::Get)?;

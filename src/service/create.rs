@@ -22,8 +22,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         }
         let _writing = self.writes.lock().await;
         let now = self.host.now_ms();
-        self.expire(now).await?;
-        match self.store.state()? {
+        match self.state_at(now).await? {
             State::Live(m) => {
                 wanted.check_matches(&m)?;
                 return Ok(created(200, &m, &req));

@@ -165,9 +165,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Internal read on behalf of a fork: allowed on retained (deleted) streams, never
     /// counts as activity.
     pub(super) async fn inherited(&self, incarnation: u64) -> Result<Meta, ProtocolError> {
-        let now = self.host.now_ms();
-        self.expire(now).await?;
-        let m = match self.store.state()? {
+        let m = match self.state_at(self.host.now_ms()).await? {
             State::Live(m) | State::Gone(m) => m,
             State::Missing => return Err(ProtocolError::StreamNotFound),
         };

@@ -3,7 +3,7 @@
 use super::http::{Method, Reply, Request};
 use super::internal::{Call, CallReply};
 use super::{Host, StreamService};
-use crate::engine::Sql;
+use crate::engine::{Sql, State};
 use crate::protocol::ProtocolError;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
@@ -17,13 +17,14 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         Ok(Reply::new(204).header("Cache-Control", durable_streams_cache::control::NO_STORE))
     }
 
-    /// Lazy expiry (§4): a stream past its deadline is removed before the request
-    /// sees it, exactly at the deadline.
-    pub(super) async fn expire(&self, now: i64) -> Result<(), ProtocolError> {
-        if let Some(removal) = self.store.expire_if_due(now)? {
+    /// The stream's state at `now`, after lazy expiry (§4): a stream past its deadline is
+    /// removed before the request sees it, exactly at the deadline.
+    pub(super) async fn state_at(&self, now: i64) -> Result<State, ProtocolError> {
+        let (state, removal) = self.store.current(now)?;
+        if let Some(removal) = removal {
             self.after_removal(removal).await;
         }
-        Ok(())
+        Ok(state)
     }
 
     /// Answers a call from another stream's object.

@@ -104,26 +104,21 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Runs scheduled expiry: removes the stream if it is past its deadline, otherwise
     /// re-arms the alarm for the current deadline.
     pub async fn on_alarm(&self) {
-        let now = self.host.now_ms();
-        if let Err(e) = self.expire(now).await {
-            self.host.log_error(&format!("expiry failed: {e}"));
-        }
-        match self.store.state() {
+        match self.state_at(self.host.now_ms()).await {
             Ok(State::Live(m)) => {
                 if let Some(deadline) = m.deadline() {
                     self.host.schedule_alarm(deadline);
                 }
             }
             Ok(_) => {}
-            Err(e) => self.host.log_error(&format!("expiry check failed: {e}")),
+            Err(e) => self.host.log_error(&format!("expiry failed: {e}")),
         }
     }
 
     /// The live stream at `now`, after lazy expiry: 404 if missing, 410 if retained
     /// only for its forks.
     async fn live(&self, now: i64) -> Result<crate::engine::Meta, ProtocolError> {
-        self.expire(now).await?;
-        match self.store.state()? {
+        match self.state_at(now).await? {
             State::Live(m) => Ok(m),
             State::Gone(_) => Err(ProtocolError::StreamGone),
             State::Missing => Err(ProtocolError::StreamNotFound),
