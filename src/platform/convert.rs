@@ -41,7 +41,10 @@ pub fn to_response(reply: Reply) -> worker::Result<Response> {
     Ok(match reply.body {
         Body::Empty => builder.empty(),
         Body::Bytes(b) => builder.fixed(b),
-        Body::Stream(s) => builder.from_stream(s.map(Ok::<Vec<u8>, worker::Error>))?,
+        // Subscriptions become WebSockets before they get here (see `stream_do`).
+        Body::Subscribe(_) => {
+            return to_response(Reply::error(&ProtocolError::internal("unexpected subscription")))
+        }
     })
 }
 

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use durable_streams_cache::{collapse, policy, CacheKey, CacheOutcome, InFlight, Lookup};
 use worker::{Context, Env, Response, ResponseBuilder, Stub};
 
+use super::bridge::{self, SessionLimits};
 use super::cache::{CachedResponse, WorkerCache};
 use super::convert::to_response;
 use super::origin::DoOrigin;
@@ -33,6 +34,7 @@ thread_local! {
 struct EdgeSettings {
     allowed_origins: AllowedOrigins,
     long_poll_timeout_ms: u64,
+    sse: SessionLimits,
     stats_enabled: bool,
 }
 
@@ -40,9 +42,14 @@ impl EdgeSettings {
     fn get(env: &Env) -> Rc<Self> {
         SETTINGS.with(|cell| {
             Rc::clone(cell.get_or_init(|| {
+                let config = Config::from_vars(|k| var(env, k));
                 Rc::new(Self {
                     allowed_origins: AllowedOrigins::parse(var(env, "CORS_ORIGINS").as_deref()),
-                    long_poll_timeout_ms: Config::from_vars(|k| var(env, k)).long_poll_timeout_ms,
+                    long_poll_timeout_ms: config.long_poll_timeout_ms,
+                    sse: SessionLimits {
+                        session_ms: config.sse_session_ms,
+                        keepalive_ms: config.sse_keepalive_ms,
+                    },
                     stats_enabled: var(env, "DEBUG_STATS").as_deref() == Some("1"),
                 })
             }))
@@ -112,7 +119,9 @@ async fn cached_read(
     let facts = read::facts(stream_id, &query);
     let lookup = policy::lookup(&facts, header(&req, "Cache-Control").as_deref());
     if lookup == Lookup::NotCacheable {
-        return forward(env, stream_id, req).await;
+        let started = now_precise();
+        let response = bridge::open(&stub(env, stream_id)?, &target.url, settings.sse).await?;
+        return Ok(Handled { response, cache: None, origin_ms: Some(now_precise() - started) });
     }
     let key = CacheKey::for_read(target.origin(), &facts);
     let if_none_match = header(&req, "If-None-Match");

@@ -1,28 +1,34 @@
-//! [`Host`] for a Durable Object: clock, timers, alarms and calls to other stream objects.
+//! [`Host`] for a Durable Object: clock, timers, alarms, background work, hibernatable
+//! SSE subscribers, and calls to other stream objects.
 
 use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::LocalBoxFuture;
-use worker::{Delay, Env, Method, RequestInit, Storage};
+use worker::{Delay, Env, Method, RequestInit, State, WebSocket};
 
 use super::convert::from_response;
 use super::timing::now_ms;
 use super::STREAMS_BINDING;
 use crate::protocol::ProtocolError;
+use crate::service::host::Subscriber;
 use crate::service::internal::{decode_reply, Call, CallReply};
+use crate::service::subscribers::SubscriberState;
 use crate::service::Host;
+
+/// The tag of the WebSockets that carry SSE readers.
+pub const SSE_TAG: &str = "sse";
 
 /// The platform services of one `StreamDO`.
 pub struct DoHost {
     env: Env,
-    storage: Rc<Storage>,
+    state: Rc<State>,
 }
 
 impl DoHost {
-    /// The host for an object with these bindings and storage.
-    pub fn new(env: Env, storage: Storage) -> Self {
-        Self { env, storage: Rc::new(storage) }
+    /// The host for an object with these bindings and state.
+    pub fn new(env: Env, state: Rc<State>) -> Self {
+        Self { env, state }
     }
 
     async fn send(&self, stream_id: &str, call: &Call) -> worker::Result<crate::service::Reply> {
@@ -38,12 +44,18 @@ impl DoHost {
 }
 
 impl Host for DoHost {
+    type Subscriber = DoSubscriber;
+
     fn now_ms(&self) -> i64 {
         now_ms()
     }
 
     fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
         Box::pin(Delay::from(Duration::from_millis(ms)))
+    }
+
+    fn spawn(&self, task: LocalBoxFuture<'static, ()>) {
+        self.state.wait_until(task);
     }
 
     fn call<'a>(
@@ -59,11 +71,15 @@ impl Host for DoHost {
         })
     }
 
+    fn subscribers(&self) -> Vec<DoSubscriber> {
+        self.state.get_websockets_with_tag(SSE_TAG).into_iter().map(DoSubscriber).collect()
+    }
+
     fn schedule_alarm(&self, at_ms: i64) {
-        let storage = Rc::clone(&self.storage);
+        let state = Rc::clone(&self.state);
         wasm_bindgen_futures::spawn_local(async move {
             let at = worker::ScheduledTime::new(js_sys::Date::new(&(at_ms as f64).into()));
-            if let Err(e) = storage.set_alarm(at).await {
+            if let Err(e) = state.storage().set_alarm(at).await {
                 worker::console_error!("setting the expiry alarm failed: {e}");
             }
         });
@@ -71,5 +87,32 @@ impl Host for DoHost {
 
     fn log_error(&self, message: &str) {
         worker::console_error!("{message}");
+    }
+}
+
+/// An SSE reader's WebSocket from the edge, accepted with the Hibernation API. Its
+/// progress is the socket's attachment, which survives hibernation.
+pub struct DoSubscriber(pub WebSocket);
+
+impl Subscriber for DoSubscriber {
+    fn state(&self) -> Option<SubscriberState> {
+        self.0.deserialize_attachment().ok().flatten()
+    }
+
+    fn save(&self, state: &SubscriberState) {
+        if let Err(e) = self.0.serialize_attachment(state) {
+            worker::console_error!("saving an SSE reader's position failed: {e}");
+        }
+    }
+
+    fn send(&self, chunk: &[u8]) -> bool {
+        // Text frames: SSE is UTF-8 text (binary streams are base64), and text frames
+        // arrive as strings at the edge. A text stream's invalid UTF-8, which no SSE
+        // client could read either, is replaced.
+        self.0.send_with_str(String::from_utf8_lossy(chunk)).is_ok()
+    }
+
+    fn close(&self, code: u16, reason: &str) {
+        let _ = self.0.close(Some(code), Some(reason));
     }
 }

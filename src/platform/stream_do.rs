@@ -3,23 +3,28 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, Socket, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
+};
 
 use super::convert::{read_request, to_response};
-use super::host::DoHost;
+use super::host::{DoHost, DoSubscriber, SSE_TAG};
 use super::sqlite::DoSql;
 use super::timing::{now_precise, Metered};
 use crate::gateway::timing::ServerTiming;
 use crate::protocol::ProtocolError;
-use crate::service::{Config, Reply, StreamService};
+use crate::service::subscribers::SubscriberState;
+use crate::service::{Body, Config, Reply, StreamService};
 
 type Service = StreamService<DoSql, DoHost>;
 
 /// The Durable Object that owns one stream: it sequences writes, stores the log in its
 /// SQLite database, and serves reads and live readers.
-#[durable_object(alarm)]
+#[durable_object]
 pub struct StreamDO {
     service: std::result::Result<Rc<Service>, String>,
+    state: Rc<State>,
     /// Milliseconds spent in SQL, across all requests.
     sql_meter: Rc<Cell<f64>>,
 }
@@ -28,10 +33,11 @@ impl DurableObject for StreamDO {
     fn new(state: State, env: Env) -> Self {
         let config = Config::from_vars(|k| env.var(k).ok().map(|v| v.to_string()));
         let sql_meter = Rc::new(Cell::new(0.0));
+        let state = Rc::new(state);
         let sql = DoSql::new(&state.storage(), Rc::clone(&sql_meter));
-        let host = DoHost::new(env, state.storage());
-        let service = StreamService::new(sql, host, config).map(Rc::new).map_err(|e| e.to_string());
-        Self { service, sql_meter }
+        let host = DoHost::new(env, Rc::clone(&state));
+        let service = StreamService::new(sql, host, config).map_err(|e| e.to_string());
+        Self { service, state, sql_meter }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -42,14 +48,25 @@ impl DurableObject for StreamDO {
         };
         let work = async {
             match read_request(req, service.config().max_append_bytes).await {
-                Ok(req) => service.handle(req).await,
-                Err(e) => Reply::error(&e),
+                Ok(req) => {
+                    let upgrade = req.header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+                    (service.handle(req).await, upgrade)
+                }
+                Err(e) => (Reply::error(&e), false),
             }
         };
-        let (reply, storage_ms) = Metered::new(work, Rc::clone(&self.sql_meter)).await;
+        let ((reply, upgrade), storage_ms) = Metered::new(work, Rc::clone(&self.sql_meter)).await;
         let mut timing = ServerTiming::after(None);
         timing.add("do", now_precise() - started, None).add("storage", storage_ms, None);
-        to_response(reply.header("Server-Timing", timing.value()))
+        let reply = reply.header("Server-Timing", timing.value());
+        match reply.body {
+            Body::Subscribe(state) if upgrade => self.subscribe(&service, state, reply.headers),
+            Body::Subscribe(_) => to_response(Reply::error(&ProtocolError::bad_request(
+                "UPGRADE_REQUIRED",
+                "SSE reaches a stream object as a WebSocket from the edge",
+            ))),
+            _ => to_response(reply),
+        }
     }
 
     async fn alarm(&self) -> Result<Response> {
@@ -57,5 +74,51 @@ impl DurableObject for StreamDO {
             service.on_alarm().await;
         }
         Response::empty()
+    }
+
+    async fn websocket_message(&self, _ws: WebSocket, _message: WebSocketIncomingMessage) -> Result<()> {
+        // Readers only listen.
+        Ok(())
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
+        // Completes the closing handshake; the socket may already be closed.
+        let _ = ws.close(Some(u16::try_from(code).unwrap_or(1000)), Some(reason));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        let _ = ws.close(Some(1011), Some("error"));
+        Ok(())
+    }
+
+    async fn connect(&self, _socket: Socket) -> Result<()> {
+        Err("stream objects do not accept TCP connections".into())
+    }
+}
+
+impl StreamDO {
+    /// Accepts an SSE reader's WebSocket with the Hibernation API and starts serving it.
+    fn subscribe(
+        &self,
+        service: &Rc<Service>,
+        state: SubscriberState,
+        headers: Vec<(&str, String)>,
+    ) -> Result<Response> {
+        let pair = WebSocketPair::new()?;
+        pair.server.serialize_attachment(&state)?;
+        self.state.accept_websocket_with_tags(&pair.server, &[SSE_TAG]);
+        service.attach(DoSubscriber(pair.server));
+        let mut response = Response::from_websocket(pair.client)?;
+        for (k, v) in headers {
+            response.headers_mut().set(k, &v)?;
+        }
+        Ok(response)
     }
 }

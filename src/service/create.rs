@@ -61,7 +61,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         if let Some(deadline) = m.deadline() {
             self.host.schedule_alarm(deadline);
         }
-        self.changes.bump();
+        self.announce_change();
         Ok(created(201, &m, &req))
     }
 

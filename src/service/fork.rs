@@ -156,7 +156,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
 
     /// Wakes readers after a removal and releases the fork source it freed, if any.
     pub(super) async fn after_removal(&self, removal: Removal) {
-        self.changes.bump();
+        self.announce_change();
         if let Removal::Purged { release: Some(origin) } = removal {
             self.release_source(&origin).await;
         }

@@ -3,15 +3,22 @@
 use futures_util::future::LocalBoxFuture;
 
 use super::internal::{Call, CallReply};
+use super::subscribers::SubscriberState;
 use crate::protocol::ProtocolError;
 
-/// Time, timers, and calls to other streams' objects.
+/// Time, timers, background work, live subscribers, and calls to other streams' objects.
 pub trait Host {
+    /// A live SSE subscriber (a hibernatable WebSocket in production).
+    type Subscriber: Subscriber;
+
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
 
     /// Completes after `ms` milliseconds.
     fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()>;
+
+    /// Runs `task` after the current request, keeping the object alive until it ends.
+    fn spawn(&self, task: LocalBoxFuture<'static, ()>);
 
     /// Sends `call` to the object of stream `stream_id`.
     fn call<'a>(
@@ -20,9 +27,27 @@ pub trait Host {
         call: Call,
     ) -> LocalBoxFuture<'a, Result<CallReply, ProtocolError>>;
 
+    /// The live subscribers of this stream.
+    fn subscribers(&self) -> Vec<Self::Subscriber>;
+
     /// Arranges for [`super::StreamService::on_alarm`] to run at `at_ms`.
     fn schedule_alarm(&self, at_ms: i64);
 
     /// Reports a failure that has no client to go to (for example a failed cleanup).
     fn log_error(&self, message: &str);
+}
+
+/// One live subscriber, whose progress survives the object's hibernation.
+pub trait Subscriber {
+    /// Its saved progress, if it has any.
+    fn state(&self) -> Option<SubscriberState>;
+
+    /// Saves its progress.
+    fn save(&self, state: &SubscriberState);
+
+    /// Sends one chunk of the event stream. `false` if the subscriber is gone.
+    fn send(&self, chunk: &[u8]) -> bool;
+
+    /// Ends the subscription.
+    fn close(&self, code: u16, reason: &str);
 }

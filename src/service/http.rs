@@ -4,9 +4,6 @@
 //! `worker::Request`/`worker::Response`, so the handlers compile and test natively.
 
 use std::fmt;
-use std::pin::Pin;
-
-use futures_util::Stream;
 
 use crate::protocol::ProtocolError;
 
@@ -106,17 +103,14 @@ fn split_url(url: &str) -> (&str, &str, &str) {
     (origin, if path.is_empty() { "/" } else { path }, query)
 }
 
-/// A body produced over time (SSE).
-pub type ByteStream = Pin<Box<dyn Stream<Item = Vec<u8>>>>;
-
 /// A reply body.
 pub enum Body {
     /// No body.
     Empty,
     /// A complete body.
     Bytes(Vec<u8>),
-    /// A streamed body.
-    Stream(ByteStream),
+    /// An SSE reader to turn into a subscriber (see `subscribers`).
+    Subscribe(super::subscribers::SubscriberState),
 }
 
 impl fmt::Debug for Body {
@@ -124,7 +118,7 @@ impl fmt::Debug for Body {
         match self {
             Self::Empty => f.write_str("Empty"),
             Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
-            Self::Stream(_) => f.write_str("Stream"),
+            Self::Subscribe(s) => write!(f, "Subscribe({s:?})"),
         }
     }
 }

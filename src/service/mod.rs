@@ -23,12 +23,13 @@ pub mod notify;
 mod read;
 mod reads;
 pub mod stats;
+pub mod subscribers;
 mod write;
 
 #[cfg(test)]
 mod tests;
 
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use futures_util::lock::Mutex;
 
@@ -44,27 +45,35 @@ use stats::Stats;
 
 /// The handler for one stream path.
 pub struct StreamService<S, H> {
+    /// The service itself, for work that outlives a request (pushing to subscribers).
+    me: Weak<Self>,
     store: Store<S>,
     host: H,
     config: Config,
     changes: Notify,
     writes: Mutex<()>,
     reads: reads::ReadCoalescer,
+    pumps: subscribers::Pumps,
+    subscriber_ids: subscribers::SubscriberIds,
     stats: Stats,
 }
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Opens the stream's storage.
-    pub fn new(sql: S, host: H, config: Config) -> Result<Self, ProtocolError> {
-        Ok(Self {
-            store: Store::open(sql)?,
+    pub fn new(sql: S, host: H, config: Config) -> Result<Rc<Self>, ProtocolError> {
+        let store = Store::open(sql)?;
+        Ok(Rc::new_cyclic(|me| Self {
+            me: me.clone(),
+            store,
             host,
             config,
             changes: Notify::default(),
             writes: Mutex::new(()),
             reads: reads::coalescer(),
+            pumps: subscribers::Pumps::default(),
+            subscriber_ids: subscribers::SubscriberIds::default(),
             stats: Stats::default(),
-        })
+        }))
     }
 
     /// The configuration.
@@ -73,7 +82,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     }
 
     /// Answers one request.
-    pub async fn handle(self: &Rc<Self>, req: Request) -> Reply {
+    pub async fn handle(&self, req: Request) -> Reply {
         let path = req.path().to_owned();
         if path == internal::STATS_PATH {
             return Reply::new(200)

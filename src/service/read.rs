@@ -1,7 +1,5 @@
 //! GET catch-up reads and HEAD (§5.5, §5.6).
 
-use std::rc::Rc;
-
 use super::headers::with_expiry;
 use super::http::{Reply, Request};
 use super::{Host, StreamService};
@@ -15,7 +13,7 @@ use durable_streams_cache::etag;
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// GET in any mode. Every GET counts as activity for a sliding TTL, from the start
     /// of the request (§4).
-    pub(super) async fn get(self: &Rc<Self>, req: &Request) -> Result<Reply, ProtocolError> {
+    pub(super) async fn get(&self, req: &Request) -> Result<Reply, ProtocolError> {
         let query = ReadQuery::parse(req.query())?;
         if query.live != Live::No && query.offset.is_none() {
             return Err(ProtocolError::bad_request("OFFSET_REQUIRED", "live reads need an offset"));
@@ -35,7 +33,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             Live::No if start == StartAt::Now => Ok(now_reply(&m)),
             Live::No => self.catch_up(req, &m, from, now).await,
             Live::LongPoll => self.long_poll(&m, from, &query, start == StartAt::Now).await,
-            Live::Sse => Ok(self.sse(&m, from, query.cursor, now)),
+            Live::Sse => Ok(self.sse(&m, from, query.cursor)),
         }
     }
 

@@ -8,9 +8,10 @@ use std::rc::{Rc, Weak};
 
 use futures_executor::block_on;
 use futures_util::future::LocalBoxFuture;
-use futures_util::StreamExt;
 
+use super::host::Subscriber;
 use super::internal::{decode_reply, Call, CallReply};
+use super::subscribers::SubscriberState;
 use super::*;
 use crate::engine::sql::native::NativeSql;
 use crate::protocol::headers as h;
@@ -25,6 +26,37 @@ struct World {
     alarms: RefCell<Vec<(String, i64)>>,
     /// Inherited-data reads between objects.
     reads: Cell<usize>,
+    /// Work spawned to run after the current request.
+    tasks: RefCell<Vec<LocalBoxFuture<'static, ()>>>,
+    /// Each object's SSE subscribers.
+    subscribers: RefCell<HashMap<String, Vec<Rc<FakeSubscriber>>>>,
+}
+
+/// An SSE subscriber that records what it is sent.
+#[derive(Default)]
+struct FakeSubscriber {
+    state: RefCell<Option<SubscriberState>>,
+    sent: RefCell<Vec<String>>,
+    closed: Cell<Option<u16>>,
+}
+
+impl Subscriber for Rc<FakeSubscriber> {
+    fn state(&self) -> Option<SubscriberState> {
+        self.state.borrow().clone()
+    }
+
+    fn save(&self, state: &SubscriberState) {
+        *self.state.borrow_mut() = Some(state.clone());
+    }
+
+    fn send(&self, chunk: &[u8]) -> bool {
+        self.sent.borrow_mut().push(String::from_utf8(chunk.to_vec()).unwrap());
+        self.closed.get().is_none()
+    }
+
+    fn close(&self, code: u16, _reason: &str) {
+        self.closed.set(Some(code));
+    }
 }
 
 struct TestHost {
@@ -33,6 +65,8 @@ struct TestHost {
 }
 
 impl Host for TestHost {
+    type Subscriber = Rc<FakeSubscriber>;
+
     fn now_ms(&self) -> i64 {
         self.world.upgrade().map_or(0, |w| w.now.get())
     }
@@ -63,6 +97,20 @@ impl Host for TestHost {
             let reply = Reply { body: Body::Bytes(bytes(reply.body)), ..reply };
             decode_reply(&call, reply)
         })
+    }
+
+    fn spawn(&self, task: LocalBoxFuture<'static, ()>) {
+        if let Some(w) = self.world.upgrade() {
+            w.tasks.borrow_mut().push(task);
+        }
+    }
+
+    fn subscribers(&self) -> Vec<Rc<FakeSubscriber>> {
+        let Some(w) = self.world.upgrade() else { return Vec::new() };
+        let subs = w.subscribers.borrow();
+        subs.get(&self.me)
+            .map(|v| v.iter().filter(|s| s.closed.get().is_none()).cloned().collect())
+            .unwrap_or_default()
     }
 
     fn schedule_alarm(&self, at_ms: i64) {
@@ -98,7 +146,7 @@ impl World {
         let mut objects = world.objects.borrow_mut();
         Rc::clone(objects.entry(id.to_owned()).or_insert_with(|| {
             let host = TestHost { world: Rc::downgrade(world), me: id.to_owned() };
-            Rc::new(StreamService::new(NativeSql::new(), host, config()).expect("open"))
+            StreamService::new(NativeSql::new(), host, config()).expect("open")
         }))
     }
 
@@ -116,7 +164,31 @@ impl World {
             req = req.with_header(k, *v);
         }
         let svc = World::object(world, id);
-        block_on(svc.handle(req.with_body(body.to_vec())))
+        let reply = block_on(svc.handle(req.with_body(body.to_vec())));
+        World::run_tasks(world);
+        reply
+    }
+
+    /// Runs the work requests left behind, until there is none.
+    fn run_tasks(world: &Rc<World>) {
+        loop {
+            let task = world.tasks.borrow_mut().pop();
+            match task {
+                Some(t) => block_on(t),
+                None => return,
+            }
+        }
+    }
+
+    /// Opens an SSE read and connects a subscriber for it.
+    fn subscribe(world: &Rc<World>, id: &str, query: &str) -> Rc<FakeSubscriber> {
+        let reply = World::get(world, id, query);
+        let Body::Subscribe(state) = reply.body else { panic!("not an SSE reply: {reply:?}") };
+        let sub = Rc::new(FakeSubscriber { state: RefCell::new(Some(state)), ..Default::default() });
+        world.subscribers.borrow_mut().entry(id.to_owned()).or_default().push(Rc::clone(&sub));
+        World::object(world, id).attach(Rc::clone(&sub));
+        World::run_tasks(world);
+        sub
     }
 
     fn put(world: &Rc<World>, id: &str, headers: &[(&str, &str)], body: &str) -> Reply {
@@ -262,9 +334,8 @@ fn sse_pairs_each_data_event_with_its_control_event() {
     World::post(&w, "sse", &[(h::STREAM_CLOSED, "true")], "");
     let reply = World::get(&w, "sse", "offset=-1&live=sse");
     assert_eq!(reply.get("Content-Type"), Some("text/event-stream"));
-    let Body::Stream(stream) = reply.body else { panic!("not a stream") };
-    let chunks: Vec<String> =
-        block_on(stream.collect::<Vec<_>>()).into_iter().map(|c| String::from_utf8(c).unwrap()).collect();
+    let sub = World::subscribe(&w, "sse", "offset=-1&live=sse");
+    let chunks = sub.sent.borrow().clone();
     // The chunk cap (8 bytes) splits the two messages into two reads; each read is one
     // chunk holding a data event and then its control event.
     assert_eq!(chunks.len(), 2, "{chunks:?}");
@@ -272,6 +343,43 @@ fn sse_pairs_each_data_event_with_its_control_event() {
     assert!(chunks[1].starts_with("event: data\ndata:[{\"b\":2}]\n\nevent: control\n"));
     assert!(!chunks[0].contains("upToDate") && chunks[0].contains("streamCursor"));
     assert!(chunks[1].contains("\"streamClosed\":true") && !chunks[1].contains("streamCursor"));
+    assert_eq!(sub.closed.get(), Some(1000));
+}
+
+#[test]
+fn subscribers_get_each_append_once_in_order_and_end_on_delete() {
+    let w = World::new();
+    World::put(&w, "live", &[TEXT], "");
+    let at_tail = World::subscribe(&w, "live", "offset=now&live=sse");
+    let from_start = World::subscribe(&w, "live", "offset=-1&live=sse");
+    assert_eq!(at_tail.sent.borrow().len(), 1, "a reader at the tail gets a control event at once");
+    assert!(at_tail.sent.borrow()[0].starts_with("event: control\n"));
+    for body in ["one", "two", "three"] {
+        World::post(&w, "live", &[TEXT], body);
+    }
+    for sub in [&at_tail, &from_start] {
+        let data: Vec<String> = sub
+            .sent
+            .borrow()
+            .iter()
+            .filter_map(|c| {
+                c.strip_prefix("event: data\ndata:").map(|d| d.split('\n').next().unwrap().to_owned())
+            })
+            .collect();
+        assert_eq!(data, vec!["one", "two", "three"]);
+    }
+    World::send(&w, Method::Delete, "live", "", &[], b"");
+    assert_eq!((at_tail.closed.get(), from_start.closed.get()), (Some(1000), Some(1000)));
+}
+
+#[test]
+fn binary_streams_are_sent_base64_and_say_so() {
+    let w = World::new();
+    World::put(&w, "bin", &[("Content-Type", "application/octet-stream")], "Hello");
+    let reply = World::get(&w, "bin", "offset=-1&live=sse");
+    assert_eq!(reply.get(h::STREAM_SSE_DATA_ENCODING), Some("base64"));
+    let sub = World::subscribe(&w, "bin", "offset=-1&live=sse");
+    assert!(sub.sent.borrow()[0].starts_with("event: data\ndata:SGVs"));
 }
 
 #[test]

@@ -22,7 +22,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let outcome = self.store.append(&m, &append, now)?;
         Ok(match outcome {
             AppendOutcome::Written { tail, closed, data } => {
-                self.changes.bump();
+                self.announce_change();
                 let producer = append.producer.as_ref().map(|p| (p.epoch, p.seq));
                 // New data from a producer is 200; everything else, a producer's close-only
                 // included, is 204.
