@@ -71,9 +71,10 @@ impl<S: Sql> Store<S> {
             if close_only && req.producer.is_none() {
                 return Ok(AppendOutcome::Written { tail: m.tail, closed: true, data: false });
             }
-            return Err(ProtocolError::StreamClosed { next_offset: m.tail_offset() });
+            return Err(ProtocolError::StreamClosed { next_offset: self.offset(m, m.tail)? });
         }
-        let stored = if close_only { Cow::Borrowed(&[][..]) } else { self.stored_form(m, req)? };
+        let (stored, messages) =
+            if close_only { (Cow::Borrowed(&[][..]), 0) } else { self.stored_form(m, req)? };
         if let (Some(seq), Some(last)) = (&req.stream_seq, &m.last_stream_seq) {
             if seq <= last {
                 return Err(ProtocolError::conflict(
@@ -88,7 +89,14 @@ impl<S: Sql> Store<S> {
             let closed_by = req.close.then(|| {
                 req.producer.as_ref().map(|p| ClosedBy { id: p.id.clone(), epoch: p.epoch, seq: p.seq })
             });
-            meta::record_write(sql, tail, req.stream_seq.as_deref(), closed_by.as_ref().map(Option::as_ref))?;
+            let written = (messages, stored.len() as u64);
+            meta::record_write(
+                sql,
+                tail,
+                written,
+                req.stream_seq.as_deref(),
+                closed_by.as_ref().map(Option::as_ref),
+            )?;
             if let Some(p) = &req.producer {
                 producers::save(sql, p, tail, now_ms)?;
             }
@@ -120,8 +128,9 @@ impl<S: Sql> Store<S> {
         }
     }
 
-    /// Validates the body against the stream's type and converts it to stored form.
-    fn stored_form<'a>(&self, m: &Meta, req: &'a Append) -> Result<Cow<'a, [u8]>, ProtocolError> {
+    /// Validates the body against the stream's type and converts it to stored form. Also
+    /// returns how many messages it holds (one per append for non-JSON streams).
+    fn stored_form<'a>(&self, m: &Meta, req: &'a Append) -> Result<(Cow<'a, [u8]>, u64), ProtocolError> {
         let Some(ct) = &req.content_type else {
             return Err(ProtocolError::bad_request(
                 "MISSING_CONTENT_TYPE",
@@ -135,9 +144,9 @@ impl<S: Sql> Store<S> {
             ));
         }
         if m.is_json() {
-            json::encode_body(&req.body, false).map(|(wire, _)| Cow::Owned(wire))
+            json::encode_body(&req.body, false).map(|(wire, n)| (Cow::Owned(wire), n as u64))
         } else {
-            Ok(Cow::Borrowed(&req.body))
+            Ok((Cow::Borrowed(&req.body), 1))
         }
     }
 }

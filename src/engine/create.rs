@@ -1,12 +1,12 @@
 //! Creating a stream, and the idempotent-create comparison (§5.1).
 
-use super::meta::{self, ForkOrigin, Meta};
+use super::meta::{self, ForkOrigin, Meta, Tiering};
 use super::sql::{Sql, SqlExt};
 use super::{log, schema, Store};
 use crate::protocol::content_type;
 use crate::protocol::expiry::Expiry;
 use crate::protocol::fork::ForkRequest;
-use crate::protocol::ProtocolError;
+use crate::protocol::{json, ProtocolError};
 
 /// A PUT's configuration, as parsed from its headers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -76,6 +76,8 @@ pub struct NewStream {
     pub prefix: Vec<u8>,
     /// The initial body, in stored form.
     pub body: Vec<u8>,
+    /// For forks: the source's segment count at the fork point.
+    pub read_seq_base: u64,
 }
 
 impl<S: Sql> Store<S> {
@@ -87,9 +89,11 @@ impl<S: Sql> Store<S> {
             let json_mode = content_type::is_json(&new.content_type);
             let start = new.fork.as_ref().map_or(0, |f| f.offset);
             let mut tail = start;
+            let mut messages = 0;
             for record in [&new.prefix, &new.body] {
                 if !record.is_empty() {
                     tail = log::append_record(sql, tail, record, json_mode)?;
+                    messages += if json_mode { json::message_ends(record).len() as u64 } else { 1 };
                 }
             }
             let m = Meta {
@@ -107,6 +111,12 @@ impl<S: Sql> Store<S> {
                 fork: new.fork.clone(),
                 fork_count: 0,
                 deleted: false,
+                tiering: Tiering {
+                    hot_messages: messages,
+                    hot_bytes: tail - start,
+                    read_seq_base: new.read_seq_base,
+                    ..Tiering::default()
+                },
             };
             meta::insert(sql, &m)?;
             Ok(m)

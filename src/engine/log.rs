@@ -6,69 +6,12 @@
 //! is split across rows that hold nothing else; the rows after its first are flagged
 //! [`CONTINUES_MESSAGE`], so a read never ends inside a message.
 
+use super::rows::{split_rows, Chunk, RangeRead, RecordRead, Row};
 use super::sql::{Sql, StorageError, Value};
-use crate::protocol::{json, ProtocolError};
+use crate::protocol::ProtocolError;
 
 /// The largest row body.
 pub const ROW_BYTES: usize = 1 << 20;
-
-/// Flag: the row is the first of a record (an append).
-pub const RECORD_START: i64 = 1;
-/// Flag: the row continues a JSON message begun in the previous row.
-pub const CONTINUES_MESSAGE: i64 = 2;
-
-/// Bytes read from the log and the position after them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Chunk {
-    /// Stored bytes (for JSON streams, `value,` runs).
-    pub bytes: Vec<u8>,
-    /// The position after the last byte.
-    pub end: u64,
-}
-
-/// How a record is cut into rows: `(offset in record, length, flags)` per row.
-pub fn split_rows(bytes: &[u8], json_mode: bool, row_bytes: usize) -> Vec<(usize, usize, i64)> {
-    let mut rows = Vec::new();
-    if json_mode {
-        let mut row_start = 0;
-        let mut row_end = 0;
-        let mut msg_start = 0;
-        for msg_end in json::message_ends(bytes) {
-            if msg_end - row_start > row_bytes {
-                if row_end > row_start {
-                    rows.push((row_start, row_end - row_start, 0));
-                }
-                row_start = msg_start;
-                if msg_end - msg_start > row_bytes {
-                    let mut at = msg_start;
-                    while at < msg_end {
-                        let len = row_bytes.min(msg_end - at);
-                        let flags = if at == msg_start { 0 } else { CONTINUES_MESSAGE };
-                        rows.push((at, len, flags));
-                        at += len;
-                    }
-                    row_start = msg_end;
-                }
-            }
-            row_end = msg_end;
-            msg_start = msg_end;
-        }
-        if row_end > row_start {
-            rows.push((row_start, row_end - row_start, 0));
-        }
-    } else {
-        let mut at = 0;
-        while at < bytes.len() {
-            let len = row_bytes.min(bytes.len() - at);
-            rows.push((at, len, 0));
-            at += len;
-        }
-    }
-    if let Some(first) = rows.first_mut() {
-        first.2 |= RECORD_START;
-    }
-    rows
-}
 
 /// Stores one record at `start` and returns the position after it.
 pub fn append_record(sql: &impl Sql, start: u64, bytes: &[u8], json_mode: bool) -> Result<u64, StorageError> {
@@ -79,13 +22,6 @@ pub fn append_record(sql: &impl Sql, start: u64, bytes: &[u8], json_mode: bool) 
         )?;
     }
     Ok(start + bytes.len() as u64)
-}
-
-/// One stored row.
-struct Row {
-    start: u64,
-    body: Vec<u8>,
-    flags: i64,
 }
 
 /// Visits rows from the one containing `from` up to (not including) `until`.
@@ -116,33 +52,8 @@ fn scan(
     failure.map_or(Ok(()), Err)
 }
 
-fn invalid_json_offset() -> ProtocolError {
-    ProtocolError::bad_request("INVALID_OFFSET", "offset is not at a message boundary")
-}
-
-/// Bytes of `row` from position `from`, checking that a JSON read starts on a message
-/// boundary.
-fn first_piece(row: &Row, from: u64, json_mode: bool) -> Result<usize, ProtocolError> {
-    if row.start > from {
-        return Err(ProtocolError::internal("the stored log has a gap"));
-    }
-    let skip = (from - row.start) as usize;
-    if json_mode {
-        let at_boundary = if row.flags & CONTINUES_MESSAGE != 0 {
-            false
-        } else {
-            skip == 0 || json::message_ends(&row.body).contains(&skip)
-        };
-        if !at_boundary {
-            return Err(invalid_json_offset());
-        }
-    }
-    Ok(skip.min(row.body.len()))
-}
-
-/// Reads stored bytes from `from` towards `until`, at most `cap` bytes. JSON reads end on
-/// a message boundary; when `must_progress`, they return at least one whole message even
-/// if it is larger than `cap`.
+/// Reads stored bytes from `from` towards `until`, at most `cap` bytes (see
+/// [`RangeRead`]).
 pub fn read(
     sql: &impl Sql,
     from: u64,
@@ -151,45 +62,25 @@ pub fn read(
     json_mode: bool,
     must_progress: bool,
 ) -> Result<Chunk, ProtocolError> {
-    let mut out = Vec::new();
-    let mut pos = from;
-    if from >= until {
-        return Ok(Chunk { bytes: out, end: from });
+    let mut reader = RangeRead::new(from, until, cap, json_mode, must_progress);
+    continue_read(sql, &mut reader)?;
+    Ok(reader.finish())
+}
+
+/// Feeds hot rows to a read from where it stands.
+pub fn continue_read(sql: &impl Sql, reader: &mut RangeRead) -> Result<(), ProtocolError> {
+    if reader.wants_more() {
+        scan(sql, reader.position(), reader.until(), &mut |row| reader.feed(&row))?;
     }
-    let mut first = true;
-    scan(sql, from, until, &mut |row| {
-        let skip = if first { first_piece(&row, from, json_mode)? } else { 0 };
-        if row.start + skip as u64 != pos {
-            return Err(ProtocolError::internal("the stored log has a gap"));
-        }
-        // A row continuing a message we already started must be taken whatever the cap.
-        let continuation = !first && json_mode && row.flags & CONTINUES_MESSAGE != 0;
-        first = false;
-        let room = cap.saturating_sub(out.len());
-        if !continuation && room == 0 && !(out.is_empty() && must_progress) {
-            return Ok(false);
-        }
-        let visible = row.body.len().min((until - row.start) as usize);
-        let piece = &row.body[skip..visible];
-        let take = if !json_mode {
-            piece.len().min(room)
-        } else if continuation || piece.len() <= room {
-            piece.len()
-        } else {
-            let ends = json::message_ends(piece);
-            let fitting = ends.iter().copied().filter(|e| *e <= room).max().unwrap_or(0);
-            if fitting == 0 && out.is_empty() && must_progress {
-                // The first message alone is larger than the cap: send it whole.
-                ends.first().copied().unwrap_or(piece.len())
-            } else {
-                fitting
-            }
-        };
-        out.extend_from_slice(&piece[..take]);
-        pos += take as u64;
-        Ok(pos < until && take == piece.len())
-    })?;
-    Ok(Chunk { bytes: out, end: pos })
+    Ok(())
+}
+
+/// Feeds hot rows to a record lookup from where it stands.
+pub fn continue_record(sql: &impl Sql, reader: &mut RecordRead, until: u64) -> Result<(), ProtocolError> {
+    if reader.wants_more() {
+        scan(sql, reader.position(), until, &mut |row| reader.feed(&row))?;
+    }
+    Ok(())
 }
 
 /// The rest of the record that contains `at`, up to `until`: the bytes a sub-offset
@@ -200,30 +91,9 @@ pub fn record_at(
     until: u64,
     json_mode: bool,
 ) -> Result<Option<Vec<u8>>, ProtocolError> {
-    if at >= until {
-        return Ok(None);
-    }
-    let mut out = Vec::new();
-    let mut first = true;
-    scan(sql, at, until, &mut |row| {
-        let skip = if first {
-            first_piece(&row, at, json_mode)?
-        } else if row.flags & RECORD_START != 0 {
-            return Ok(false);
-        } else {
-            0
-        };
-        first = false;
-        let visible = row.body.len().min((until - row.start) as usize);
-        out.extend_from_slice(&row.body[skip..visible]);
-        Ok(true)
-    })?;
-    Ok((!out.is_empty()).then_some(out))
-}
-
-/// Checks that `at` is a position a JSON read may start from.
-pub fn check_boundary(sql: &impl Sql, at: u64, until: u64) -> Result<(), ProtocolError> {
-    read(sql, at, until, 0, true, false).map(|_| ())
+    let mut reader = RecordRead::new(at, until, json_mode);
+    continue_record(sql, &mut reader, until)?;
+    Ok(reader.finish())
 }
 
 /// Removes every row.
@@ -233,8 +103,10 @@ pub fn clear(sql: &impl Sql) -> Result<(), StorageError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::rows::CONTINUES_MESSAGE;
     use super::super::{schema, sql::native::NativeSql};
     use super::*;
+    use crate::protocol::json;
     use proptest::prelude::*;
 
     fn db() -> NativeSql {
@@ -282,8 +154,8 @@ mod tests {
         assert_eq!(read(&db, 0, t, 1, true, false).unwrap().bytes, b"");
         assert_eq!(read(&db, 2, t, 100, true, true).unwrap().bytes, b"22,333,");
         assert!(read(&db, 1, t, 100, true, true).is_err());
-        assert!(check_boundary(&db, 3, t).is_err());
-        assert!(check_boundary(&db, 5, t).is_ok());
+        assert!(read(&db, 3, t, 0, true, false).is_err());
+        assert!(read(&db, 5, t, 0, true, false).is_ok());
     }
 
     #[test]

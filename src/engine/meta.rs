@@ -4,7 +4,6 @@ use super::sql::{Sql, SqlExt, StorageError, Value};
 use crate::protocol::content_type;
 use crate::protocol::expiry::Expiry;
 use crate::protocol::producer::Producer;
-use crate::protocol::Offset;
 
 /// Where a fork comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +34,22 @@ impl ClosedBy {
     pub fn is(&self, p: &Producer) -> bool {
         self.id == p.id && self.epoch == p.epoch && self.seq == p.seq
     }
+}
+
+/// The split between the hot log (SQLite) and cold segments (R2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tiering {
+    /// Messages (JSON) or records (other types) in the hot log.
+    pub hot_messages: u64,
+    /// Bytes in the hot log.
+    pub hot_bytes: u64,
+    /// Cold segments of this stream.
+    pub segments: u64,
+    /// Where the cold range ends and the hot log begins, once there are segments.
+    pub cold_end: Option<u64>,
+    /// For forks: the source's segment count at the fork point, so the fork's offsets
+    /// continue the source's.
+    pub read_seq_base: u64,
 }
 
 /// One stream incarnation's metadata.
@@ -68,6 +83,8 @@ pub struct Meta {
     pub fork_count: u64,
     /// Deleted, but retained for its forks.
     pub deleted: bool,
+    /// Hot and cold storage.
+    pub tiering: Tiering,
 }
 
 impl Meta {
@@ -81,9 +98,9 @@ impl Meta {
         self.fork.as_ref().map_or(0, |f| f.offset)
     }
 
-    /// The tail as an offset.
-    pub fn tail_offset(&self) -> Offset {
-        Offset::new(self.tail)
+    /// The first position in the hot log (SQLite); below it, cold segments hold the data.
+    pub fn hot_start(&self) -> u64 {
+        self.tiering.cold_end.unwrap_or_else(|| self.own_start())
     }
 
     /// When the stream expires, if it does.
@@ -100,7 +117,8 @@ impl Meta {
 const COLUMNS: &str = "stream_id, incarnation, content_type, created_at, tail, closed,
     closed_by_producer, closed_by_epoch, closed_by_seq, last_stream_seq, ttl_seconds,
     expires_at, expiry_inherited, touched_at, fork_source, fork_offset, fork_sub_offset,
-    fork_source_incarnation, fork_count, deleted";
+    fork_source_incarnation, fork_count, deleted, hot_messages, hot_bytes, segments, cold_end,
+    read_seq_base";
 
 /// Loads the stream row, if there is one.
 pub fn load(sql: &impl Sql) -> Result<Option<Meta>, StorageError> {
@@ -137,6 +155,13 @@ fn from_row(r: &[Value]) -> Meta {
         fork,
         fork_count: u(18),
         deleted: r[19].int() != 0,
+        tiering: Tiering {
+            hot_messages: u(20),
+            hot_bytes: u(21),
+            segments: u(22),
+            cold_end: r[23].opt_int().map(|v| v.max(0) as u64),
+            read_seq_base: u(24),
+        },
     }
 }
 
@@ -152,7 +177,7 @@ pub fn insert(sql: &impl Sql, m: &Meta) -> Result<(), StorageError> {
     sql.execute(
         &format!(
             "INSERT INTO stream (singleton, {COLUMNS})
-             VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ),
         &[
             m.stream_id.as_str().into(),
@@ -175,21 +200,29 @@ pub fn insert(sql: &impl Sql, m: &Meta) -> Result<(), StorageError> {
             fork.map(|f| f.source_incarnation).into(),
             m.fork_count.into(),
             m.deleted.into(),
+            m.tiering.hot_messages.into(),
+            m.tiering.hot_bytes.into(),
+            m.tiering.segments.into(),
+            m.tiering.cold_end.into(),
+            m.tiering.read_seq_base.into(),
         ],
     )
 }
 
-/// Records a write: the new tail, and optionally the sequence and closure. (Activity
-/// for a sliding TTL is recorded by [`touch`].)
+/// Records a write of `messages` messages (`bytes` stored bytes): the new tail, and
+/// optionally the sequence and closure. (Activity for a sliding TTL is recorded by
+/// [`touch`].)
 pub fn record_write(
     sql: &impl Sql,
     tail: u64,
+    (messages, bytes): (u64, u64),
     stream_seq: Option<&str>,
     closed_by: Option<Option<&ClosedBy>>,
 ) -> Result<(), StorageError> {
     sql.execute(
-        "UPDATE stream SET tail = ?, last_stream_seq = COALESCE(?, last_stream_seq) WHERE singleton = 1",
-        &[tail.into(), stream_seq.into()],
+        "UPDATE stream SET tail = ?, last_stream_seq = COALESCE(?, last_stream_seq),
+            hot_messages = hot_messages + ?, hot_bytes = hot_bytes + ? WHERE singleton = 1",
+        &[tail.into(), stream_seq.into(), messages.into(), bytes.into()],
     )?;
     if let Some(by) = closed_by {
         sql.execute(

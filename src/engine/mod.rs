@@ -7,17 +7,21 @@
 //! performs cross-stream calls (see `service`).
 
 mod append;
+pub mod cold;
 mod create;
 pub mod log;
 pub mod meta;
 mod producers;
+pub mod rows;
 pub mod schema;
+pub mod segment;
 pub mod sql;
 
 pub use append::{Append, AppendOutcome};
+pub use cold::{Rotation, SegmentInfo, SegmentLimits};
 pub use create::{CreateRequest, NewStream};
-pub use log::Chunk;
 pub use meta::{ForkOrigin, Meta};
+pub use rows::Chunk;
 pub use sql::{Sql, SqlExt, StorageError, Value};
 
 use crate::protocol::ProtocolError;
@@ -38,10 +42,13 @@ pub enum State {
 pub enum Removal {
     /// Forks still read from the stream: it is marked deleted and kept.
     Retained,
-    /// The data is gone. If the stream was a fork, its source must be released.
+    /// The data is gone. If the stream was a fork, its source must be released, and its
+    /// segment objects must be deleted.
     Purged {
         /// The source to release.
         release: Option<ForkOrigin>,
+        /// The keys of the segment objects to delete.
+        segments: Vec<String>,
     },
 }
 
@@ -95,13 +102,15 @@ impl<S: Sql> Store<S> {
             meta::soft_delete(&self.sql)?;
             return Ok(Removal::Retained);
         }
+        let segments = self.segment_keys()?;
         self.sql.in_transaction(|| {
             log::clear(&self.sql)?;
             producers::clear(&self.sql)?;
+            self.sql.execute("DELETE FROM segments", &[])?;
             self.sql.execute("DELETE FROM stream", &[])?;
             Ok(())
         })?;
-        Ok(Removal::Purged { release: m.fork.clone() })
+        Ok(Removal::Purged { release: m.fork.clone(), segments })
     }
 
     /// Pushes back a sliding TTL. Streams without one are not written to.
@@ -112,7 +121,8 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
-    /// Reads stored bytes of this stream's own log (see [`log::read`]).
+    /// Reads stored bytes of the hot log (see [`log::read`]); reads that may reach into
+    /// cold segments go through the service.
     pub fn read(
         &self,
         m: &Meta,
@@ -122,19 +132,6 @@ impl<S: Sql> Store<S> {
         must_progress: bool,
     ) -> Result<Chunk, ProtocolError> {
         log::read(&self.sql, from, until.min(m.tail), cap, m.is_json(), must_progress)
-    }
-
-    /// The rest of the own record containing `at` (see [`log::record_at`]).
-    pub fn record_at(&self, m: &Meta, at: u64, until: u64) -> Result<Option<Vec<u8>>, ProtocolError> {
-        log::record_at(&self.sql, at, until.min(m.tail), m.is_json())
-    }
-
-    /// Checks that a JSON read may start at `at` in the own log.
-    pub fn check_boundary(&self, m: &Meta, at: u64) -> Result<(), ProtocolError> {
-        if m.is_json() && at < m.tail {
-            log::check_boundary(&self.sql, at, m.tail)?;
-        }
-        Ok(())
     }
 
     /// Counts a new fork reading from this stream.

@@ -7,11 +7,13 @@
 //!
 //! Version history (bump [`SCHEMA_VERSION`] and add a step to [`MIGRATIONS`]):
 //! - 1: initial schema.
+//! - 2: cold segments: the `segments` index, and the stream's hot-log counters, segment
+//!   count, end of the cold range and fork `read_seq` base.
 
 use super::sql::{Sql, SqlExt, StorageError};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Statements that bring an empty database to version 1.
 const V1: &[&str] = &[
@@ -59,8 +61,28 @@ const V1: &[&str] = &[
     )",
 ];
 
+/// Statements that bring version 1 to version 2.
+const V2: &[&str] = &[
+    "ALTER TABLE stream ADD COLUMN hot_messages INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE stream ADD COLUMN hot_bytes INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE stream ADD COLUMN segments INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE stream ADD COLUMN cold_end INTEGER",
+    "ALTER TABLE stream ADD COLUMN read_seq_base INTEGER NOT NULL DEFAULT 0",
+    // One row per segment object; `read_seq` counts from 0 and segments are contiguous.
+    "CREATE TABLE IF NOT EXISTS segments (
+        read_seq INTEGER PRIMARY KEY,
+        start INTEGER NOT NULL,
+        \"end\" INTEGER NOT NULL,
+        object_key TEXT NOT NULL,
+        object_bytes INTEGER NOT NULL,
+        rows INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS segments_end ON segments (\"end\")",
+];
+
 /// Migrations by target version: `MIGRATIONS[v - 1]` brings version `v - 1` to `v`.
-const MIGRATIONS: &[&[&str]] = &[V1];
+const MIGRATIONS: &[&[&str]] = &[V1, V2];
 
 /// Creates or upgrades the schema. Idempotent and cheap when already current.
 pub fn ensure(sql: &impl Sql) -> Result<(), StorageError> {
@@ -114,6 +136,26 @@ mod tests {
         ensure(&db).unwrap();
         ensure(&db).unwrap();
         assert_eq!(current_version(&db).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_1_database_is_upgraded_in_place() {
+        let db = NativeSql::new();
+        for stmt in V1 {
+            db.execute(stmt, &[]).unwrap();
+        }
+        db.execute("INSERT INTO object_state (key, value) VALUES ('schema_version', 1)", &[]).unwrap();
+        db.execute(
+            "INSERT INTO stream (singleton, stream_id, incarnation, content_type, created_at, tail, touched_at)
+             VALUES (1, 's', 1, 'text/plain', 0, 5, 0)",
+            &[],
+        )
+        .unwrap();
+        ensure(&db).unwrap();
+        assert_eq!(current_version(&db).unwrap(), SCHEMA_VERSION);
+        let m = super::super::meta::load(&db).unwrap().unwrap();
+        assert_eq!((m.tail, m.tiering.segments, m.tiering.cold_end), (5, 0, None));
+        assert_eq!(db.query_int("SELECT count(*) FROM segments", &[]).unwrap(), Some(0));
     }
 
     #[test]

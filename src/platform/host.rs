@@ -7,11 +7,13 @@ use std::time::Duration;
 use futures_util::future::LocalBoxFuture;
 use worker::{Delay, Env, Method, RequestInit, State, WebSocket};
 
+use super::cold::{AdminIndex, IndexedSegment, R2Cold, ADMIN_DB_BINDING, SEGMENTS_BINDING};
 use super::convert::from_response;
 use super::timing::now_ms;
 use super::STREAMS_BINDING;
+use crate::engine::Rotation;
 use crate::protocol::ProtocolError;
-use crate::service::host::Subscriber;
+use crate::service::host::{ColdStore, Subscriber};
 use crate::service::internal::{decode_reply, Call, CallReply};
 use crate::service::subscribers::SubscriberState;
 use crate::service::Host;
@@ -23,12 +25,17 @@ pub const SSE_TAG: &str = "sse";
 pub struct DoHost {
     env: Env,
     state: Rc<State>,
+    cold: Option<R2Cold>,
+    admin: Option<AdminIndex>,
 }
 
 impl DoHost {
-    /// The host for an object with these bindings and state.
+    /// The host for an object with these bindings and state. Cold storage and the admin
+    /// index are on when their bindings exist.
     pub fn new(env: Env, state: Rc<State>) -> Self {
-        Self { env, state }
+        let cold = env.bucket(SEGMENTS_BINDING).ok().map(R2Cold::new);
+        let admin = env.d1(ADMIN_DB_BINDING).ok().map(AdminIndex::new);
+        Self { env, state, cold, admin }
     }
 
     async fn send(&self, stream_id: &str, call: &Call) -> worker::Result<crate::service::Reply> {
@@ -73,6 +80,22 @@ impl Host for DoHost {
 
     fn subscribers(&self) -> Vec<DoSubscriber> {
         self.state.get_websockets_with_tag(SSE_TAG).into_iter().map(DoSubscriber).collect()
+    }
+
+    fn cold(&self) -> Option<&dyn ColdStore> {
+        self.cold.as_ref().map(|c| c as &dyn ColdStore)
+    }
+
+    fn segment_committed(&self, stream_id: &str, segment: &Rotation) {
+        if let Some(admin) = self.admin.clone() {
+            self.state.wait_until(admin.record(stream_id.to_owned(), IndexedSegment::from(segment)));
+        }
+    }
+
+    fn segments_deleted(&self, keys: &[String]) {
+        if let Some(admin) = self.admin.clone() {
+            self.state.wait_until(admin.forget(keys.to_vec()));
+        }
     }
 
     fn schedule_alarm(&self, at_ms: i64) {

@@ -3,6 +3,7 @@
 
 mod bridge;
 mod cache;
+mod cold;
 mod convert;
 mod edge;
 mod host;

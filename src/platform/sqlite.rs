@@ -1,13 +1,10 @@
 //! [`Sql`] over a Durable Object's `ctx.storage.sql`.
 
-use std::cell::Cell;
-use std::rc::Rc;
-
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::{SqlStorage, SqlStorageValue};
 
-use super::timing::now_precise;
+use super::timing::{now_precise, record_storage};
 use crate::engine::{Sql, StorageError, Value};
 
 #[wasm_bindgen]
@@ -25,24 +22,19 @@ extern "C" {
 pub struct DoSql {
     sql: SqlStorage,
     storage: TransactionalStorage,
-    /// Milliseconds spent in SQL so far, for `Server-Timing`.
-    meter: Rc<Cell<f64>>,
 }
 
 impl DoSql {
-    /// Wraps the storage of a Durable Object, adding the time SQL takes to `meter`.
-    pub fn new(storage: &worker::Storage, meter: Rc<Cell<f64>>) -> Self {
-        Self {
-            sql: storage.sql(),
-            storage: storage.as_raw().unchecked_ref::<TransactionalStorage>().clone(),
-            meter,
-        }
+    /// Wraps the storage of a Durable Object.
+    pub fn new(storage: &worker::Storage) -> Self {
+        Self { sql: storage.sql(), storage: storage.as_raw().unchecked_ref::<TransactionalStorage>().clone() }
     }
 
+    /// Runs a statement, charging its time to the current request (`Server-Timing`).
     fn metered<T>(&self, f: impl FnOnce() -> T) -> T {
         let started = now_precise();
         let out = f();
-        self.meter.set(self.meter.get() + (now_precise() - started));
+        record_storage(now_precise() - started);
         out
     }
 }

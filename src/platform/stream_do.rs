@@ -1,6 +1,5 @@
 //! `StreamDO`: one Durable Object per stream, wrapping [`StreamService`].
 
-use std::cell::Cell;
 use std::rc::Rc;
 
 use worker::{
@@ -11,7 +10,7 @@ use worker::{
 use super::convert::{read_request, to_response};
 use super::host::{DoHost, DoSubscriber, SSE_TAG};
 use super::sqlite::DoSql;
-use super::timing::{now_precise, Metered};
+use super::timing::{now_precise, Metered, RequestTimings};
 use crate::gateway::timing::ServerTiming;
 use crate::protocol::ProtocolError;
 use crate::service::subscribers::SubscriberState;
@@ -25,19 +24,16 @@ type Service = StreamService<DoSql, DoHost>;
 pub struct StreamDO {
     service: std::result::Result<Rc<Service>, String>,
     state: Rc<State>,
-    /// Milliseconds spent in SQL, across all requests.
-    sql_meter: Rc<Cell<f64>>,
 }
 
 impl DurableObject for StreamDO {
     fn new(state: State, env: Env) -> Self {
         let config = Config::from_vars(|k| env.var(k).ok().map(|v| v.to_string()));
-        let sql_meter = Rc::new(Cell::new(0.0));
         let state = Rc::new(state);
-        let sql = DoSql::new(&state.storage(), Rc::clone(&sql_meter));
+        let sql = DoSql::new(&state.storage());
         let host = DoHost::new(env, Rc::clone(&state));
         let service = StreamService::new(sql, host, config).map_err(|e| e.to_string());
-        Self { service, state, sql_meter }
+        Self { service, state }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -55,9 +51,14 @@ impl DurableObject for StreamDO {
                 Err(e) => (Reply::error(&e), false),
             }
         };
-        let ((reply, upgrade), storage_ms) = Metered::new(work, Rc::clone(&self.sql_meter)).await;
+        let timings = Rc::new(RequestTimings::default());
+        let (reply, upgrade) = Metered::new(work, Rc::clone(&timings)).await;
         let mut timing = ServerTiming::after(None);
-        timing.add("do", now_precise() - started, None).add("storage", storage_ms, None);
+        timing.add("do", now_precise() - started, None).add("storage", timings.storage_ms.get(), None);
+        if timings.r2_used.get() {
+            let desc = if timings.r2_failed.get() { Some("error") } else { None };
+            timing.add("r2", timings.r2_ms.get(), desc);
+        }
         let reply = reply.header("Server-Timing", timing.value());
         match reply.body {
             Body::Subscribe(state) if upgrade => self.subscribe(&service, state, reply.headers),

@@ -62,6 +62,8 @@ pub enum ProtocolError {
     MethodNotAllowed,
     /// Storage or platform failure; never caused by the client.
     Internal(Cow<'static, str>),
+    /// A cold segment could not be read (missing, truncated or corrupt).
+    SegmentUnreadable(Cow<'static, str>),
     /// A dependency (another stream's object) could not be reached.
     Unavailable(Cow<'static, str>),
 }
@@ -95,7 +97,7 @@ impl ProtocolError {
             | Self::ProducerSeqGap { .. } => 409,
             Self::StreamGone => 410,
             Self::PayloadTooLarge { .. } => 413,
-            Self::Internal(_) => 500,
+            Self::Internal(_) | Self::SegmentUnreadable(_) => 500,
             Self::Unavailable(_) => 503,
         }
     }
@@ -114,6 +116,7 @@ impl ProtocolError {
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Internal(_) => "INTERNAL",
+            Self::SegmentUnreadable(_) => "SEGMENT_UNREADABLE",
             Self::Unavailable(_) => "UNAVAILABLE",
         }
     }
@@ -140,6 +143,7 @@ impl ProtocolError {
             Self::NotFound => "not found".into(),
             Self::MethodNotAllowed => "method not allowed".into(),
             Self::Internal(m) | Self::Unavailable(m) => Cow::Borrowed(m.as_ref()),
+            Self::SegmentUnreadable(why) => format!("stored data could not be read: {why}").into(),
         }
     }
 
@@ -209,6 +213,7 @@ fn intern_code(code: &str) -> &'static str {
         "FORK_SOURCE_GONE",
         "FORK_GENERATION_MISMATCH",
         "STREAM_CLOSED",
+        "SEGMENT_UNREADABLE",
     ];
     KNOWN.iter().find(|k| **k == code).copied().unwrap_or("UPSTREAM")
 }

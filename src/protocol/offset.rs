@@ -7,8 +7,10 @@
 //!
 //! `position` is the global byte position in the stream's stored log (for JSON streams,
 //! the stored `value,` runs), shared by a fork and its source up to the fork point.
-//! `readSeq` names the storage segment the position belongs to; it is informational and
-//! never changes the position an offset denotes, so an offset stays valid for ever.
+//! `readSeq` counts the cold segments that end before the position, so it never changes
+//! once an offset was handed out (a segment is only ever cut at or after every position
+//! handed out so far). It is informational: parsing keeps it, but only the position
+//! decides where a read starts, so every offset stays valid for ever.
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,33 +23,50 @@ pub const OFFSET_DIGITS: usize = 16;
 /// The largest position an offset can encode.
 pub const MAX_POSITION: u64 = 9_999_999_999_999_999;
 
-/// A position in a stream's log.
+/// A position in a stream's log, with the segment count before it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Offset(u64);
+pub struct Offset {
+    read_seq: u64,
+    position: u64,
+}
 
 impl Offset {
     /// The start of every stream.
-    pub const ZERO: Offset = Offset(0);
+    pub const ZERO: Offset = Offset { read_seq: 0, position: 0 };
 
-    /// An offset at `position`. Positions above [`MAX_POSITION`] are clamped; storage
-    /// never grows that far.
+    /// An offset at `position`, before any segment. Values above [`MAX_POSITION`] are
+    /// clamped; storage never grows that far.
     pub const fn new(position: u64) -> Self {
-        if position > MAX_POSITION {
-            Offset(MAX_POSITION)
-        } else {
-            Offset(position)
-        }
+        Self::in_segment(0, position)
+    }
+
+    /// An offset at `position`, after `read_seq` segments.
+    pub const fn in_segment(read_seq: u64, position: u64) -> Self {
+        Offset { read_seq: clamp(read_seq), position: clamp(position) }
     }
 
     /// The byte position this offset denotes.
     pub const fn position(self) -> u64 {
-        self.0
+        self.position
+    }
+
+    /// How many cold segments end before the position.
+    pub const fn read_seq(self) -> u64 {
+        self.read_seq
+    }
+}
+
+const fn clamp(v: u64) -> u64 {
+    if v > MAX_POSITION {
+        MAX_POSITION
+    } else {
+        v
     }
 }
 
 impl fmt::Display for Offset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:0w$}_{:0w$}", 0, self.0, w = OFFSET_DIGITS)
+        write!(f, "{:0w$}_{:0w$}", self.read_seq, self.position, w = OFFSET_DIGITS)
     }
 }
 
@@ -64,8 +83,9 @@ impl FromStr for Offset {
         if !well_formed {
             return Err(invalid_offset());
         }
+        let read_seq = s[..OFFSET_DIGITS].parse::<u64>().map_err(|_| invalid_offset())?;
         let position = s[OFFSET_DIGITS + 1..].parse::<u64>().map_err(|_| invalid_offset())?;
-        Ok(Offset(position))
+        Ok(Offset { read_seq, position })
     }
 }
 
@@ -97,12 +117,12 @@ impl StartAt {
         }
     }
 
-    /// The concrete position, given the stream's current tail.
-    pub fn resolve(self, tail: Offset) -> Offset {
+    /// The position where the read starts, given the stream's current tail position.
+    pub fn position(self, tail: u64) -> u64 {
         match self {
-            Self::Beginning => Offset::ZERO,
+            Self::Beginning => 0,
             Self::Now => tail,
-            Self::At(o) => o,
+            Self::At(o) => o.position(),
         }
     }
 }
@@ -149,6 +169,13 @@ mod tests {
     }
 
     #[test]
+    fn the_segment_count_is_kept_but_the_position_decides() {
+        let o: Offset = "0000000000000003_0000000000000042".parse().unwrap();
+        assert_eq!((o.read_seq(), o.position()), (3, 42));
+        assert_eq!(StartAt::At(o).position(0), 42);
+    }
+
+    #[test]
     fn offsets_sort_lexicographically_in_position_order() {
         let a = Offset::new(9).to_string();
         let b = Offset::new(10).to_string();
@@ -157,14 +184,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn display_then_parse_round_trips(p in 0..=MAX_POSITION) {
-            let o = Offset::new(p);
+        fn display_then_parse_round_trips(seq in 0..=MAX_POSITION, p in 0..=MAX_POSITION) {
+            let o = Offset::in_segment(seq, p);
             prop_assert_eq!(o.to_string().parse::<Offset>().unwrap(), o);
         }
 
         #[test]
-        fn string_order_matches_position_order(a in 0..=MAX_POSITION, b in 0..=MAX_POSITION) {
-            let (x, y) = (Offset::new(a), Offset::new(b));
+        fn string_order_matches_offset_order(s1 in 0u64..5, a in 0..=MAX_POSITION, s2 in 0u64..5, b in 0..=MAX_POSITION) {
+            let (x, y) = (Offset::in_segment(s1, a), Offset::in_segment(s2, b));
             prop_assert_eq!(x.to_string().cmp(&y.to_string()), x.cmp(&y));
         }
 

@@ -25,7 +25,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         match self.state_at(now).await? {
             State::Live(m) => {
                 wanted.check_matches(&m)?;
-                return Ok(created(200, &m, &req));
+                return self.created(200, &m, &req);
             }
             State::Gone(_) => {
                 return Err(ProtocolError::conflict(
@@ -62,7 +62,18 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             self.host.schedule_alarm(deadline);
         }
         self.announce_change();
-        Ok(created(201, &m, &req))
+        self.created(201, &m, &req)
+    }
+
+    /// 201 for a new stream, 200 for an idempotent repeat.
+    fn created(&self, status: u16, m: &Meta, req: &Request) -> Result<Reply, ProtocolError> {
+        let reply = Reply::new(status)
+            .header("Content-Type", m.content_type.clone())
+            .header(h::STREAM_NEXT_OFFSET, self.offset(m, m.tail)?)
+            .header("Location", format!("{}{}", req.origin(), req.path()))
+            .header("Cache-Control", control::NO_STORE)
+            .header_if(m.closed, h::STREAM_CLOSED, "true");
+        Ok(with_expiry(reply, m))
     }
 
     /// Asks the source to validate and count the fork.
@@ -91,6 +102,7 @@ fn plain_stream(stream_id: &str, wanted: &CreateRequest, body: &[u8]) -> Result<
         closed: wanted.closed,
         fork: None,
         prefix: Vec::new(),
+        read_seq_base: 0,
     })
 }
 
@@ -117,6 +129,7 @@ fn fork_stream(
         closed: wanted.closed,
         fork: Some(origin(fork, grant)),
         prefix: grant.prefix(),
+        read_seq_base: grant.read_seq,
     })
 }
 
@@ -138,15 +151,4 @@ fn stored_body(ct: &str, body: &[u8]) -> Result<Vec<u8>, ProtocolError> {
     } else {
         Ok(body.to_vec())
     }
-}
-
-/// 201 for a new stream, 200 for an idempotent repeat.
-fn created(status: u16, m: &Meta, req: &Request) -> Reply {
-    let reply = Reply::new(status)
-        .header("Content-Type", m.content_type.clone())
-        .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
-        .header("Location", format!("{}{}", req.origin(), req.path()))
-        .header("Cache-Control", control::NO_STORE)
-        .header_if(m.closed, h::STREAM_CLOSED, "true");
-    with_expiry(reply, m)
 }

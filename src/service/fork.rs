@@ -24,7 +24,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     ) -> Result<Chunk, ProtocolError> {
         let own = m.own_start();
         if from >= own {
-            return self.store.read(m, from, until, cap, must_progress);
+            return self.read_own(m, from, until, cap, must_progress).await;
         }
         let origin = m.fork.as_ref().ok_or_else(|| ProtocolError::internal("fork origin missing"))?;
         let inherited_until = own.min(until);
@@ -42,7 +42,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         if chunk.end < inherited_until || chunk.end >= until || chunk.bytes.len() >= cap {
             return Ok(chunk);
         }
-        let rest = self.store.read(m, own, until, cap - chunk.bytes.len(), false)?;
+        let rest = self.read_own(m, own, until, cap - chunk.bytes.len(), false).await?;
         chunk.bytes.extend_from_slice(&rest.bytes);
         chunk.end = rest.end;
         Ok(chunk)
@@ -64,7 +64,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                     _ => Err(ProtocolError::Unavailable("unexpected reply to a record lookup".into())),
                 }
             }
-            _ => self.store.record_at(m, at, until),
+            _ => self.record_own(m, at, until).await,
         }
     }
 
@@ -73,11 +73,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         if !m.is_json() {
             return Ok(());
         }
-        if at < m.own_start() {
-            self.read_range(m, at, m.own_start(), 0, false).await.map(|_| ())
-        } else {
-            self.store.check_boundary(m, at)
-        }
+        self.read_range(m, at, m.tail, 0, false).await.map(|_| ())
     }
 
     /// Source side of fork creation: validates the request, materializes the sub-offset
@@ -128,6 +124,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             incarnation: m.incarnation,
             content_type: m.content_type.clone(),
             offset: at,
+            read_seq: self.store.offset(&m, at)?.read_seq(),
             ttl_seconds,
             expires_at,
             prefix_b64: String::new(),
@@ -154,11 +151,15 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         }
     }
 
-    /// Wakes readers after a removal and releases the fork source it freed, if any.
+    /// Wakes readers after a removal, deletes the purged stream's segment objects, and
+    /// releases the fork source it freed, if any.
     pub(super) async fn after_removal(&self, removal: Removal) {
         self.announce_change();
-        if let Removal::Purged { release: Some(origin) } = removal {
-            self.release_source(&origin).await;
+        if let Removal::Purged { release, segments } = removal {
+            self.delete_segments(segments);
+            if let Some(origin) = release {
+                self.release_source(&origin).await;
+            }
         }
     }
 

@@ -4,6 +4,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::internal::{Call, CallReply};
 use super::subscribers::SubscriberState;
+use crate::engine::Rotation;
 use crate::protocol::ProtocolError;
 
 /// Time, timers, background work, live subscribers, and calls to other streams' objects.
@@ -30,6 +31,15 @@ pub trait Host {
     /// The live subscribers of this stream.
     fn subscribers(&self) -> Vec<Self::Subscriber>;
 
+    /// Object storage for cold segments, if configured.
+    fn cold(&self) -> Option<&dyn ColdStore>;
+
+    /// Told after a segment of stream `stream_id` was committed (for an admin index).
+    fn segment_committed(&self, stream_id: &str, segment: &Rotation);
+
+    /// Told after segment objects were deleted (for an admin index).
+    fn segments_deleted(&self, keys: &[String]);
+
     /// Arranges for [`super::StreamService::on_alarm`] to run at `at_ms`.
     fn schedule_alarm(&self, at_ms: i64);
 
@@ -50,4 +60,16 @@ pub trait Subscriber {
 
     /// Ends the subscription.
     fn close(&self, code: u16, reason: &str);
+}
+
+/// Object storage for cold segments (R2 in production).
+pub trait ColdStore {
+    /// Stores an object.
+    fn put<'a>(&'a self, key: &'a str, object: Vec<u8>) -> LocalBoxFuture<'a, Result<(), ProtocolError>>;
+
+    /// Reads an object; `None` if it does not exist.
+    fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<Vec<u8>>, ProtocolError>>;
+
+    /// Deletes objects (missing ones are not an error).
+    fn delete(&self, keys: Vec<String>) -> LocalBoxFuture<'_, Result<(), ProtocolError>>;
 }

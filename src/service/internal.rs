@@ -76,6 +76,9 @@ pub struct Grant {
     pub content_type: String,
     /// The resolved fork point.
     pub offset: u64,
+    /// The source's segment count at the fork point (the `readSeq` of its offset).
+    #[serde(default)]
+    pub read_seq: u64,
     /// The source's expiry, which a fork without its own inherits.
     pub ttl_seconds: Option<u64>,
     /// The source's absolute expiry (ms).
@@ -211,6 +214,7 @@ mod tests {
             incarnation: 2,
             content_type: "text/plain".into(),
             offset: 5,
+            read_seq: 0,
             ttl_seconds: Some(9),
             expires_at: None,
             prefix_b64: String::new(),

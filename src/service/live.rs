@@ -8,7 +8,6 @@
 use futures_util::future::{select, Either};
 
 use super::http::{Body, Reply};
-use super::read::data_reply;
 use super::{Host, StreamService};
 use crate::engine::{Meta, Sql, State};
 use crate::protocol::headers as h;
@@ -39,16 +38,17 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 let answer = if now_mode { Answer::Current } else { Answer::LongPollData };
                 let cc = control::for_answer(answer, now, m.deadline());
                 let cursor = cursor::next_cursor(now, query.cursor);
-                return Ok(data_reply(None, &m, from, chunk, cc.into_owned())
+                return Ok(self
+                    .data_reply(None, &m, from, chunk, cc.into_owned())?
                     .header(h::STREAM_CURSOR, cursor.to_string()));
             }
             let now = self.host.now_ms();
             if m.closed || now >= deadline {
-                return Ok(timed_out(&m, now, query.cursor));
+                return self.timed_out(&m, now, query.cursor);
             }
             if self.changes.waiting() >= MAX_WAITERS {
                 // Too many readers parked here: answer as a timeout; the reader polls again.
-                return Ok(timed_out(&m, now, query.cursor));
+                return self.timed_out(&m, now, query.cursor);
             }
             let wait = self.changes.changed(seen);
             let timer = self.host.sleep((deadline - now) as u64);
@@ -68,6 +68,16 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         }
     }
 
+    /// A long-poll 204: no new data (or a closed stream) at the tail.
+    fn timed_out(&self, m: &Meta, now: i64, client_cursor: Option<u64>) -> Result<Reply, ProtocolError> {
+        Ok(Reply::new(204)
+            .header(h::STREAM_NEXT_OFFSET, self.offset(m, m.tail)?)
+            .header(h::STREAM_UP_TO_DATE, "true")
+            .header_if(m.closed, h::STREAM_CLOSED, "true")
+            .header_if(!m.closed, h::STREAM_CURSOR, cursor::next_cursor(now, client_cursor).to_string())
+            .header("Cache-Control", control::NO_STORE))
+    }
+
     /// Accepts an SSE reader from `from`: the platform turns the reply into a subscriber
     /// (see [`super::subscribers`]).
     pub(super) fn sse(&self, m: &Meta, from: u64, client_cursor: Option<u64>) -> Reply {
@@ -83,13 +93,3 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
 
 /// The most long-poll readers one stream object holds at once.
 const MAX_WAITERS: usize = 10_000;
-
-/// A long-poll 204: no new data (or a closed stream) at the tail.
-fn timed_out(m: &Meta, now: i64, client_cursor: Option<u64>) -> Reply {
-    Reply::new(204)
-        .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
-        .header(h::STREAM_UP_TO_DATE, "true")
-        .header_if(m.closed, h::STREAM_CLOSED, "true")
-        .header_if(!m.closed, h::STREAM_CURSOR, cursor::next_cursor(now, client_cursor).to_string())
-        .header("Cache-Control", control::NO_STORE)
-}

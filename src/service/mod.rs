@@ -10,6 +10,7 @@
 //! serialized per stream; each write then commits in one SQLite transaction with no
 //! `.await` inside. Reads take no lock: a read is one synchronous query.
 
+mod cold;
 pub mod config;
 mod create;
 mod fork;
@@ -55,6 +56,10 @@ pub struct StreamService<S, H> {
     reads: reads::ReadCoalescer,
     pumps: subscribers::Pumps,
     subscriber_ids: subscribers::SubscriberIds,
+    /// Whether a rotation to the cold tier is running.
+    rotating: std::cell::Cell<bool>,
+    /// Recently read segments: `((incarnation, read_seq), rows)`.
+    segment_cache: std::cell::RefCell<Vec<((u64, u64), Rc<crate::engine::segment::Segment>)>>,
     stats: Stats,
 }
 
@@ -72,6 +77,8 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             reads: reads::coalescer(),
             pumps: subscribers::Pumps::default(),
             subscriber_ids: subscribers::SubscriberIds::default(),
+            rotating: std::cell::Cell::new(false),
+            segment_cache: std::cell::RefCell::new(Vec::new()),
             stats: Stats::default(),
         }))
     }
@@ -85,10 +92,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     pub async fn handle(&self, req: Request) -> Reply {
         let path = req.path().to_owned();
         if path == internal::STATS_PATH {
-            return Reply::new(200)
-                .header("Content-Type", "application/json")
-                .header("Cache-Control", durable_streams_cache::control::NO_STORE)
-                .bytes(self.stats.to_json(self.changes.waiting()).into_bytes());
+            return self.stats_reply();
         }
         self.stats.request(request_kind(&req));
         if path.starts_with(internal::PREFIX) {
@@ -110,6 +114,19 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         reply.into()
     }
 
+    /// The object's counters (see [`stats`]).
+    fn stats_reply(&self) -> Reply {
+        let state = self.store.state().ok();
+        let tiering = match &state {
+            Some(State::Live(m) | State::Gone(m)) => Some(&m.tiering),
+            _ => None,
+        };
+        Reply::new(200)
+            .header("Content-Type", "application/json")
+            .header("Cache-Control", durable_streams_cache::control::NO_STORE)
+            .bytes(self.stats.to_json(self.changes.waiting(), tiering).into_bytes())
+    }
+
     /// Runs scheduled expiry: removes the stream if it is past its deadline, otherwise
     /// re-arms the alarm for the current deadline.
     pub async fn on_alarm(&self) {
@@ -122,6 +139,11 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             Ok(_) => {}
             Err(e) => self.host.log_error(&format!("expiry failed: {e}")),
         }
+    }
+
+    /// The offset of `pos` in `m`, as sent to clients.
+    fn offset(&self, m: &crate::engine::Meta, pos: u64) -> Result<String, ProtocolError> {
+        Ok(self.store.offset(m, pos)?.to_string())
     }
 
     /// The live stream at `now`, after lazy expiry: 404 if missing, 410 if retained

@@ -6,7 +6,7 @@ use super::{Host, StreamService};
 use crate::engine::{Chunk, Meta, Sql};
 use crate::protocol::headers as h;
 use crate::protocol::query::{Live, ReadQuery};
-use crate::protocol::{json, Offset, ProtocolError, StartAt};
+use crate::protocol::{json, ProtocolError, StartAt};
 use durable_streams_cache::control::{self, Answer};
 use durable_streams_cache::etag;
 
@@ -22,7 +22,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let m = self.live(now).await?;
         self.store.touch(&m, now)?;
         let start = query.offset.unwrap_or(StartAt::Beginning);
-        let from = start.resolve(m.tail_offset()).position();
+        let from = start.position(m.tail);
         if from > m.tail {
             return Err(ProtocolError::bad_request(
                 "OFFSET_BEYOND_TAIL",
@@ -30,7 +30,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             ));
         }
         match query.live {
-            Live::No if start == StartAt::Now => Ok(now_reply(&m)),
+            Live::No if start == StartAt::Now => self.now_reply(&m),
             Live::No => self.catch_up(req, &m, from, now).await,
             Live::LongPoll => self.long_poll(&m, from, &query, start == StartAt::Now).await,
             Live::Sse => Ok(self.sse(&m, from, query.cursor)),
@@ -41,7 +41,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let chunk = self.read_range(m, from, m.tail, self.config.max_chunk_bytes, true).await?;
         let at_tail = chunk.end == m.tail;
         let cache_control = control::for_answer(Answer::CatchUp { at_tail }, now, m.deadline()).into_owned();
-        Ok(data_reply(req.header("if-none-match"), m, from, chunk, cache_control))
+        self.data_reply(req.header("if-none-match"), m, from, chunk, cache_control)
     }
 
     /// HEAD: the stream's metadata. Does not count as activity (§4).
@@ -49,10 +49,44 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let m = self.live(self.host.now_ms()).await?;
         let reply = Reply::new(200)
             .header("Content-Type", m.content_type.clone())
-            .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
+            .header(h::STREAM_NEXT_OFFSET, self.offset(&m, m.tail)?)
             .header("Cache-Control", control::NO_STORE)
             .header_if(m.closed, h::STREAM_CLOSED, "true");
         Ok(with_expiry(reply, &m))
+    }
+
+    /// A 200 carrying the read `[from, chunk.end)`, or a 304 if `if_none_match` matches.
+    pub(super) fn data_reply(
+        &self,
+        if_none_match: Option<&str>,
+        m: &Meta,
+        from: u64,
+        chunk: Chunk,
+        cache_control: String,
+    ) -> Result<Reply, ProtocolError> {
+        let at_tail = chunk.end == m.tail;
+        let closed = m.closed && at_tail;
+        let tag = etag::for_read(m.incarnation, from, chunk.end, closed);
+        let not_modified = if_none_match.is_some_and(|inm| etag::if_none_match_hits(inm, &tag));
+        let reply = Reply::new(if not_modified { 304 } else { 200 })
+            .header("Content-Type", m.content_type.clone())
+            .header(h::STREAM_NEXT_OFFSET, self.offset(m, chunk.end)?)
+            .header_if(at_tail, h::STREAM_UP_TO_DATE, "true")
+            .header_if(closed, h::STREAM_CLOSED, "true")
+            .header("ETag", tag)
+            .header("Cache-Control", cache_control);
+        Ok(if not_modified { reply } else { reply.bytes(body_of(m, chunk.bytes)) })
+    }
+
+    /// `offset=now`: the tail, no data, never cached (§5.6).
+    fn now_reply(&self, m: &Meta) -> Result<Reply, ProtocolError> {
+        Ok(Reply::new(200)
+            .header("Content-Type", m.content_type.clone())
+            .header(h::STREAM_NEXT_OFFSET, self.offset(m, m.tail)?)
+            .header(h::STREAM_UP_TO_DATE, "true")
+            .header_if(m.closed, h::STREAM_CLOSED, "true")
+            .header("Cache-Control", control::NO_STORE)
+            .bytes(body_of(m, Vec::new())))
     }
 }
 
@@ -63,41 +97,4 @@ pub(super) fn body_of(m: &Meta, bytes: Vec<u8>) -> Vec<u8> {
     } else {
         bytes
     }
-}
-
-/// A 200 carrying the read `[from, chunk.end)`, or a 304 if `if_none_match` matches.
-pub(super) fn data_reply(
-    if_none_match: Option<&str>,
-    m: &Meta,
-    from: u64,
-    chunk: Chunk,
-    cache_control: String,
-) -> Reply {
-    let at_tail = chunk.end == m.tail;
-    let closed = m.closed && at_tail;
-    let tag = etag::for_read(m.incarnation, from, chunk.end, closed);
-    let not_modified = if_none_match.is_some_and(|inm| etag::if_none_match_hits(inm, &tag));
-    let reply = Reply::new(if not_modified { 304 } else { 200 })
-        .header("Content-Type", m.content_type.clone())
-        .header(h::STREAM_NEXT_OFFSET, Offset::new(chunk.end).to_string())
-        .header_if(at_tail, h::STREAM_UP_TO_DATE, "true")
-        .header_if(closed, h::STREAM_CLOSED, "true")
-        .header("ETag", tag)
-        .header("Cache-Control", cache_control);
-    if not_modified {
-        reply
-    } else {
-        reply.bytes(body_of(m, chunk.bytes))
-    }
-}
-
-/// `offset=now`: the tail, no data, never cached (§5.6).
-fn now_reply(m: &Meta) -> Reply {
-    Reply::new(200)
-        .header("Content-Type", m.content_type.clone())
-        .header(h::STREAM_NEXT_OFFSET, m.tail_offset().to_string())
-        .header(h::STREAM_UP_TO_DATE, "true")
-        .header_if(m.closed, h::STREAM_CLOSED, "true")
-        .header("Cache-Control", control::NO_STORE)
-        .bytes(body_of(m, Vec::new()))
 }

@@ -6,6 +6,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
+use crate::engine::meta::Tiering;
+
 /// Counters of one stream object.
 #[derive(Default)]
 pub struct Stats {
@@ -30,14 +32,23 @@ impl Stats {
         self.reused_reads.set(self.reused_reads.get() + 1);
     }
 
-    /// The counters as JSON, with the number of readers waiting now.
-    pub fn to_json(&self, waiting: usize) -> String {
+    /// The counters as JSON, with the number of readers waiting now and the stream's
+    /// storage tiers (if it exists).
+    pub fn to_json(&self, waiting: usize, tiering: Option<&Tiering>) -> String {
         let requests = self.requests.borrow();
         let total: u64 = requests.values().sum();
+        let storage = tiering.map(|t| {
+            serde_json::json!({
+                "hot_messages": t.hot_messages,
+                "hot_bytes": t.hot_bytes,
+                "segments": t.segments,
+            })
+        });
         serde_json::json!({
             "requests": { "total": total, "by_kind": &*requests },
             "reads": { "storage": self.storage_reads.get(), "reused": self.reused_reads.get() },
             "waiting": waiting,
+            "storage": storage,
         })
         .to_string()
     }
@@ -54,7 +65,9 @@ mod tests {
         s.request("long_poll");
         s.request("append");
         s.storage_read();
-        let v: serde_json::Value = serde_json::from_str(&s.to_json(3)).unwrap();
+        let tiering = Tiering { segments: 2, ..Tiering::default() };
+        let v: serde_json::Value = serde_json::from_str(&s.to_json(3, Some(&tiering))).unwrap();
+        assert_eq!(v["storage"]["segments"], 2);
         assert_eq!(v["requests"]["total"], 3);
         assert_eq!(v["requests"]["by_kind"]["long_poll"], 2);
         assert_eq!(v["reads"]["storage"], 1);

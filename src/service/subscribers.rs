@@ -23,7 +23,7 @@ use super::read::body_of;
 use super::{Host, StreamService};
 use crate::engine::{Meta, Sql, State};
 use crate::protocol::sse::{self, Control, Encoding};
-use crate::protocol::{Offset, ProtocolError};
+use crate::protocol::ProtocolError;
 
 /// The most payload bytes in one chunk sent to a subscriber, keeping WebSocket messages
 /// well under the platform's limit even after base64.
@@ -67,7 +67,8 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         }
     }
 
-    /// Wakes waiting readers after a change, and pushes it to subscribers.
+    /// Wakes waiting readers after a change, pushes it to subscribers, and then cuts the
+    /// hot log into a cold segment if one is due — all after the current request.
     pub(super) fn announce_change(&self) {
         self.changes.bump();
         if let Some(me) = self.me.upgrade() {
@@ -75,6 +76,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 for subscriber in me.host.subscribers() {
                     me.pump(&subscriber).await;
                 }
+                me.rotate().await;
             }));
         }
     }
@@ -128,8 +130,8 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             let up_to_date = state.offset >= m.tail;
             let closed = m.closed && up_to_date;
             let next = cursor::next_cursor(self.host.now_ms(), state.cursor);
-            let control =
-                Control { next_offset: Offset::new(state.offset), cursor: Some(next), up_to_date, closed };
+            let next_offset = self.store.offset(&m, state.offset)?;
+            let control = Control { next_offset, cursor: Some(next), up_to_date, closed };
             sse::push_control(&mut chunk, &control);
             state.cursor = Some(next);
             state.started = true;

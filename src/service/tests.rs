@@ -9,7 +9,7 @@ use std::rc::{Rc, Weak};
 use futures_executor::block_on;
 use futures_util::future::LocalBoxFuture;
 
-use super::host::Subscriber;
+use super::host::{ColdStore, Subscriber};
 use super::internal::{decode_reply, Call, CallReply};
 use super::subscribers::SubscriberState;
 use super::*;
@@ -19,8 +19,8 @@ use crate::protocol::headers as h;
 type Svc = StreamService<NativeSql, TestHost>;
 
 /// A set of stream objects sharing one virtual clock.
-#[derive(Default)]
 struct World {
+    config: Config,
     now: Cell<i64>,
     objects: RefCell<HashMap<String, Rc<Svc>>>,
     alarms: RefCell<Vec<(String, i64)>>,
@@ -30,6 +30,47 @@ struct World {
     tasks: RefCell<Vec<LocalBoxFuture<'static, ()>>>,
     /// Each object's SSE subscribers.
     subscribers: RefCell<HashMap<String, Vec<Rc<FakeSubscriber>>>>,
+    /// Cold segment objects, shared by all objects as one bucket.
+    bucket: Rc<MemoryBucket>,
+    /// Segments committed, as `(stream, read_seq)`.
+    committed: RefCell<Vec<(String, u64)>>,
+    /// Errors the objects logged.
+    errors: RefCell<Vec<String>>,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let unexpected: Vec<_> =
+            self.errors.borrow().iter().filter(|e| !e.contains("segment")).cloned().collect();
+        if !std::thread::panicking() {
+            assert!(unexpected.is_empty(), "errors were logged: {unexpected:?}");
+        }
+    }
+}
+
+/// Object storage in memory.
+#[derive(Default)]
+struct MemoryBucket {
+    objects: RefCell<HashMap<String, Vec<u8>>>,
+}
+
+impl ColdStore for MemoryBucket {
+    fn put<'a>(&'a self, key: &'a str, object: Vec<u8>) -> LocalBoxFuture<'a, Result<(), ProtocolError>> {
+        self.objects.borrow_mut().insert(key.to_owned(), object);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> LocalBoxFuture<'a, Result<Option<Vec<u8>>, ProtocolError>> {
+        let object = self.objects.borrow().get(key).cloned();
+        Box::pin(async move { Ok(object) })
+    }
+
+    fn delete(&self, keys: Vec<String>) -> LocalBoxFuture<'_, Result<(), ProtocolError>> {
+        for k in keys {
+            self.objects.borrow_mut().remove(&k);
+        }
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// An SSE subscriber that records what it is sent.
@@ -62,6 +103,7 @@ impl Subscriber for Rc<FakeSubscriber> {
 struct TestHost {
     world: Weak<World>,
     me: String,
+    bucket: Rc<MemoryBucket>,
 }
 
 impl Host for TestHost {
@@ -113,6 +155,18 @@ impl Host for TestHost {
             .unwrap_or_default()
     }
 
+    fn cold(&self) -> Option<&dyn ColdStore> {
+        Some(&*self.bucket)
+    }
+
+    fn segment_committed(&self, stream_id: &str, segment: &crate::engine::Rotation) {
+        if let Some(w) = self.world.upgrade() {
+            w.committed.borrow_mut().push((stream_id.to_owned(), segment.read_seq));
+        }
+    }
+
+    fn segments_deleted(&self, _keys: &[String]) {}
+
     fn schedule_alarm(&self, at_ms: i64) {
         if let Some(w) = self.world.upgrade() {
             w.alarms.borrow_mut().push((self.me.clone(), at_ms));
@@ -120,7 +174,9 @@ impl Host for TestHost {
     }
 
     fn log_error(&self, message: &str) {
-        panic!("{}: unexpected error: {message}", self.me);
+        if let Some(w) = self.world.upgrade() {
+            w.errors.borrow_mut().push(format!("{}: {message}", self.me));
+        }
     }
 }
 
@@ -135,18 +191,43 @@ fn config() -> Config {
     Config { max_chunk_bytes: 8, ..Config::default() }
 }
 
+/// A configuration that cuts a segment every `n` messages.
+fn segments_every(n: u64) -> Config {
+    Config { segments: crate::engine::SegmentLimits { max_messages: n, max_bytes: 1 << 20 }, ..config() }
+}
+
 impl World {
+    fn empty(config: Config) -> Self {
+        World {
+            config,
+            now: Cell::new(0),
+            objects: RefCell::default(),
+            alarms: RefCell::default(),
+            reads: Cell::new(0),
+            tasks: RefCell::default(),
+            subscribers: RefCell::default(),
+            bucket: Rc::default(),
+            committed: RefCell::default(),
+            errors: RefCell::default(),
+        }
+    }
+
     fn new() -> Rc<Self> {
-        let w = Rc::new(World::default());
+        World::with(config())
+    }
+
+    fn with(config: Config) -> Rc<Self> {
+        let w = World::empty(config);
         w.now.set(1_000_000);
-        w
+        Rc::new(w)
     }
 
     fn object(world: &Rc<World>, id: &str) -> Rc<Svc> {
         let mut objects = world.objects.borrow_mut();
         Rc::clone(objects.entry(id.to_owned()).or_insert_with(|| {
-            let host = TestHost { world: Rc::downgrade(world), me: id.to_owned() };
-            StreamService::new(NativeSql::new(), host, config()).expect("open")
+            let host =
+                TestHost { world: Rc::downgrade(world), me: id.to_owned(), bucket: Rc::clone(&world.bucket) };
+            StreamService::new(NativeSql::new(), host, world.config.clone()).expect("open")
         }))
     }
 
@@ -392,4 +473,110 @@ fn producers_get_200_then_204_for_retries() {
     let retry = World::post(&w, "p", &prod, "a");
     assert_eq!((retry.status, retry.get(h::STREAM_NEXT_OFFSET)), (204, first.get(h::STREAM_NEXT_OFFSET)));
     assert_eq!(World::read_all(&w, "p").0, "a");
+}
+
+fn offsets(reply: &Reply) -> String {
+    reply.get(h::STREAM_NEXT_OFFSET).unwrap().to_owned()
+}
+
+#[test]
+fn the_hot_log_is_cut_into_segments_at_the_threshold_and_reads_stitch_across_them() {
+    let w = World::with(segments_every(3));
+    let first = World::put(&w, "cold", &[TEXT], "aaaa");
+    let tail_before = offsets(&first);
+    World::post(&w, "cold", &[TEXT], "bbbb");
+    assert!(w.committed.borrow().is_empty(), "two records are below the threshold");
+    let third = World::post(&w, "cold", &[TEXT], "cccc");
+    assert_eq!(*w.committed.borrow(), vec![("cold".to_owned(), 0)], "cut exactly at the third record");
+    for body in ["dddd", "eeee", "ffff", "gg"] {
+        World::post(&w, "cold", &[TEXT], body);
+    }
+    assert_eq!(w.committed.borrow().len(), 2);
+    assert_eq!(w.bucket.objects.borrow().len(), 2);
+    // 8-byte pages cross from the first segment into the second, then into the hot log.
+    assert_eq!(World::read_all(&w, "cold"), ("aaaabbbbccccddddeeeeffffgg".to_owned(), 4));
+    // Offsets handed out before a cut denote the same place, spelled the same, after it.
+    assert_eq!(tail_before, "0000000000000000_0000000000000004");
+    assert_eq!(offsets(&World::get(&w, "cold", "offset=-1")), tail_before.replace("04", "08"));
+    assert_eq!(offsets(&third), "0000000000000000_0000000000000012");
+    let after_cut = World::get(&w, "cold", &format!("offset={}", offsets(&third)));
+    assert_eq!(offsets(&after_cut), "0000000000000001_0000000000000020");
+    let resumed = World::get(&w, "cold", "offset=0000000000000000_0000000000000010");
+    assert_eq!(
+        (resumed.status, bytes(resumed.body)),
+        (200, b"ccdddd".to_vec().into_iter().chain(*b"ee").collect::<Vec<u8>>())
+    );
+}
+
+#[test]
+fn json_segments_keep_message_boundaries() {
+    let w = World::with(segments_every(2));
+    let json = ("Content-Type", "application/json");
+    World::put(&w, "cj", &[json], r#"[{"a":1},{"b":2},{"c":3}]"#);
+    World::post(&w, "cj", &[json], r#"{"d":4}"#);
+    assert!(!w.committed.borrow().is_empty());
+    let all = World::get(&w, "cj", "offset=-1");
+    assert_eq!(bytes(all.body), br#"[{"a":1}]"#, "an 8-byte cap returns one whole message");
+    let mut values = Vec::new();
+    let mut offset = "-1".to_owned();
+    loop {
+        let r = World::get(&w, "cj", &format!("offset={offset}"));
+        offset = offsets(&r);
+        let done = r.get(h::STREAM_UP_TO_DATE).is_some();
+        values.extend(serde_json::from_slice::<Vec<serde_json::Value>>(&bytes(r.body)).unwrap());
+        if done {
+            break;
+        }
+    }
+    assert_eq!(serde_json::Value::from(values), serde_json::json!([{"a":1},{"b":2},{"c":3},{"d":4}]));
+    let inside = World::get(&w, "cj", "offset=0000000000000000_0000000000000003");
+    assert_eq!(inside.status, 400, "no read starts inside a message, cold or hot");
+}
+
+#[test]
+fn a_damaged_segment_fails_only_reads_of_its_range() {
+    let w = World::with(segments_every(1));
+    World::put(&w, "dmg", &[TEXT], "cold");
+    World::post(&w, "dmg", &[TEXT], "more");
+    let key = w.bucket.objects.borrow().keys().min().cloned().unwrap();
+    let truncated = {
+        let o = w.bucket.objects.borrow();
+        o[&key][..o[&key].len() - 1].to_vec()
+    };
+    w.bucket.objects.borrow_mut().insert(key.clone(), truncated);
+    let broken = World::get(&w, "dmg", "offset=-1");
+    assert_eq!(broken.status, 500);
+    assert!(w.errors.borrow().iter().any(|e| e.contains("truncated")), "the failure is logged");
+    assert!(String::from_utf8(bytes(broken.body)).unwrap().contains("SEGMENT_UNREADABLE"));
+    assert_eq!(World::post(&w, "dmg", &[TEXT], "x").status, 204, "still writable");
+    w.bucket.objects.borrow_mut().remove(&key);
+    assert_eq!(World::get(&w, "dmg", "offset=-1").status, 500);
+    let later = World::get(&w, "dmg", "offset=0000000000000001_0000000000000004");
+    assert_eq!((later.status, bytes(later.body)), (200, b"morex".to_vec()));
+}
+
+#[test]
+fn deleting_a_stream_deletes_its_segment_objects() {
+    let w = World::with(segments_every(1));
+    World::put(&w, "gone", &[TEXT], "a");
+    World::post(&w, "gone", &[TEXT], "b");
+    assert_eq!(w.bucket.objects.borrow().len(), 2);
+    World::send(&w, Method::Delete, "gone", "", &[], b"");
+    assert!(w.bucket.objects.borrow().is_empty());
+}
+
+#[test]
+fn forks_read_and_slice_records_of_a_source_in_cold_storage() {
+    let w = World::with(segments_every(1));
+    World::put(&w, "src", &[TEXT], "first");
+    World::post(&w, "src", &[TEXT], "second");
+    World::post(&w, "src", &[TEXT], "third");
+    assert!(w.committed.borrow().len() >= 2);
+    let sub = [
+        (h::STREAM_FORKED_FROM, "/v1/stream/src"),
+        (h::STREAM_FORK_OFFSET, "0000000000000001_0000000000000005"),
+        (h::STREAM_FORK_SUB_OFFSET, "3"),
+    ];
+    assert_eq!(World::put(&w, "f", &sub, "!").status, 201);
+    assert_eq!(World::read_all(&w, "f").0, "firstsec!");
 }

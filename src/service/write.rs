@@ -5,7 +5,7 @@ use super::http::{Reply, Request};
 use super::{Host, StreamService};
 use crate::engine::{AppendOutcome, Sql};
 use crate::protocol::headers as h;
-use crate::protocol::{Offset, ProtocolError};
+use crate::protocol::ProtocolError;
 use durable_streams_cache::control;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
@@ -27,20 +27,20 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 // New data from a producer is 200; everything else, a producer's close-only
                 // included, is 204.
                 let status = if data && producer.is_some() { 200 } else { 204 };
-                appended(status, tail, closed, producer)
+                appended(status, self.offset(&m, tail)?, closed, producer)
             }
             AppendOutcome::Duplicate { tail, closed, epoch, last_seq } => {
-                appended(204, tail, closed, Some((epoch, last_seq)))
+                appended(204, self.offset(&m, tail)?, closed, Some((epoch, last_seq)))
             }
         })
     }
 }
 
 /// The reply to a successful POST.
-fn appended(status: u16, tail: u64, closed: bool, producer: Option<(u64, u64)>) -> Reply {
+fn appended(status: u16, next_offset: String, closed: bool, producer: Option<(u64, u64)>) -> Reply {
     let reply = Reply::new(status)
         .header("Cache-Control", control::NO_STORE)
-        .header(h::STREAM_NEXT_OFFSET, Offset::new(tail).to_string())
+        .header(h::STREAM_NEXT_OFFSET, next_offset)
         .header_if(closed, h::STREAM_CLOSED, "true");
     match producer {
         Some((epoch, seq)) => {

@@ -1,0 +1,195 @@
+//! The cold tier's bookkeeping: which part of the log lives in segment objects, cutting
+//! the hot log into a new segment, and offsets that count segments.
+//!
+//! Rotation is two-phase so it never blocks appends: [`Store::plan_rotation`] snapshots
+//! the hot log and encodes it; the caller uploads the object; [`Store::commit_rotation`]
+//! then indexes it and drops the rows it covers, in one transaction. Appends during the
+//! upload land after the planned end and stay in the hot log. A plan that went stale (the
+//! stream was deleted, or another rotation won) commits nothing.
+
+use super::meta::{self, Meta};
+use super::rows::Row;
+use super::segment;
+use super::sql::{Sql, SqlExt, StorageError, Value};
+use super::Store;
+use crate::protocol::{Offset, ProtocolError};
+
+/// When the hot log is cut into a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentLimits {
+    /// Messages (JSON) or records (other types) in the hot log.
+    pub max_messages: u64,
+    /// Bytes in the hot log.
+    pub max_bytes: u64,
+}
+
+impl Default for SegmentLimits {
+    fn default() -> Self {
+        Self { max_messages: 1000, max_bytes: 4 << 20 }
+    }
+}
+
+/// One indexed segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// Its number, from 0.
+    pub read_seq: u64,
+    /// First position.
+    pub start: u64,
+    /// Position after the last byte.
+    pub end: u64,
+    /// The object's key.
+    pub key: String,
+}
+
+/// A planned rotation: the encoded object and where it goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    /// The stream incarnation it belongs to.
+    pub incarnation: u64,
+    /// The new segment's number.
+    pub read_seq: u64,
+    /// First position.
+    pub start: u64,
+    /// Position after the last byte.
+    pub end: u64,
+    /// The object key.
+    pub key: String,
+    /// The encoded object.
+    pub object: Vec<u8>,
+    /// Its size in bytes.
+    pub object_bytes: u64,
+    /// Rows it holds.
+    pub rows: u64,
+    /// Hot-log messages it takes over.
+    pub messages: u64,
+}
+
+impl<S: Sql> Store<S> {
+    /// The offset of `pos` in stream `m`: the position, and how many of the stream's
+    /// segments end before it.
+    pub fn offset(&self, m: &Meta, pos: u64) -> Result<Offset, StorageError> {
+        let t = &m.tiering;
+        let before = match t.cold_end {
+            None => 0,
+            Some(cold_end) if pos > cold_end => t.segments,
+            Some(_) => self
+                .sql()
+                .query_int("SELECT count(*) FROM segments WHERE \"end\" < ?", &[pos.into()])?
+                .unwrap_or(0)
+                .max(0) as u64,
+        };
+        Ok(Offset::in_segment(t.read_seq_base + before, pos))
+    }
+
+    /// Whether the hot log should be cut now.
+    pub fn rotation_due(m: &Meta, limits: &SegmentLimits) -> bool {
+        let t = &m.tiering;
+        t.hot_bytes > 0
+            && (t.hot_messages >= limits.max_messages || t.hot_bytes >= limits.max_bytes || m.closed)
+    }
+
+    /// Encodes the whole hot log as the next segment, if a cut is due.
+    pub fn plan_rotation(&self, m: &Meta, limits: &SegmentLimits) -> Result<Option<Rotation>, ProtocolError> {
+        if !Self::rotation_due(m, limits) {
+            return Ok(None);
+        }
+        let (start, end) = (m.hot_start(), m.tail);
+        let mut rows = Vec::new();
+        self.sql().query(
+            "SELECT start, body, flags FROM log WHERE start >= ? AND start < ? ORDER BY start",
+            &[start.into(), end.into()],
+            &mut |r: &mut [Value]| {
+                rows.push(Row { start: r[0].int().max(0) as u64, body: r[1].take_blob(), flags: r[2].int() });
+                true
+            },
+        )?;
+        let contiguous = rows.first().map(|r| r.start) == Some(start)
+            && rows.windows(2).all(|w| w[0].end() == w[1].start)
+            && rows.last().map(Row::end) == Some(end);
+        if !contiguous {
+            return Err(ProtocolError::internal("the hot log is not contiguous; rotation skipped"));
+        }
+        let plan = Rotation {
+            incarnation: m.incarnation,
+            read_seq: m.tiering.segments,
+            start,
+            end,
+            key: segment::object_key(&m.stream_id, m.incarnation, m.tiering.segments),
+            object_bytes: 0,
+            object: segment::encode(start, &rows),
+            rows: rows.len() as u64,
+            messages: m.tiering.hot_messages,
+        };
+        Ok(Some(Rotation { object_bytes: plan.object.len() as u64, ..plan }))
+    }
+
+    /// Indexes an uploaded segment and drops the rows it covers. `false` if the plan went
+    /// stale; the object is then not part of the stream.
+    pub fn commit_rotation(&self, r: &Rotation, now_ms: i64) -> Result<bool, ProtocolError> {
+        let sql = self.sql();
+        sql.in_transaction(|| {
+            let current = meta::load(sql)?;
+            let fresh =
+                current.as_ref().is_some_and(|m| m.incarnation == r.incarnation && m.hot_start() == r.start);
+            if !fresh {
+                return Ok(false);
+            }
+            sql.execute(
+                "INSERT INTO segments (read_seq, start, \"end\", object_key, object_bytes, rows, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    r.read_seq.into(),
+                    r.start.into(),
+                    r.end.into(),
+                    r.key.as_str().into(),
+                    r.object_bytes.into(),
+                    r.rows.into(),
+                    now_ms.into(),
+                ],
+            )?;
+            sql.execute("DELETE FROM log WHERE start >= ? AND start < ?", &[r.start.into(), r.end.into()])?;
+            sql.execute(
+                "UPDATE stream SET segments = segments + 1, cold_end = ?,
+                    hot_messages = max(hot_messages - ?, 0), hot_bytes = max(hot_bytes - ?, 0)
+                 WHERE singleton = 1",
+                &[r.end.into(), r.messages.into(), (r.end - r.start).into()],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// The segments holding any of `[from, until)`, in order.
+    pub fn segments_between(&self, from: u64, until: u64) -> Result<Vec<SegmentInfo>, StorageError> {
+        let mut out = Vec::new();
+        self.sql().query(
+            "SELECT read_seq, start, \"end\", object_key FROM segments
+             WHERE \"end\" > ? AND start < ? ORDER BY read_seq",
+            &[from.into(), until.into()],
+            &mut |r: &mut [Value]| {
+                out.push(SegmentInfo {
+                    read_seq: r[0].int().max(0) as u64,
+                    start: r[1].int().max(0) as u64,
+                    end: r[2].int().max(0) as u64,
+                    key: r[3].text(),
+                });
+                true
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// The keys of every segment object.
+    pub(super) fn segment_keys(&self) -> Result<Vec<String>, StorageError> {
+        let mut keys = Vec::new();
+        self.sql().query(
+            "SELECT object_key FROM segments ORDER BY read_seq",
+            &[],
+            &mut |r: &mut [Value]| {
+                keys.push(r[0].text());
+                true
+            },
+        )?;
+        Ok(keys)
+    }
+}
