@@ -79,8 +79,9 @@ impl<S: Sql> Store<S> {
     }
 
     /// The stream's state at `now_ms`, after lazy expiry: a stream past its deadline is
-    /// removed (or retained for its forks) first, and what that did is returned too.
-    pub fn current(&self, now_ms: i64) -> Result<(State, Option<Removal>), ProtocolError> {
+    /// removed (or retained for its forks) first, and what that did (with the expired
+    /// stream's metadata) is returned too.
+    pub fn current(&self, now_ms: i64) -> Result<(State, Option<(Removal, Meta)>), ProtocolError> {
         let Some(m) = meta::load(&self.sql)? else { return Ok((State::Missing, None)) };
         if m.deleted {
             return Ok((State::Gone(m), None));
@@ -90,10 +91,10 @@ impl<S: Sql> Store<S> {
         }
         let removal = self.remove(&m)?;
         let state = match removal {
-            Removal::Retained => State::Gone(Meta { deleted: true, ..m }),
+            Removal::Retained => State::Gone(Meta { deleted: true, ..m.clone() }),
             Removal::Purged { .. } => State::Missing,
         };
-        Ok((state, Some(removal)))
+        Ok((state, Some((removal, m))))
     }
 
     /// Deletes the stream: purges it, or marks it deleted while forks remain.

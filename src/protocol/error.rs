@@ -39,6 +39,13 @@ pub enum ProtocolError {
         /// What conflicted.
         message: Cow<'static, str>,
     },
+    /// The operation is not allowed on this stream.
+    Forbidden {
+        /// Machine-readable code.
+        code: &'static str,
+        /// Why.
+        message: Cow<'static, str>,
+    },
     /// A producer epoch older than the stored one (§5.2.1).
     StaleProducerEpoch {
         /// The producer's current epoch.
@@ -88,7 +95,7 @@ impl ProtocolError {
     pub fn status(&self) -> u16 {
         match self {
             Self::BadRequest { .. } => 400,
-            Self::StaleProducerEpoch { .. } => 403,
+            Self::StaleProducerEpoch { .. } | Self::Forbidden { .. } => 403,
             Self::StreamNotFound | Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::ConfigMismatch(_)
@@ -105,7 +112,9 @@ impl ProtocolError {
     /// The machine-readable code in the JSON body.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. } | Self::Conflict { code, .. } | Self::Forbidden { code, .. } => {
+                code
+            }
             Self::StreamNotFound => "STREAM_NOT_FOUND",
             Self::StreamGone => "STREAM_GONE",
             Self::StreamClosed { .. } => "STREAM_CLOSED",
@@ -124,9 +133,9 @@ impl ProtocolError {
     /// The human-readable message in the JSON body.
     pub fn message(&self) -> Cow<'_, str> {
         match self {
-            Self::BadRequest { message, .. } | Self::Conflict { message, .. } => {
-                Cow::Borrowed(message.as_ref())
-            }
+            Self::BadRequest { message, .. }
+            | Self::Conflict { message, .. }
+            | Self::Forbidden { message, .. } => Cow::Borrowed(message.as_ref()),
             Self::StreamNotFound => "stream not found".into(),
             Self::StreamGone => "stream was deleted and is retained only for its forks".into(),
             Self::StreamClosed { .. } => "stream is closed".into(),
@@ -240,6 +249,7 @@ mod tests {
             ProtocolError::conflict("X", "x"),
             ProtocolError::StreamClosed { next_offset: Offset::ZERO },
             ProtocolError::StaleProducerEpoch { current: 1 },
+            ProtocolError::Forbidden { code: "X", message: "x".into() },
             ProtocolError::ProducerSeqGap { expected: 1, received: 3 },
             ProtocolError::PayloadTooLarge { limit: 1 },
             ProtocolError::NotFound,

@@ -8,6 +8,10 @@ pub const STREAM_PREFIX: &str = "/v1/stream/";
 /// The first segment of the reserved subscription API (§6).
 pub const RESERVED_SEGMENT: &str = "__ds";
 
+/// The registry stream: creations and deletions of every other stream, written by the
+/// server only.
+pub const REGISTRY_ID: &str = "__registry__";
+
 /// The longest stream id accepted, in bytes.
 pub const MAX_STREAM_ID_BYTES: usize = 1024;
 

@@ -17,6 +17,9 @@ use crate::protocol::ProtocolError;
 /// How many decoded segments an object keeps for readers catching up.
 const CACHED_SEGMENTS: usize = 4;
 
+/// Recently read segments: `((incarnation, read_seq), rows)`.
+pub(super) type SegmentCache = std::cell::RefCell<Vec<((u64, u64), Rc<Segment>)>>;
+
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Cuts the hot log into segments while a cut is due. Runs after writes, never on the
     /// acknowledgment path, one at a time per object.

@@ -3,6 +3,7 @@
 use super::headers::{create_request, with_expiry};
 use super::http::{Reply, Request};
 use super::internal::{Call, CallReply, Grant};
+use super::registry::RegistryOp;
 use super::{Host, StreamService};
 use crate::engine::{CreateRequest, ForkOrigin, Meta, NewStream, Sql, State};
 use crate::protocol::expiry::Expiry;
@@ -62,6 +63,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             self.host.schedule_alarm(deadline);
         }
         self.announce_change();
+        self.register(RegistryOp::Insert, &m);
         self.created(201, &m, &req)
     }
 

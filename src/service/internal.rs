@@ -56,6 +56,11 @@ pub enum Call {
         /// Return at least one JSON message even beyond the cap.
         must_progress: bool,
     },
+    /// Append an event to the registry stream (sent to the registry's object).
+    Registry {
+        /// The event, as JSON text.
+        event: String,
+    },
     /// The rest of the record containing `at`, up to `until`.
     Record {
         /// The source incarnation the fork was made from.
@@ -131,6 +136,7 @@ impl Call {
             Self::Release { .. } => "release",
             Self::Read { .. } => "read",
             Self::Record { .. } => "record",
+            Self::Registry { .. } => "registry",
         };
         (format!("{PREFIX}{op}"), serde_json::to_vec(self).unwrap_or_default())
     }
@@ -155,7 +161,7 @@ impl Call {
             Self::Acquire { .. } => serde_json::from_slice(&body)
                 .map(CallReply::Granted)
                 .map_err(|e| ProtocolError::Unavailable(format!("malformed grant: {e}").into())),
-            Self::Release { .. } => Ok(CallReply::Released),
+            Self::Release { .. } | Self::Registry { .. } => Ok(CallReply::Released),
             Self::Read { .. } => {
                 let end = end
                     .and_then(|e| e.parse().ok())

@@ -2,6 +2,7 @@
 
 use super::http::{Method, Reply, Request};
 use super::internal::{Call, CallReply};
+use super::registry::RegistryOp;
 use super::{Host, StreamService};
 use crate::engine::{Sql, State};
 use crate::protocol::ProtocolError;
@@ -13,6 +14,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let _writing = self.writes.lock().await;
         let m = self.live(self.host.now_ms()).await?;
         let removal = self.store.remove(&m)?;
+        self.register(RegistryOp::Delete, &m);
         self.after_removal(removal).await;
         Ok(Reply::new(204).header("Cache-Control", durable_streams_cache::control::NO_STORE))
     }
@@ -20,8 +22,9 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// The stream's state at `now`, after lazy expiry (§4): a stream past its deadline is
     /// removed before the request sees it, exactly at the deadline.
     pub(super) async fn state_at(&self, now: i64) -> Result<State, ProtocolError> {
-        let (state, removal) = self.store.current(now)?;
-        if let Some(removal) = removal {
+        let (state, expired) = self.store.current(now)?;
+        if let Some((removal, m)) = expired {
+            self.register(RegistryOp::Delete, &m);
             self.after_removal(removal).await;
         }
         Ok(state)
@@ -43,6 +46,10 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             Call::Read { incarnation, from, until, cap, must_progress } => {
                 let m = self.inherited(incarnation).await?;
                 CallReply::Read(self.read_range(&m, from, until.min(m.tail), cap, must_progress).await?)
+            }
+            Call::Registry { event } => {
+                self.record_registry_event(&event).await?;
+                CallReply::Released
             }
             Call::Record { incarnation, at, until } => {
                 let m = self.inherited(incarnation).await?;

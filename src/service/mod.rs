@@ -23,6 +23,7 @@ mod live;
 pub mod notify;
 mod read;
 mod reads;
+mod registry;
 pub mod stats;
 pub mod subscribers;
 mod write;
@@ -58,8 +59,7 @@ pub struct StreamService<S, H> {
     subscriber_ids: subscribers::SubscriberIds,
     /// Whether a rotation to the cold tier is running.
     rotating: std::cell::Cell<bool>,
-    /// Recently read segments: `((incarnation, read_seq), rows)`.
-    segment_cache: std::cell::RefCell<Vec<((u64, u64), Rc<crate::engine::segment::Segment>)>>,
+    segment_cache: cold::SegmentCache,
     stats: Stats,
 }
 
@@ -78,7 +78,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             pumps: subscribers::Pumps::default(),
             subscriber_ids: subscribers::SubscriberIds::default(),
             rotating: std::cell::Cell::new(false),
-            segment_cache: std::cell::RefCell::new(Vec::new()),
+            segment_cache: cold::SegmentCache::default(),
             stats: Stats::default(),
         }))
     }
@@ -103,6 +103,13 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             Some(Err(e)) => return Reply::error(&e),
             None => return Reply::error(&ProtocolError::NotFound),
         };
+        if stream_id == path::REGISTRY_ID && matches!(req.method, Method::Put | Method::Post | Method::Delete)
+        {
+            return Reply::error(&ProtocolError::Forbidden {
+                code: "REGISTRY_READ_ONLY",
+                message: "the registry stream is written by the server only".into(),
+            });
+        }
         let reply = match req.method {
             Method::Put => self.create(req, &stream_id).await,
             Method::Post => self.append(req).await,

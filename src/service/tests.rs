@@ -475,6 +475,15 @@ fn producers_get_200_then_204_for_retries() {
     assert_eq!(World::read_all(&w, "p").0, "a");
 }
 
+/// The keys of a stream's segment objects (the registry stream shares the bucket).
+fn objects_of(w: &World, id: &str) -> Vec<String> {
+    let prefix = crate::engine::segment::object_prefix(id, 1);
+    let mut keys: Vec<String> =
+        w.bucket.objects.borrow().keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+    keys.sort();
+    keys
+}
+
 fn offsets(reply: &Reply) -> String {
     reply.get(h::STREAM_NEXT_OFFSET).unwrap().to_owned()
 }
@@ -485,14 +494,16 @@ fn the_hot_log_is_cut_into_segments_at_the_threshold_and_reads_stitch_across_the
     let first = World::put(&w, "cold", &[TEXT], "aaaa");
     let tail_before = offsets(&first);
     World::post(&w, "cold", &[TEXT], "bbbb");
-    assert!(w.committed.borrow().is_empty(), "two records are below the threshold");
+    assert!(objects_of(&w, "cold").is_empty(), "two records are below the threshold");
     let third = World::post(&w, "cold", &[TEXT], "cccc");
-    assert_eq!(*w.committed.borrow(), vec![("cold".to_owned(), 0)], "cut exactly at the third record");
+    assert_eq!(objects_of(&w, "cold").len(), 1, "cut exactly at the third record");
     for body in ["dddd", "eeee", "ffff", "gg"] {
         World::post(&w, "cold", &[TEXT], body);
     }
-    assert_eq!(w.committed.borrow().len(), 2);
-    assert_eq!(w.bucket.objects.borrow().len(), 2);
+    assert_eq!(objects_of(&w, "cold").len(), 2);
+    let indexed: Vec<u64> =
+        w.committed.borrow().iter().filter(|(s, _)| s == "cold").map(|(_, n)| *n).collect();
+    assert_eq!(indexed, vec![0, 1], "each committed segment is reported for the admin index");
     // 8-byte pages cross from the first segment into the second, then into the hot log.
     assert_eq!(World::read_all(&w, "cold"), ("aaaabbbbccccddddeeeeffffgg".to_owned(), 4));
     // Offsets handed out before a cut denote the same place, spelled the same, after it.
@@ -514,7 +525,7 @@ fn json_segments_keep_message_boundaries() {
     let json = ("Content-Type", "application/json");
     World::put(&w, "cj", &[json], r#"[{"a":1},{"b":2},{"c":3}]"#);
     World::post(&w, "cj", &[json], r#"{"d":4}"#);
-    assert!(!w.committed.borrow().is_empty());
+    assert!(!objects_of(&w, "cj").is_empty());
     let all = World::get(&w, "cj", "offset=-1");
     assert_eq!(bytes(all.body), br#"[{"a":1}]"#, "an 8-byte cap returns one whole message");
     let mut values = Vec::new();
@@ -538,7 +549,7 @@ fn a_damaged_segment_fails_only_reads_of_its_range() {
     let w = World::with(segments_every(1));
     World::put(&w, "dmg", &[TEXT], "cold");
     World::post(&w, "dmg", &[TEXT], "more");
-    let key = w.bucket.objects.borrow().keys().min().cloned().unwrap();
+    let key = objects_of(&w, "dmg")[0].clone();
     let truncated = {
         let o = w.bucket.objects.borrow();
         o[&key][..o[&key].len() - 1].to_vec()
@@ -560,9 +571,9 @@ fn deleting_a_stream_deletes_its_segment_objects() {
     let w = World::with(segments_every(1));
     World::put(&w, "gone", &[TEXT], "a");
     World::post(&w, "gone", &[TEXT], "b");
-    assert_eq!(w.bucket.objects.borrow().len(), 2);
+    assert_eq!(objects_of(&w, "gone").len(), 2);
     World::send(&w, Method::Delete, "gone", "", &[], b"");
-    assert!(w.bucket.objects.borrow().is_empty());
+    assert!(objects_of(&w, "gone").is_empty());
 }
 
 #[test]
@@ -571,7 +582,7 @@ fn forks_read_and_slice_records_of_a_source_in_cold_storage() {
     World::put(&w, "src", &[TEXT], "first");
     World::post(&w, "src", &[TEXT], "second");
     World::post(&w, "src", &[TEXT], "third");
-    assert!(w.committed.borrow().len() >= 2);
+    assert!(objects_of(&w, "src").len() >= 2);
     let sub = [
         (h::STREAM_FORKED_FROM, "/v1/stream/src"),
         (h::STREAM_FORK_OFFSET, "0000000000000001_0000000000000005"),
@@ -579,4 +590,38 @@ fn forks_read_and_slice_records_of_a_source_in_cold_storage() {
     ];
     assert_eq!(World::put(&w, "f", &sub, "!").status, 201);
     assert_eq!(World::read_all(&w, "f").0, "firstsec!");
+}
+
+#[test]
+fn the_registry_records_creations_and_deletions_and_is_read_only() {
+    let w = World::new();
+    World::put(&w, "one", &[TEXT], "");
+    World::put(&w, "two", &[("Content-Type", "application/json")], "");
+    World::send(&w, Method::Delete, "one", "", &[], b"");
+    let r = World::get(&w, "__registry__", "offset=-1");
+    assert_eq!(r.status, 200);
+    let mut events: Vec<serde_json::Value> = Vec::new();
+    let mut offset = "-1".to_owned();
+    loop {
+        let page = World::get(&w, "__registry__", &format!("offset={offset}"));
+        offset = offsets(&page);
+        let done = page.get(h::STREAM_UP_TO_DATE).is_some();
+        events.extend(serde_json::from_slice::<Vec<serde_json::Value>>(&bytes(page.body)).unwrap());
+        if done {
+            break;
+        }
+    }
+    let summary: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            (e["key"].as_str().unwrap().to_owned(), e["headers"]["operation"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let expected = [("one", "insert"), ("two", "insert"), ("one", "delete")];
+    assert_eq!(summary, expected.map(|(k, o)| (k.to_owned(), o.to_owned())));
+    assert_eq!(events[1]["value"]["contentType"], "application/json");
+    assert_eq!(events[0]["value"]["path"], "one");
+    assert!(events[2].get("value").is_none());
+    assert_eq!(World::post(&w, "__registry__", &[("Content-Type", "application/json")], "{}").status, 403);
+    assert_eq!(World::send(&w, Method::Delete, "__registry__", "", &[], b"").status, 403);
 }
