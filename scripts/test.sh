@@ -64,10 +64,15 @@ if [ -z "${STREAMS_BASE_URL:-}" ]; then
   STREAMS_BASE_URL=$WORKER_URL
 fi
 echo "== starting the embedded-library example"
-# The example also runs with a short SSE session, to test that sessions end and resume.
-start_worker embedded examples/embedded-worker --var SSE_SESSION_MS:1500
+# The example has the optional D1 admin index; its local database needs the migrations.
+(cd examples/embedded-worker &&
+  npx wrangler d1 migrations apply ADMIN_DB --local --persist-to "$work/embedded-state" >/dev/null)
+# It also runs with a short SSE session and small segments, so tests see sessions end
+# and segments indexed quickly.
+start_worker embedded examples/embedded-worker --var SSE_SESSION_MS:1500 --var SEGMENT_MAX_MESSAGES:5
 EMBEDDED_BASE_URL=$WORKER_URL
-export STREAMS_BASE_URL EMBEDDED_BASE_URL
+EMBEDDED_STATE="$work/embedded-state"
+export STREAMS_BASE_URL EMBEDDED_BASE_URL EMBEDDED_STATE
 
 echo "== conformance suite (@durable-streams/server-conformance-tests) against $STREAMS_BASE_URL"
 npx vitest run --config tests/vitest.config.ts tests/conformance

@@ -1,10 +1,24 @@
 // The example worker that embeds the library (examples/embedded-worker) serves the
 // protocol through its own fetch handler and the library's StreamDO. scripts/test.sh
 // runs it with SSE_SESSION_MS=1500, so it also shows SSE sessions ending and resuming.
+import { execFileSync } from "node:child_process"
 import { describe, expect, test } from "vitest"
 
 const EMBEDDED = process.env.EMBEDDED_BASE_URL
-if (!EMBEDDED) throw new Error("EMBEDDED_BASE_URL is not set; run the tests through scripts/test.sh")
+const STATE = process.env.EMBEDDED_STATE
+if (!EMBEDDED || !STATE) throw new Error("EMBEDDED_BASE_URL is not set; run the tests through scripts/test.sh")
+
+/** Queries the example's local D1 admin index with wrangler, as an operator would. */
+function adminIndex(sql: string): Record<string, unknown>[] {
+  const out = execFileSync(
+    "npx",
+    ["wrangler", "d1", "execute", "ADMIN_DB", "--local", "--persist-to", STATE!, "--json", "--command", sql],
+    { cwd: "examples/embedded-worker", encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  )
+  return (JSON.parse(out) as { results: Record<string, unknown>[] }[])[0].results
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const post = (url: string, body: string) =>
   fetch(url, { method: "POST", headers: { "Content-Type": "text/plain" }, body })
@@ -52,4 +66,31 @@ describe("embedded library", () => {
     expect(more).toContain("data:second")
     expect(more).not.toContain("data:first")
   })
+})
+
+describe("the optional D1 admin index", () => {
+  test("lists each segment once it is written, and forgets it when the stream is deleted", async () => {
+    const id = `embedded-admin-${Date.now()}`
+    const url = `${EMBEDDED}/v1/stream/${id}`
+    const json = { "Content-Type": "application/json" }
+    // The example cuts a segment every 5 messages.
+    await fetch(url, { method: "PUT", headers: json, body: "[1,2,3,4,5,6]" })
+    await fetch(url, { method: "POST", headers: json, body: "[7,8,9,10,11]" })
+    let rows: Record<string, unknown>[] = []
+    for (let i = 0; i < 40 && rows.length < 2; i++) {
+      rows = adminIndex(`SELECT read_seq, start_offset, end_offset FROM segments_admin WHERE stream_id = '${id}' ORDER BY read_seq`)
+      if (rows.length < 2) await sleep(100)
+    }
+    expect(rows).toEqual([
+      { read_seq: 0, start_offset: 0, end_offset: 12 },
+      { read_seq: 1, start_offset: 12, end_offset: 24 },
+    ])
+    expect(await (await fetch(`${url}?offset=-1`)).json()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+    await fetch(url, { method: "DELETE" })
+    for (let i = 0; i < 40 && rows.length > 0; i++) {
+      rows = adminIndex(`SELECT read_seq FROM segments_admin WHERE stream_id = '${id}'`)
+      if (rows.length > 0) await sleep(100)
+    }
+    expect(rows).toEqual([])
+  }, 30_000)
 })

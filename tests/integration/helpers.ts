@@ -96,6 +96,7 @@ export async function doStats(path: string): Promise<{
   requests: { total: number; by_kind: Record<string, number> }
   reads: { storage: number; reused: number }
   waiting: number
+  storage: { hot_messages: number; hot_bytes: number; segments: number }
 }> {
   const id = path.replace(/^\/v1\/stream\//, "")
   const res = await fetch(`${BASE}/debug/stats/${id}`)

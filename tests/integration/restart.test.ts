@@ -1,0 +1,115 @@
+// Persisted state across a restart of the local worker, and a damaged cold segment.
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, test } from "vitest"
+import { freshState, r2Object, startWorker } from "./worker"
+
+const json = { "Content-Type": "application/json" }
+const BUCKET = "durable-streams-segments"
+
+/** The object key of a stream's segment (see src/engine/segment.rs). */
+const segmentKey = (id: string, readSeq: number) =>
+  `streams/${Buffer.from(id).toString("base64url")}/1/${String(readSeq).padStart(16, "0")}.seg`
+
+async function readAll(base: string, id: string, offset = "-1"): Promise<unknown[]> {
+  const values: unknown[] = []
+  for (;;) {
+    const res = await fetch(`${base}/v1/stream/${id}?offset=${offset}`)
+    if (res.status !== 200) throw new Error(`read ${id} at ${offset}: ${res.status}`)
+    values.push(...((await res.json()) as unknown[]))
+    offset = res.headers.get("stream-next-offset")!
+    if (res.headers.get("stream-up-to-date") === "true") return values
+  }
+}
+
+describe("restarts", () => {
+  test("data, offsets and producer state survive a restart of the worker", async () => {
+    const state = freshState()
+    const id = `restart-${Date.now()}`
+    let worker = await startWorker(state)
+    const stream = `${worker.url}/v1/stream/${id}`
+    const offsets: string[] = []
+    try {
+      await fetch(stream, { method: "PUT", headers: json, body: "[]" })
+      for (let k = 0; k < 4; k++) {
+        const body = JSON.stringify([k * 3, k * 3 + 1, k * 3 + 2])
+        const headers = { ...json, "Producer-Id": "p", "Producer-Epoch": "0", "Producer-Seq": `${k}` }
+        const res = await fetch(stream, { method: "POST", headers, body })
+        expect(res.status).toBe(200)
+        offsets.push(res.headers.get("stream-next-offset")!)
+      }
+      // Give the background cut to cold storage time to finish before stopping.
+      await new Promise((r) => setTimeout(r, 500))
+      expect(((await (await fetch(`${worker.url}/debug/stats/${id}`)).json()) as { storage: { segments: number } }).storage.segments).toBe(2)
+    } finally {
+      await worker.stop()
+    }
+    worker = await startWorker(state)
+    const again = `${worker.url}/v1/stream/${id}`
+    try {
+      expect(await readAll(worker.url, id)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+      for (const [k, offset] of offsets.entries()) {
+        const rest = await readAll(worker.url, id, offset)
+        expect(rest).toEqual(Array.from({ length: 9 - 3 * k }, (_, i) => 3 * (k + 1) + i))
+      }
+      const retry = await fetch(again, {
+        method: "POST",
+        headers: { ...json, "Producer-Id": "p", "Producer-Epoch": "0", "Producer-Seq": "3" },
+        body: "[9,10,11]",
+      })
+      expect(retry.status).toBe(204)
+      expect(retry.headers.get("stream-next-offset")).toBe(offsets[3])
+      const next = await fetch(again, { method: "POST", headers: json, body: "12" })
+      expect(next.headers.get("stream-next-offset")! > offsets[3]).toBe(true)
+      expect(await readAll(worker.url, id)).toEqual(Array.from({ length: 13 }, (_, i) => i))
+    } finally {
+      await worker.stop()
+      rmSync(state, { recursive: true, force: true })
+    }
+  }, 120_000)
+
+  test("a damaged segment fails reads of its range with a 500, and nothing else", async () => {
+    const state = freshState()
+    const id = `damaged-${Date.now()}`
+    let worker = await startWorker(state)
+    let hotOffset = ""
+    try {
+      const stream = `${worker.url}/v1/stream/${id}`
+      await fetch(stream, { method: "PUT", headers: json, body: "[0,1,2,3,4]" })
+      const res = await fetch(stream, { method: "POST", headers: json, body: "[5,6]" })
+      hotOffset = res.headers.get("stream-next-offset")!
+      await fetch(stream, { method: "POST", headers: json, body: "[7]" })
+      await new Promise((r) => setTimeout(r, 500))
+    } finally {
+      await worker.stop()
+    }
+    // Cut the first segment object short, as a failed or partial write would.
+    const file = join(state, "segment.bin")
+    r2Object(state, ["get", `${BUCKET}/${segmentKey(id, 0)}`, "--file", file])
+    const bytes = readFileSync(file)
+    writeFileSync(file, bytes.subarray(0, bytes.length - 3))
+    r2Object(state, ["put", `${BUCKET}/${segmentKey(id, 0)}`, "--file", file])
+    worker = await startWorker(state)
+    try {
+      const stream = `${worker.url}/v1/stream/${id}`
+      const broken = await fetch(`${stream}?offset=-1`)
+      expect(broken.status).toBe(500)
+      expect(((await broken.json()) as { error: { code: string } }).error.code).toBe("SEGMENT_UNREADABLE")
+      expect(broken.headers.get("server-timing")).toMatch(/r2;dur=[\d.]+/)
+      expect(await readAll(worker.url, id, hotOffset)).toEqual([7])
+      expect((await fetch(stream, { method: "POST", headers: json, body: "8" })).status).toBe(204)
+      expect(await readAll(worker.url, id, hotOffset)).toEqual([7, 8])
+    } finally {
+      await worker.stop()
+    }
+    // A missing object is reported the same way.
+    r2Object(state, ["delete", `${BUCKET}/${segmentKey(id, 0)}`])
+    worker = await startWorker(state)
+    try {
+      expect((await fetch(`${worker.url}/v1/stream/${id}?offset=-1`)).status).toBe(500)
+    } finally {
+      await worker.stop()
+      rmSync(state, { recursive: true, force: true })
+    }
+  }, 180_000)
+})

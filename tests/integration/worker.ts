@@ -1,0 +1,76 @@
+// Starting and stopping a local worker from a test, on a free port and given state, for
+// tests that restart it or tamper with its storage while it is down.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+const CONFIG = "tests/restart/wrangler.toml"
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false" }
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const address = s.address()
+      s.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
+    })
+  })
+}
+
+export function freshState(): string {
+  return mkdtempSync(join(tmpdir(), "streams-state-"))
+}
+
+export interface LocalWorker {
+  url: string
+  stop(): Promise<void>
+}
+
+/** Starts the built worker on `state` and waits until it answers. */
+export async function startWorker(state: string): Promise<LocalWorker> {
+  const [port, inspector] = [await freePort(), await freePort()]
+  const child: ChildProcess = spawn(
+    "npx",
+    ["wrangler", "dev", "-c", CONFIG, "--ip", "127.0.0.1", "--port", `${port}`, "--inspector-port", `${inspector}`, "--persist-to", state],
+    { detached: true, stdio: "ignore", env },
+  )
+  const url = `http://127.0.0.1:${port}`
+  const exited = () => child.exitCode !== null || child.signalCode !== null
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig)
+    } catch {
+      // Already gone.
+    }
+  }
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (exited()) return resolve()
+      const force = setTimeout(() => signal("SIGKILL"), 5_000)
+      child.once("exit", () => {
+        clearTimeout(force)
+        resolve()
+      })
+      signal("SIGTERM")
+    })
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) return { url, stop }
+    } catch {
+      // Not listening yet.
+    }
+    if (exited()) break
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  await stop()
+  throw new Error("the worker did not start")
+}
+
+/** Runs `wrangler r2 object …` against the local bucket of a stopped worker's state. */
+export function r2Object(state: string, args: string[]): void {
+  execFileSync("npx", ["wrangler", "r2", "object", ...args, "--local", "--persist-to", state, "-c", CONFIG], {
+    env,
+    stdio: "ignore",
+  })
+}
