@@ -6,7 +6,7 @@
 //! is split across rows that hold nothing else; the rows after its first are flagged
 //! [`CONTINUES_MESSAGE`], so a read never ends inside a message.
 
-use super::rows::{split_rows, Chunk, RangeRead, RecordRead, Row};
+use super::rows::{split_rows, Chunk, RangeRead, RecordRead, Row, RowReader};
 use super::sql::{Sql, StorageError, Value};
 use crate::protocol::ProtocolError;
 
@@ -63,22 +63,14 @@ pub fn read(
     must_progress: bool,
 ) -> Result<Chunk, ProtocolError> {
     let mut reader = RangeRead::new(from, until, cap, json_mode, must_progress);
-    continue_read(sql, &mut reader)?;
+    continue_reader(sql, &mut reader)?;
     Ok(reader.finish())
 }
 
-/// Feeds hot rows to a read from where it stands.
-pub fn continue_read(sql: &impl Sql, reader: &mut RangeRead) -> Result<(), ProtocolError> {
+/// Feeds hot rows to a reader from where it stands.
+pub fn continue_reader(sql: &impl Sql, reader: &mut impl RowReader) -> Result<(), ProtocolError> {
     if reader.wants_more() {
         scan(sql, reader.position(), reader.until(), &mut |row| reader.feed(&row))?;
-    }
-    Ok(())
-}
-
-/// Feeds hot rows to a record lookup from where it stands.
-pub fn continue_record(sql: &impl Sql, reader: &mut RecordRead, until: u64) -> Result<(), ProtocolError> {
-    if reader.wants_more() {
-        scan(sql, reader.position(), until, &mut |row| reader.feed(&row))?;
     }
     Ok(())
 }
@@ -92,7 +84,7 @@ pub fn record_at(
     json_mode: bool,
 ) -> Result<Option<Vec<u8>>, ProtocolError> {
     let mut reader = RecordRead::new(at, until, json_mode);
-    continue_record(sql, &mut reader, until)?;
+    continue_reader(sql, &mut reader)?;
     Ok(reader.finish())
 }
 

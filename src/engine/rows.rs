@@ -57,6 +57,19 @@ fn first_skip(row: &Row, from: u64, json_mode: bool) -> Result<usize, ProtocolEr
     Ok(skip.min(row.body.len()))
 }
 
+/// Something that takes stored rows in position order: a range read or a record lookup.
+pub trait RowReader {
+    /// The position reached.
+    fn position(&self) -> u64;
+    /// Where it must end at the latest.
+    fn until(&self) -> u64;
+    /// Whether another row is wanted.
+    fn wants_more(&self) -> bool;
+    /// Takes the next row: the first must contain the start, each later one must start
+    /// where the previous ended. Returns whether another row is wanted.
+    fn feed(&mut self, row: &Row) -> Result<bool, ProtocolError>;
+}
+
 /// A read of `[from, until)`, at most `cap` bytes. JSON reads end on a message boundary;
 /// with `must_progress` they return at least one whole message even if it is larger than
 /// `cap`.
@@ -86,24 +99,26 @@ impl RangeRead {
         }
     }
 
-    /// The position reached.
-    pub fn position(&self) -> u64 {
+    /// The bytes read and where they end.
+    pub fn finish(self) -> Chunk {
+        Chunk { bytes: self.out, end: self.pos }
+    }
+}
+
+impl RowReader for RangeRead {
+    fn position(&self) -> u64 {
         self.pos
     }
 
-    /// Where the read must end at the latest.
-    pub fn until(&self) -> u64 {
+    fn until(&self) -> u64 {
         self.until
     }
 
-    /// Whether another row is wanted.
-    pub fn wants_more(&self) -> bool {
+    fn wants_more(&self) -> bool {
         !self.stopped && self.pos < self.until
     }
 
-    /// Takes the next row: the first must contain the start, each later one must start
-    /// where the previous ended. Returns whether another row is wanted.
-    pub fn feed(&mut self, row: &Row) -> Result<bool, ProtocolError> {
+    fn feed(&mut self, row: &Row) -> Result<bool, ProtocolError> {
         if !self.wants_more() {
             return Ok(false);
         }
@@ -142,11 +157,6 @@ impl RangeRead {
         }
         Ok(self.wants_more())
     }
-
-    /// The bytes read and where they end.
-    pub fn finish(self) -> Chunk {
-        Chunk { bytes: self.out, end: self.pos }
-    }
 }
 
 /// The rest of the record containing `at`, up to `until`: what a sub-offset fork slices.
@@ -165,18 +175,26 @@ impl RecordRead {
         Self { at, until, json_mode, out: Vec::new(), started: false, stopped: at >= until }
     }
 
-    /// The position reached.
-    pub fn position(&self) -> u64 {
+    /// The record's bytes, or `None` if there was no data at the position.
+    pub fn finish(self) -> Option<Vec<u8>> {
+        (!self.out.is_empty()).then_some(self.out)
+    }
+}
+
+impl RowReader for RecordRead {
+    fn position(&self) -> u64 {
         self.at + self.out.len() as u64
     }
 
-    /// Whether another row is wanted.
-    pub fn wants_more(&self) -> bool {
+    fn until(&self) -> u64 {
+        self.until
+    }
+
+    fn wants_more(&self) -> bool {
         !self.stopped && self.position() < self.until
     }
 
-    /// Takes the next row. Returns whether another row is wanted.
-    pub fn feed(&mut self, row: &Row) -> Result<bool, ProtocolError> {
+    fn feed(&mut self, row: &Row) -> Result<bool, ProtocolError> {
         if !self.wants_more() {
             return Ok(false);
         }
@@ -196,11 +214,6 @@ impl RecordRead {
         let visible = row.body.len().min((self.until - row.start) as usize);
         self.out.extend_from_slice(&row.body[skip..visible]);
         Ok(self.wants_more())
-    }
-
-    /// The record's bytes, or `None` if there was no data at the position.
-    pub fn finish(self) -> Option<Vec<u8>> {
-        (!self.out.is_empty()).then_some(self.out)
     }
 }
 

@@ -9,7 +9,7 @@
 use std::rc::Rc;
 
 use super::{Host, StreamService};
-use crate::engine::rows::{Chunk, RangeRead, RecordRead};
+use crate::engine::rows::{Chunk, RangeRead, RecordRead, RowReader};
 use crate::engine::segment::{self, Segment};
 use crate::engine::{log, Meta, SegmentInfo, Sql, State};
 use crate::protocol::ProtocolError;
@@ -84,20 +84,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         must_progress: bool,
     ) -> Result<Chunk, ProtocolError> {
         let mut reader = RangeRead::new(from, until.min(m.tail), cap, m.is_json(), must_progress);
-        if from < m.hot_start() {
-            for info in self.store.segments_between(from, reader.until().min(m.hot_start()))? {
-                let seg = self.segment(m, &info).await?;
-                for row in seg.rows_from(reader.position()) {
-                    if !reader.feed(row)? {
-                        break;
-                    }
-                }
-                if !reader.wants_more() {
-                    break;
-                }
-            }
-        }
-        log::continue_read(self.store.sql(), &mut reader)?;
+        self.feed_own(m, &mut reader).await?;
         Ok(reader.finish())
     }
 
@@ -108,10 +95,17 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         at: u64,
         until: u64,
     ) -> Result<Option<Vec<u8>>, ProtocolError> {
-        let until = until.min(m.tail);
-        let mut reader = RecordRead::new(at, until, m.is_json());
-        if at < m.hot_start() {
-            for info in self.store.segments_between(at, until.min(m.hot_start()))? {
+        let mut reader = RecordRead::new(at, until.min(m.tail), m.is_json());
+        self.feed_own(m, &mut reader).await?;
+        Ok(reader.finish())
+    }
+
+    /// Feeds a reader the stream's own rows: from cold segments while it is below the hot
+    /// start, then from the hot log.
+    async fn feed_own(&self, m: &Meta, reader: &mut impl RowReader) -> Result<(), ProtocolError> {
+        let cold_until = reader.until().min(m.hot_start());
+        if reader.position() < cold_until {
+            for info in self.store.segments_between(reader.position(), cold_until)? {
                 let seg = self.segment(m, &info).await?;
                 for row in seg.rows_from(reader.position()) {
                     if !reader.feed(row)? {
@@ -123,8 +117,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 }
             }
         }
-        log::continue_record(self.store.sql(), &mut reader, until)?;
-        Ok(reader.finish())
+        log::continue_reader(self.store.sql(), reader)
     }
 
     /// A segment's rows, from the object's small cache or from the cold store.
