@@ -2,15 +2,19 @@
 //! request.
 //!
 //! The first request for a key becomes the *leader* and fetches; later ones become
-//! *followers* and wait on a [`Slot`]. The leader settles the entry with the answer (or
-//! says the answer is not for sharing), and a stored answer lingers briefly so requests
-//! that arrive before the cache write is visible still get it. A leader that goes away
-//! without settling releases its followers to fetch on their own, so nobody waits on a
-//! lost request. The map is bounded; when full, requests fetch alone.
+//! *followers* and wait on the leader's [`Slot`]. The leader settles the slot with the
+//! answer (or says the answer is not for sharing), and a stored answer lingers briefly so
+//! requests that arrive before the cache write is visible still get it. A leader that
+//! goes away without settling releases its followers to fetch on their own, so nobody
+//! waits on a lost request. The map is bounded; when full, requests fetch alone.
 //!
 //! Single-threaded by design (`Rc`/`RefCell`): an isolate runs one thread. How a follower
-//! sleeps until its slot is settled is the platform's business ([`Slot::on_settled`]).
+//! sleeps until the slot is settled is the platform's business: on Workers a request may
+//! only be resumed through something the runtime carries into its own context, so the
+//! leader attaches such a wake-up to the slot ([`Slot::set_signal`]) and followers wait
+//! on it. Native code can use [`Slot::settled`].
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
@@ -25,7 +29,7 @@ pub const EDGE_LINGER_MS: i64 = 200;
 /// The default bound on the number of keys.
 pub const DEFAULT_CAPACITY: usize = 10_000;
 
-/// What a follower receives.
+/// What followers receive.
 #[derive(Debug)]
 enum SlotState<V> {
     Pending,
@@ -33,15 +37,20 @@ enum SlotState<V> {
     Settled(Option<V>),
 }
 
-/// Where a follower receives the leader's answer.
+/// Where the followers of one leader receive its answer.
 pub struct Slot<V> {
     state: RefCell<SlotState<V>>,
-    on_settled: RefCell<Option<Box<dyn FnOnce()>>>,
+    on_settled: RefCell<Vec<Box<dyn FnOnce()>>>,
+    signal: RefCell<Option<Rc<dyn Any>>>,
 }
 
 impl<V: Clone> Slot<V> {
     fn new() -> Self {
-        Self { state: RefCell::new(SlotState::Pending), on_settled: RefCell::new(None) }
+        Self {
+            state: RefCell::new(SlotState::Pending),
+            on_settled: RefCell::default(),
+            signal: RefCell::default(),
+        }
     }
 
     /// Registers what to run when the leader settles (at once if it already has).
@@ -49,8 +58,19 @@ impl<V: Clone> Slot<V> {
         if self.is_settled() {
             f();
         } else {
-            *self.on_settled.borrow_mut() = Some(Box::new(f));
+            self.on_settled.borrow_mut().push(Box::new(f));
         }
+    }
+
+    /// Attaches the platform's wake-up for followers; the leader does this before it
+    /// fetches, in its own request.
+    pub fn set_signal<T: 'static>(&self, signal: T) {
+        *self.signal.borrow_mut() = Some(Rc::new(signal));
+    }
+
+    /// The wake-up attached by the leader, if it is of type `T`.
+    pub fn signal<T: 'static>(&self) -> Option<Rc<T>> {
+        self.signal.borrow().clone().and_then(|s| s.downcast::<T>().ok())
     }
 
     /// Whether the leader has settled.
@@ -69,15 +89,16 @@ impl<V: Clone> Slot<V> {
 
     /// A future that completes when the leader settles, woken through a Rust waker. Use
     /// it where one request may wake another directly (inside a Durable Object); a
-    /// stateless worker needs a platform wake-up instead (see [`Slot::on_settled`]).
+    /// stateless worker needs a platform wake-up instead (see [`Slot::set_signal`]).
     pub fn settled(self: &Rc<Self>) -> SlotSettled<V> {
         SlotSettled { slot: Rc::clone(self) }
     }
 
     fn settle(&self, value: Option<V>) {
         *self.state.borrow_mut() = SlotState::Settled(value);
-        let callback = self.on_settled.borrow_mut().take();
-        if let Some(f) = callback {
+        // Callbacks run after the borrow is released: they may look at the slot.
+        let callbacks = std::mem::take(&mut *self.on_settled.borrow_mut());
+        for f in callbacks {
             f();
         }
     }
@@ -96,13 +117,13 @@ impl<V: Clone> Future for SlotSettled<V> {
             return Poll::Ready(self.slot.answer());
         }
         let waker = cx.waker().clone();
-        *self.slot.on_settled.borrow_mut() = Some(Box::new(move || waker.wake()));
+        self.slot.on_settled(move || waker.wake());
         Poll::Pending
     }
 }
 
 enum Entry<V> {
-    Pending(Vec<Rc<Slot<V>>>),
+    Pending(Rc<Slot<V>>),
     Lingering { value: V, until_ms: i64 },
 }
 
@@ -154,20 +175,25 @@ impl<V: Clone + 'static> InFlight<V> {
         self.len() == 0
     }
 
-    /// Joins the request for `key`.
-    pub fn join(self: &Rc<Self>, key: &str, now_ms: i64) -> Joined<V> {
-        let mut entries = self.entries.borrow_mut();
-        match entries.get_mut(key) {
-            Some(Entry::Pending(followers)) => {
-                let slot = Rc::new(Slot::new());
-                followers.push(Rc::clone(&slot));
-                return Joined::Follower(slot);
-            }
+    /// Joins a request for `key` that is already on its way, or an answer stored moments
+    /// ago; `None` when there is neither. Checked before the cache: either is as fresh as
+    /// a cache entry and costs no lookup.
+    pub fn join_existing(&self, key: &str, now_ms: i64) -> Option<Joined<V>> {
+        match self.entries.borrow_mut().get_mut(key) {
+            Some(Entry::Pending(slot)) => Some(Joined::Follower(Rc::clone(slot))),
             Some(Entry::Lingering { value, until_ms }) if *until_ms > now_ms => {
-                return Joined::Ready(value.clone())
+                Some(Joined::Ready(value.clone()))
             }
-            _ => {}
+            _ => None,
         }
+    }
+
+    /// Joins the request for `key`, leading it if nobody else is.
+    pub fn join(self: &Rc<Self>, key: &str, now_ms: i64) -> Joined<V> {
+        if let Some(joined) = self.join_existing(key, now_ms) {
+            return joined;
+        }
+        let mut entries = self.entries.borrow_mut();
         if entries.len() >= self.capacity {
             entries.retain(|_, e| {
                 matches!(e, Entry::Pending(_))
@@ -177,37 +203,29 @@ impl<V: Clone + 'static> InFlight<V> {
                 return Joined::Alone;
             }
         }
-        entries.insert(key.to_owned(), Entry::Pending(Vec::new()));
-        Joined::Leader(Leader { map: Rc::clone(self), key: key.to_owned(), settled: false })
+        let slot = Rc::new(Slot::new());
+        entries.insert(key.to_owned(), Entry::Pending(Rc::clone(&slot)));
+        Joined::Leader(Leader { map: Rc::clone(self), key: key.to_owned(), slot, settled: false })
     }
 
-    fn settle(&self, key: &str, outcome: Settle<V>, now_ms: i64) {
-        let followers = {
+    fn settle(&self, key: &str, slot: &Slot<V>, outcome: Settle<V>, now_ms: i64) {
+        {
             let mut entries = self.entries.borrow_mut();
-            let followers = match entries.remove(key) {
-                Some(Entry::Pending(f)) => f,
-                Some(lingering) => {
-                    entries.insert(key.to_owned(), lingering);
-                    Vec::new()
-                }
-                None => Vec::new(),
-            };
+            if matches!(entries.get(key), Some(Entry::Pending(p)) if std::ptr::eq(p.as_ref(), slot)) {
+                entries.remove(key);
+            }
             if let Settle::Stored(v) = &outcome {
                 entries.insert(
                     key.to_owned(),
                     Entry::Lingering { value: v.clone(), until_ms: now_ms + self.linger_ms },
                 );
             }
-            followers
-        };
-        // Callbacks run after the map is released: they may join again.
-        let value = match outcome {
+        }
+        // Followers are woken after the map is released: they may join again.
+        slot.settle(match outcome {
             Settle::Stored(v) | Settle::Shared(v) => Some(v),
             Settle::Private => None,
-        };
-        for slot in followers {
-            slot.settle(value.clone());
-        }
+        });
     }
 }
 
@@ -216,14 +234,20 @@ impl<V: Clone + 'static> InFlight<V> {
 pub struct Leader<V: Clone + 'static> {
     map: Rc<InFlight<V>>,
     key: String,
+    slot: Rc<Slot<V>>,
     settled: bool,
 }
 
 impl<V: Clone + 'static> Leader<V> {
+    /// The slot the followers wait on, to attach a wake-up to.
+    pub fn slot(&self) -> &Rc<Slot<V>> {
+        &self.slot
+    }
+
     /// Settles the key and wakes the followers.
     pub fn settle(mut self, outcome: Settle<V>, now_ms: i64) {
         self.settled = true;
-        self.map.settle(&self.key, outcome, now_ms);
+        self.map.settle(&self.key, &self.slot, outcome, now_ms);
     }
 }
 
@@ -231,7 +255,7 @@ impl<V: Clone + 'static> Drop for Leader<V> {
     fn drop(&mut self) {
         if !self.settled {
             // The time only matters for a stored answer, which this is not.
-            self.map.settle(&self.key, Settle::Private, 0);
+            self.map.settle(&self.key, &self.slot, Settle::Private, 0);
         }
     }
 }
@@ -271,6 +295,38 @@ mod tests {
         assert_eq!((woken.get(), f1.answer(), f2.answer()), (2, Some(7), Some(7)));
         assert!(map.is_empty(), "a shared answer does not linger");
         assert!(matches!(map.join("k", 6), Joined::Leader(_)));
+    }
+
+    #[test]
+    fn followers_share_the_leaders_slot_and_its_signal() {
+        let map = InFlight::new(10, EDGE_LINGER_MS);
+        let l = leader(map.join("k", 0));
+        l.slot().set_signal(String::from("wake-up"));
+        let (f1, f2) = (follower(map.join("k", 0)), follower(map.join("k", 0)));
+        assert!(Rc::ptr_eq(&f1, &f2) && Rc::ptr_eq(&f1, l.slot()));
+        assert_eq!(f1.signal::<String>().as_deref().map(String::as_str), Some("wake-up"));
+        assert!(f1.signal::<u8>().is_none(), "a signal of another type is not returned");
+        let (mut a, mut b) = (Box::pin(f1.settled()), Box::pin(f2.settled()));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(a.as_mut().poll(&mut cx).is_pending() && b.as_mut().poll(&mut cx).is_pending());
+        l.settle(Settle::Shared(4), 0);
+        assert_eq!(futures_executor::block_on(async { (a.await, b.await) }), (Some(4), Some(4)));
+    }
+
+    #[test]
+    fn joining_an_existing_request_never_leads() {
+        let map = InFlight::new(10, EDGE_LINGER_MS);
+        assert!(map.join_existing("k", 0).is_none());
+        assert!(map.is_empty(), "asking does not claim the key");
+        let l = leader(map.join("k", 0));
+        let f = match map.join_existing("k", 1) {
+            Some(Joined::Follower(f)) => f,
+            _ => panic!("expected to follow"),
+        };
+        l.settle(Settle::Stored(3), 10);
+        assert_eq!(f.answer(), Some(3));
+        assert!(matches!(map.join_existing("k", 11), Some(Joined::Ready(3))));
+        assert!(map.join_existing("k", 10 + EDGE_LINGER_MS).is_none());
     }
 
     #[test]

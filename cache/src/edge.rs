@@ -83,12 +83,15 @@ mod memory {
         pub now: Rc<Cell<i64>>,
         /// Stores performed.
         pub puts: Cell<usize>,
+        /// Lookups performed.
+        pub lookups: Cell<usize>,
     }
 
     impl EdgeCache for MemoryCache {
         type Entry = Buffered;
 
         fn get<'a>(&'a self, key: &'a CacheKey) -> CacheFuture<'a, Option<Buffered>> {
+            self.lookups.set(self.lookups.get() + 1);
             let now = self.now.get();
             let hit =
                 self.entries.borrow().get(key.as_str()).filter(|(_, exp)| *exp > now).map(|(b, _)| b.clone());

@@ -28,6 +28,10 @@ pub trait Origin {
     /// headers, so the answer can serve every requester.
     fn fetch(&self) -> LocalBoxFuture<'_, Result<Buffered, ProtocolError>>;
 
+    /// Prepares the wake-up the leader's followers will wait on. Runs in the leader's
+    /// request, before it fetches.
+    fn lead(&self, slot: &Rc<Slot<Rc<Buffered>>>);
+
     /// Completes when `slot` is settled, or after `bound_ms` at the latest.
     fn wait(&self, slot: &Rc<Slot<Rc<Buffered>>>, bound_ms: u64) -> LocalBoxFuture<'_, ()>;
 }
@@ -107,6 +111,12 @@ pub async fn serve<C: EdgeCache, O: Origin>(
             return Ok(finish(&read, answer, outcome, lookup_ms));
         }
         Lookup::Lookup => {
+            // An identical request on its way, or an answer stored moments ago, is as
+            // fresh as the cache and saves the lookup: at the tail of a busy stream that
+            // is every reader but the first after each append.
+            if let Some(joined) = in_flight.join_existing(read.key.as_str(), origin.now_ms()) {
+                return follow(cache, origin, &read, joined, lookup_ms).await;
+            }
             let started = origin.now_ms();
             let hit = cache.get(read.key).await;
             lookup_ms = (origin.now_ms() - started) as f64;
@@ -125,22 +135,35 @@ pub async fn serve<C: EdgeCache, O: Origin>(
         }
         Lookup::CollapseOnly => {}
     }
-    match in_flight.join(read.key.as_str(), origin.now_ms()) {
-        Joined::Ready(answer) => Ok(finish(&read, answer, CacheOutcome::Coalesced, lookup_ms)),
+    let joined = in_flight.join(read.key.as_str(), origin.now_ms());
+    follow(cache, origin, &read, joined, lookup_ms).await
+}
+
+/// Goes on as the collapsing map says: use a ready answer, wait for a leader, or lead.
+async fn follow<C: EdgeCache, O: Origin>(
+    cache: &C,
+    origin: &O,
+    read: &CachedRead<'_>,
+    joined: Joined<Rc<Buffered>>,
+    lookup_ms: f64,
+) -> Result<ReadResult<C::Entry>, ProtocolError> {
+    match joined {
+        Joined::Ready(answer) => Ok(finish(read, answer, CacheOutcome::Coalesced, lookup_ms)),
         Joined::Follower(slot) => {
             origin.wait(&slot, read.follower_bound_ms).await;
             let answer = match slot.answer() {
-                Some(answer) => return Ok(finish(&read, answer, CacheOutcome::Coalesced, lookup_ms)),
-                None => fetch_and_store(cache, origin, &read).await?,
+                Some(answer) => return Ok(finish(read, answer, CacheOutcome::Coalesced, lookup_ms)),
+                None => fetch_and_store(cache, origin, read).await?,
             };
-            Ok(finish(&read, answer, CacheOutcome::Miss, lookup_ms))
+            Ok(finish(read, answer, CacheOutcome::Miss, lookup_ms))
         }
         Joined::Leader(leader) => {
+            origin.lead(leader.slot());
             // On error the leader is dropped unsettled, which sends its followers to the
             // origin on their own.
             let answer = Rc::new(origin.fetch().await?);
             let facts = answer.facts();
-            let settle = if store(cache, &read, &answer) {
+            let settle = if store(cache, read, &answer) {
                 Settle::Stored(Rc::clone(&answer))
             } else if policy::share(read.facts, &facts) {
                 Settle::Shared(Rc::clone(&answer))
@@ -148,11 +171,11 @@ pub async fn serve<C: EdgeCache, O: Origin>(
                 Settle::Private
             };
             leader.settle(settle, origin.now_ms());
-            Ok(finish(&read, answer, CacheOutcome::Miss, lookup_ms))
+            Ok(finish(read, answer, CacheOutcome::Miss, lookup_ms))
         }
         Joined::Alone => {
-            let answer = fetch_and_store(cache, origin, &read).await?;
-            Ok(finish(&read, answer, CacheOutcome::Miss, lookup_ms))
+            let answer = fetch_and_store(cache, origin, read).await?;
+            Ok(finish(read, answer, CacheOutcome::Miss, lookup_ms))
         }
     }
 }

@@ -236,6 +236,9 @@ fn decorate(
     }
     let mut timing = ServerTiming::after(headers.get("Server-Timing")?.as_deref());
     if let Some((outcome, lookup_ms)) = handled.cache {
+        // The Cache API marks its matches with a status of its own; X-Cache reports our
+        // lookup, so a `cf-cache-status` the client sees is always a CDN's.
+        headers.delete("cf-cache-status")?;
         headers.set("X-Cache", outcome.x_cache())?;
         timing.add("cache", lookup_ms, Some(outcome.x_cache()));
     }

@@ -50,18 +50,29 @@ impl Origin for DoOrigin {
         })
     }
 
-    /// The follower waits on a JavaScript promise created in its own request, which the
-    /// leader resolves: the runtime then resumes the follower in its own request context.
-    /// A timer in the follower's request bounds the wait (and keeps the request alive).
-    fn wait(&self, slot: &Rc<Slot<Rc<Buffered>>>, bound_ms: u64) -> LocalBoxFuture<'_, ()> {
+    /// The leader makes a JavaScript promise in its own request and resolves it when it
+    /// settles. Followers wait by following that promise from their requests: the
+    /// runtime then resumes each follower in its own request's context. (A promise a
+    /// follower made itself and the leader resolved would resume the follower in the
+    /// leader's context, where the follower's response cannot be built.)
+    fn lead(&self, slot: &Rc<Slot<Rc<Buffered>>>) {
         let promise = js_sys::Promise::new(&mut |resolve, _reject| {
             slot.on_settled(move || {
                 let _ = resolve.call0(&JsValue::UNDEFINED);
             });
         });
+        slot.set_signal(promise);
+    }
+
+    /// A timer in the follower's request bounds the wait (and keeps the request alive).
+    fn wait(&self, slot: &Rc<Slot<Rc<Buffered>>>, bound_ms: u64) -> LocalBoxFuture<'_, ()> {
+        let signal = slot.signal::<js_sys::Promise>();
         Box::pin(async move {
-            let settled = JsFuture::from(promise);
-            let _ = select(settled, Delay::from(Duration::from_millis(bound_ms))).await;
+            // Without a signal (not expected) the follower fetches alone at once.
+            if let Some(promise) = signal {
+                let settled = JsFuture::from((*promise).clone());
+                let _ = select(settled, Delay::from(Duration::from_millis(bound_ms))).await;
+            }
         })
     }
 }

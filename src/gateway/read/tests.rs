@@ -32,6 +32,7 @@ impl Future for YieldOnce {
 struct TestOrigin {
     answer: RefCell<Result<Buffered, ProtocolError>>,
     fetches: Cell<usize>,
+    leads: Cell<usize>,
 }
 
 impl TestOrigin {
@@ -40,6 +41,7 @@ impl TestOrigin {
         Self {
             answer: RefCell::new(Ok(Buffered { status, headers, body: b"data".to_vec() })),
             fetches: Cell::new(0),
+            leads: Cell::new(0),
         }
     }
 }
@@ -57,7 +59,13 @@ impl Origin for TestOrigin {
         })
     }
 
+    fn lead(&self, slot: &Rc<Slot<Rc<Buffered>>>) {
+        self.leads.set(self.leads.get() + 1);
+        slot.set_signal(());
+    }
+
     fn wait(&self, slot: &Rc<Slot<Rc<Buffered>>>, _bound_ms: u64) -> LocalBoxFuture<'_, ()> {
+        assert!(slot.signal::<()>().is_some(), "followers wait on a slot their leader prepared");
         let settled = slot.settled();
         Box::pin(async move {
             settled.await;
@@ -135,10 +143,22 @@ fn a_mid_stream_chunk_is_stored_then_served_from_the_cache() {
     let (cache, origin, map) = (MemoryCache::default(), chunk(), in_flight());
     let f = facts_for(Mode::CatchUp);
     assert_eq!(run(&cache, &origin, &map, &f, None, None).outcome, CacheOutcome::Miss);
-    let second = run(&cache, &origin, &map, &f, None, None);
+    // Another isolate (its own collapsing map) finds the entry in the cache.
+    let second = run(&cache, &origin, &in_flight(), &f, None, None);
     assert_eq!(second.outcome, CacheOutcome::Hit);
     assert!(matches!(second.served, Served::Entry(ref e) if e.body == b"data"));
     assert_eq!(origin.fetches.get(), 1);
+}
+
+#[test]
+fn an_answer_stored_moments_ago_is_reused_without_a_lookup() {
+    let (cache, origin, map) = (MemoryCache::default(), chunk(), in_flight());
+    let f = facts_for(Mode::CatchUp);
+    run(&cache, &origin, &map, &f, None, None);
+    let second = run(&cache, &origin, &map, &f, None, None);
+    assert_eq!(second.outcome, CacheOutcome::Coalesced);
+    assert!(matches!(second.served, Served::Answer(ref a) if a.body == b"data"));
+    assert_eq!((origin.fetches.get(), cache.lookups.get()), (1, 1));
 }
 
 #[test]
@@ -146,7 +166,7 @@ fn a_matching_if_none_match_on_a_hit_is_a_304_without_the_origin() {
     let (cache, origin, map) = (MemoryCache::default(), chunk(), in_flight());
     let f = facts_for(Mode::CatchUp);
     run(&cache, &origin, &map, &f, None, None);
-    let revalidated = run(&cache, &origin, &map, &f, None, Some(ETAG));
+    let revalidated = run(&cache, &origin, &in_flight(), &f, None, Some(ETAG));
     assert_eq!(revalidated.outcome, CacheOutcome::NotModified);
     assert!(
         matches!(revalidated.served, Served::NotModified(ref h) if h.iter().any(|(k, v)| *k == "ETag" && v == ETAG))
@@ -170,6 +190,8 @@ fn concurrent_identical_long_polls_cost_one_origin_request() {
     assert_eq!(origin.fetches.get(), 1);
     assert_eq!(outcomes.iter().filter(|o| **o == CacheOutcome::Miss).count(), 1);
     assert_eq!(outcomes.iter().filter(|o| **o == CacheOutcome::Coalesced).count(), 49);
+    assert_eq!(cache.lookups.get(), 1, "followers of a request on its way skip the cache lookup");
+    assert_eq!(origin.leads.get(), 1);
 }
 
 #[test]
