@@ -58,7 +58,7 @@ struct Args {
     /// Writers per stream.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     writers: u32,
-    /// Milliseconds between one writer's appends.
+    /// Milliseconds between one writer's appends; a writer does not wait for one to be acknowledged before the next.
     #[arg(long, default_value_t = 1000.0, value_parser = positive, conflicts_with = "rate")]
     write_interval: f64,
     /// Appends per second per stream, shared by its writers (instead of --write-interval).

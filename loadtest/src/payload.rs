@@ -56,29 +56,68 @@ pub fn decode(body: &[u8], json: bool, carry: &mut Vec<u8>) -> Result<Vec<Stamp>
     Ok(out)
 }
 
-/// Checks the order of each writer's messages as a reader sees them.
+/// Checks what one reader receives: every message exactly once, and the order it saw.
+///
+/// Writers do not wait for one append's acknowledgment before sending the next, so the
+/// stream's order need not follow each writer's numbering; what must hold is that every
+/// reader of a stream sees the same order, the one the server sequenced. The order is
+/// folded into a fingerprint that readers of one stream must share.
 #[derive(Clone, Debug, Default)]
 pub struct SequenceCheck {
-    last: std::collections::HashMap<u32, u64>,
-    /// Messages seen twice (or out of order).
-    pub duplicates: u64,
-    /// Messages skipped.
-    pub gaps: u64,
-    /// Messages seen in order.
+    /// Per writer, a bit per sequence number received.
+    seen: std::collections::HashMap<u32, Vec<u64>>,
+    /// Per writer, the highest sequence number received.
+    highest: std::collections::HashMap<u32, u64>,
+    /// Distinct messages received.
     pub received: u64,
+    /// Messages received more than once.
+    pub duplicates: u64,
+    /// The order received, as a hash chain of (writer, sequence).
+    pub order: u64,
 }
 
 impl SequenceCheck {
-    /// Takes the next message seen. Writers start at sequence 0.
+    /// Takes the next message received.
     pub fn see(&mut self, stamp: Stamp) {
-        let expected = self.last.get(&stamp.w).map_or(0, |l| l + 1);
-        if stamp.s < expected {
+        let seen = self.seen.entry(stamp.w).or_default();
+        let (word, bit) = ((stamp.s / 64) as usize, 1u64 << (stamp.s % 64));
+        if seen.len() <= word {
+            seen.resize(word + 1, 0);
+        }
+        if seen[word] & bit != 0 {
             self.duplicates += 1;
             return;
         }
-        self.gaps += stamp.s - expected;
+        seen[word] |= bit;
         self.received += 1;
-        self.last.insert(stamp.w, stamp.s);
+        let highest = self.highest.entry(stamp.w).or_insert(stamp.s);
+        *highest = (*highest).max(stamp.s);
+        // FNV-1a over the message's identity, chained.
+        let mut h = self.order ^ 0xcbf2_9ce4_8422_2325;
+        for b in u64::from(stamp.w).to_le_bytes().into_iter().chain(stamp.s.to_le_bytes()) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.order = h;
+    }
+
+    /// Whether writer `w`'s message `s` was received.
+    pub fn contains(&self, w: u32, s: u64) -> bool {
+        self.seen
+            .get(&w)
+            .and_then(|v| v.get((s / 64) as usize))
+            .is_some_and(|word| word & (1 << (s % 64)) != 0)
+    }
+
+    /// Writer `w`'s highest sequence number received.
+    pub fn highest(&self, w: u32) -> Option<u64> {
+        self.highest.get(&w).copied()
+    }
+
+    /// Messages missing: sequence numbers below a writer's highest one that never came.
+    pub fn gaps(&self) -> u64 {
+        let seen =
+            |w: &u32| self.seen.get(w).map_or(0, |v| v.iter().map(|x| u64::from(x.count_ones())).sum());
+        self.highest.iter().map(|(w, h)| h + 1 - seen(w)).sum()
     }
 }
 
@@ -112,9 +151,27 @@ mod tests {
     #[test]
     fn gaps_and_duplicates_are_counted_per_writer() {
         let mut c = SequenceCheck::default();
-        for (w, s) in [(0, 0), (1, 0), (0, 1), (0, 1), (0, 4), (1, 1)] {
+        for (w, s) in [(0, 0), (1, 0), (0, 2), (0, 1), (0, 1), (0, 4), (1, 1)] {
             c.see(Stamp { w, s, t: 0 });
         }
-        assert_eq!((c.received, c.duplicates, c.gaps), (5, 1, 2));
+        // Writer 0 is missing 3; 1 came twice; arrival out of numbering is fine.
+        assert_eq!((c.received, c.duplicates, c.gaps()), (6, 1, 1));
+        assert!(c.contains(0, 4) && !c.contains(0, 3) && !c.contains(2, 0));
+        assert_eq!((c.highest(0), c.highest(1), c.highest(2)), (Some(4), Some(1), None));
+    }
+
+    #[test]
+    fn readers_share_an_order_fingerprint_only_if_they_saw_one_order() {
+        let order = |seq: &[(u32, u64)]| {
+            let mut c = SequenceCheck::default();
+            for &(w, s) in seq {
+                c.see(Stamp { w, s, t: 0 });
+            }
+            c.order
+        };
+        assert_eq!(order(&[(0, 0), (1, 0), (0, 1)]), order(&[(0, 0), (1, 0), (0, 1)]));
+        assert_ne!(order(&[(0, 0), (1, 0), (0, 1)]), order(&[(1, 0), (0, 0), (0, 1)]));
+        // A duplicate does not change the fingerprint.
+        assert_eq!(order(&[(0, 0), (0, 0), (0, 1)]), order(&[(0, 0), (0, 1)]));
     }
 }

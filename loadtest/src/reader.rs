@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::follow::{LongPollFollower, SseParser};
 use crate::http::{header, now_ms, Target};
 use crate::payload::{self, SequenceCheck};
-use crate::stats::{Counts, Latencies};
+use crate::stats::{Counts, Errors, Latencies};
 use crate::workload::Live;
 
 /// Longest a long-poll may take before the reader counts it as a timeout: well above any
@@ -38,7 +38,7 @@ pub struct ReaderResult {
     /// Answers by `cf-cache-status`.
     pub cf_cache_status: Counts,
     /// Errors by kind.
-    pub errors: Counts,
+    pub errors: Errors,
     /// Time from a message's send to its receipt.
     pub latency: Latencies,
     /// Order of what it received.
@@ -59,8 +59,8 @@ pub fn fingerprint(s: &str) -> u64 {
 }
 
 impl ReaderResult {
-    fn error(&mut self, kind: &str, live: &Live) {
-        self.errors.add(kind, 1);
+    fn error(&mut self, kind: &str, sample: Option<&str>, live: &Live) {
+        self.errors.add(kind, sample);
         live.errors.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -92,10 +92,7 @@ impl ReaderResult {
                 }
                 live.messages.fetch_add(self.sequence.received - before, Ordering::Relaxed);
             }
-            Err(e) => {
-                self.error("undecodable body", live);
-                eprintln!("reader of stream {}: {e}", self.stream);
-            }
+            Err(e) => self.error("undecodable body", Some(&e), live),
         }
     }
 }
@@ -128,7 +125,7 @@ pub async fn long_poll(
         let resp = match resp {
             Ok(resp) => resp,
             Err(e) => {
-                r.error(if e.is_timeout() { "timeout" } else { "network" }, &live);
+                r.error(if e.is_timeout() { "timeout" } else { "network" }, Some(&e.to_string()), &live);
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             }
@@ -138,14 +135,15 @@ pub async fn long_poll(
         match resp.status().as_u16() {
             200 => match resp.bytes().await {
                 Ok(body) => r.take(&body, json, &mut carry, &live),
-                Err(_) => {
-                    r.error("body", &live);
+                Err(e) => {
+                    r.error("body", Some(&e.to_string()), &live);
                     continue;
                 }
             },
             204 => {}
             other => {
-                r.error(&format!("HTTP {other}"), &live);
+                let body = resp.text().await.unwrap_or_default();
+                r.error(&format!("HTTP {other}"), Some(&body), &live);
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             }
@@ -180,12 +178,13 @@ pub async fn sse(
         let resp = match resp {
             Ok(resp) if resp.status().as_u16() == 200 => resp,
             Ok(resp) => {
-                r.error(&format!("HTTP {}", resp.status().as_u16()), &live);
+                let kind = format!("HTTP {}", resp.status().as_u16());
+                r.error(&kind, Some(&resp.text().await.unwrap_or_default()), &live);
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             }
-            Err(_) => {
-                r.error("network", &live);
+            Err(e) => {
+                r.error("network", Some(&e.to_string()), &live);
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             }
@@ -199,8 +198,8 @@ pub async fn sse(
             };
             let chunk = match chunk {
                 Some(Ok(chunk)) => chunk,
-                Some(Err(_)) => {
-                    r.error("SSE stream broken", &live);
+                Some(Err(e)) => {
+                    r.error("SSE stream broken", Some(&e.to_string()), &live);
                     break;
                 }
                 None => break,
@@ -214,7 +213,7 @@ pub async fn sse(
                                 offset = o.to_owned();
                             }
                         }
-                        Err(_) => r.error("bad SSE control event", &live),
+                        Err(_) => r.error("bad SSE control event", Some(&event.data), &live),
                     },
                     _ => {}
                 }

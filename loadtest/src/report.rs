@@ -1,6 +1,6 @@
 //! The report of one run: what was measured, derived rates, and the human summary.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cost::{self, Estimate, Prices, Workload};
 use crate::http::READ_KINDS;
 use crate::reader::ReaderResult;
-use crate::stats::{percent, Counts, Latencies, Summary};
+use crate::stats::{percent, Counts, Errors, Latencies, Summary};
 use crate::workload::Settings;
 use crate::writer::WriterResult;
 
@@ -56,6 +56,8 @@ pub struct Report {
     pub drift: Drift,
     /// Errors by kind, over readers (`read: …`) and writers (`write: …`).
     pub errors: Counts,
+    /// The first message of each kind of error.
+    pub error_samples: BTreeMap<String, String>,
     /// The monthly cost of this workload.
     pub cost: Cost,
 }
@@ -69,6 +71,8 @@ pub struct Writes {
     pub per_second: f64,
     /// The rate asked for.
     pub target_per_second: f64,
+    /// Appends not sent because a writer already had the most outstanding.
+    pub skipped: u64,
     /// Time to acknowledgment, ms.
     pub ack_ms: Summary,
 }
@@ -113,10 +117,16 @@ pub struct Delivery {
     pub expected: u64,
     /// Messages received in order.
     pub received: u64,
-    /// Messages skipped.
+    /// Acknowledged messages a reader never received (before later ones it did).
     pub gaps: u64,
+    /// Receipts of messages whose append failed (timed out, say) yet landed.
+    pub delivered_despite_failed_append: u64,
     /// Messages received twice.
     pub duplicates: u64,
+    /// Readers that saw their stream's messages in another order than the rest of its
+    /// readers (among readers that received the same number): 0 when the server gave
+    /// everyone one order.
+    pub order_divergent_readers: u64,
     /// From send to receipt, ms (writers and readers share this machine's clock).
     pub latency_ms: Summary,
 }
@@ -178,14 +188,13 @@ impl Report {
     pub fn build(label: &str, target: &str, s: &Settings, o: Observed) -> Self {
         let seconds = o.elapsed.as_secs_f64().max(1e-9);
         let (mut ack, mut latency) = (Latencies::default(), Latencies::default());
-        let mut errors = Counts::default();
-        let mut appends = 0;
+        let mut errors = Errors::default();
+        let (mut appends, mut skipped) = (0, 0);
         for w in &o.writers {
             appends += w.appends;
+            skipped += w.skipped;
             ack.merge(&w.ack_latency);
-            for (k, v) in &w.errors.0 {
-                errors.add(&format!("write: {k}"), *v);
-            }
+            errors.merge_prefixed("write: ", &w.errors);
         }
         let (mut x_cache, mut cf) = (Counts::default(), Counts::default());
         let (mut long_poll_requests, mut sse_sessions) = (0, 0);
@@ -201,16 +210,28 @@ impl Report {
             cf.merge(&r.cf_cache_status);
             latency.merge(&r.latency);
             received += r.sequence.received;
-            gaps += r.sequence.gaps;
+            gaps += r.sequence.gaps();
             duplicates += r.sequence.duplicates;
             for url in &r.missed {
                 *missed.entry(*url).or_default() += 1;
             }
-            for (k, v) in &r.errors.0 {
-                errors.add(&format!("read: {k}"), *v);
-            }
+            errors.merge_prefixed("read: ", &r.errors);
         }
         let misses: u64 = missed.values().sum();
+        // A failed append is not a lost message: take it out of the gaps, and count it if
+        // it landed after all.
+        let mut delivered_despite_failed_append = 0;
+        for w in &o.writers {
+            for r in o.readers.iter().filter(|r| r.stream == w.stream) {
+                for &seq in &w.failed {
+                    if r.sequence.contains(w.id, seq) {
+                        delivered_despite_failed_append += 1;
+                    } else if r.sequence.highest(w.id).is_some_and(|h| seq < h) {
+                        gaps -= 1;
+                    }
+                }
+            }
+        }
 
         let stream_objects = o.object_requests.as_ref().map(|per_stream| {
             let mut requests = Counts::default();
@@ -239,7 +260,7 @@ impl Report {
         let workload = Workload {
             worker_requests_per_s: (long_poll_requests + sse_sessions + appends) as f64 / wall,
             do_requests_per_s: do_requests as f64 / wall,
-            appends_per_s: appends as f64 / seconds,
+            appends_per_s: appends as f64 / s.duration_s.min(seconds),
             streams_awake: awake as u64,
             streams_hibernating: hibernating as u64,
         };
@@ -252,8 +273,10 @@ impl Report {
             drain_seconds: o.drain.as_secs_f64(),
             writes: Writes {
                 appends,
-                per_second: appends as f64 / seconds,
+                // Over the sending window; `seconds` also covers the wait for the last acks.
+                per_second: appends as f64 / s.duration_s.min(seconds),
                 target_per_second: s.target_rate(),
+                skipped,
                 ack_ms: ack.summary(),
             },
             reads: Reads {
@@ -270,11 +293,14 @@ impl Report {
                 expected: o.expected,
                 received,
                 gaps,
+                delivered_despite_failed_append,
                 duplicates,
+                order_divergent_readers: divergent(&o.readers),
                 latency_ms: latency.summary(),
             },
             drift: drift(&o.readers, s.streams),
-            errors,
+            errors: errors.counts,
+            error_samples: errors.samples,
             cost: Cost {
                 prices: cost::CLOUDFLARE,
                 assumptions: cost::ASSUMPTIONS.iter().map(|a| (*a).to_owned()).collect(),
@@ -300,8 +326,24 @@ impl Report {
         if d.gaps > 0 || d.duplicates > 0 {
             p.push(format!("{} messages skipped and {} received twice", d.gaps, d.duplicates));
         }
+        if d.order_divergent_readers > 0 {
+            p.push(format!("{} readers saw another order than the rest", d.order_divergent_readers));
+        }
         p
     }
+}
+
+/// Readers whose order differs from the most common one among the readers of their
+/// stream that received as many messages as they did.
+fn divergent(readers: &[ReaderResult]) -> u64 {
+    let mut groups: HashMap<(usize, u64), HashMap<u64, u64>> = HashMap::new();
+    for r in readers {
+        *groups.entry((r.stream, r.sequence.received)).or_default().entry(r.sequence.order).or_default() += 1;
+    }
+    groups
+        .values()
+        .map(|orders| orders.values().sum::<u64>() - orders.values().max().copied().unwrap_or(0))
+        .sum()
 }
 
 fn drift(readers: &[ReaderResult], streams: usize) -> Drift {
@@ -368,11 +410,12 @@ pub fn render(r: &Report) -> String {
     let w = &r.writes;
     let _ = writeln!(
         out,
-        "WRITES          {} appends in {:.1} s = {:.1}/s (target {:.1}/s); ack {}",
+        "WRITES          {} appends in {:.1} s = {:.1}/s (target {:.1}/s{}); ack {}",
         w.appends,
         r.write_seconds,
         w.per_second,
         w.target_per_second,
+        if w.skipped > 0 { format!(", {} not sent: too many outstanding", w.skipped) } else { String::new() },
         ms(&w.ack_ms)
     );
     let rd = &r.reads;
@@ -381,12 +424,16 @@ pub fn render(r: &Report) -> String {
         "READS           {} long-poll requests, {} SSE sessions",
         rd.long_poll_requests, rd.sse_sessions
     );
-    let _ = writeln!(
-        out,
-        "  X-Cache       {}  → HIT rate {}%",
-        counts_line(&rd.x_cache),
-        opt(rd.hit_rate_percent, 1)
-    );
+    if rd.x_cache.total() > 0 {
+        let _ = writeln!(
+            out,
+            "  X-Cache       {}  → HIT rate {}%",
+            counts_line(&rd.x_cache),
+            opt(rd.hit_rate_percent, 1)
+        );
+    } else {
+        let _ = writeln!(out, "  X-Cache       none seen (SSE is not cached)");
+    }
     if rd.cf_cache_status.total() > 0 {
         let _ = writeln!(
             out,
@@ -395,7 +442,9 @@ pub fn render(r: &Report) -> String {
             opt(rd.cdn_hit_rate_percent, 1)
         );
     }
-    let _ = writeln!(out, "  MISSes per URL {} (1.00 = perfect collapsing)", opt(rd.misses_per_key, 2));
+    if rd.misses_per_key.is_some() {
+        let _ = writeln!(out, "  MISSes per URL {} (1.00 = perfect collapsing)", opt(rd.misses_per_key, 2));
+    }
     match &r.stream_objects {
         Some(o) => {
             let _ = writeln!(
@@ -415,27 +464,46 @@ pub fn render(r: &Report) -> String {
     let d = &r.delivery;
     let _ = writeln!(
         out,
-        "DELIVERY        {} of {} messages, {} gaps, {} duplicates, delivery complete {:.2} s after writing stopped",
-        d.received, d.expected, d.gaps, d.duplicates, r.drain_seconds
+        "DELIVERY        {} of {} messages, {} gaps, {} duplicates{}, {}; complete {:.2} s after writing stopped",
+        d.received,
+        d.expected,
+        d.gaps,
+        d.duplicates,
+        match d.delivered_despite_failed_append {
+            0 => String::new(),
+            n => format!(" ({n} receipts of failed appends that landed)"),
+        },
+        match d.order_divergent_readers {
+            0 => "one order for all readers".to_owned(),
+            n => format!("{n} readers saw another order"),
+        },
+        r.drain_seconds
     );
     let _ = writeln!(out, "  latency       {}", ms(&d.latency_ms));
     let dr = &r.drift;
-    let _ = writeln!(
-        out,
-        "OFFSET DRIFT    offsets per reader {:.0}/{:.1}/{:.0} (min/mean/max); URLs per reader {:.0}/{:.1}/{:.0}; URL spread {} (1.00 = readers share every URL)",
-        dr.offsets_per_reader.min,
-        dr.offsets_per_reader.mean,
-        dr.offsets_per_reader.max,
-        dr.urls_per_reader.min,
-        dr.urls_per_reader.mean,
-        dr.urls_per_reader.max,
-        opt(dr.url_spread, 2),
-    );
+    if rd.long_poll_requests == 0 {
+        let _ = writeln!(out, "OFFSET DRIFT    no long-poll readers");
+    } else {
+        let _ = writeln!(
+            out,
+            "OFFSET DRIFT    offsets per reader {:.0}/{:.1}/{:.0} (min/mean/max); URLs per reader {:.0}/{:.1}/{:.0}; URL spread {} (1.00 = readers share every URL)",
+            dr.offsets_per_reader.min,
+            dr.offsets_per_reader.mean,
+            dr.offsets_per_reader.max,
+            dr.urls_per_reader.min,
+            dr.urls_per_reader.mean,
+            dr.urls_per_reader.max,
+            opt(dr.url_spread, 2),
+        );
+    }
     let _ = writeln!(
         out,
         "ERRORS          {}",
         if r.errors.total() == 0 { "none".to_owned() } else { counts_line(&r.errors) }
     );
+    for (kind, sample) in &r.error_samples {
+        let _ = writeln!(out, "  {kind:<13} e.g. {sample}");
+    }
     let c = &r.cost.monthly;
     let _ = writeln!(
         out,
@@ -462,7 +530,7 @@ pub fn render(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::Stamp;
+    use crate::payload::{SequenceCheck, Stamp};
     use crate::reader::fingerprint;
 
     fn settings() -> Settings {
@@ -549,6 +617,41 @@ mod tests {
     }
 
     #[test]
+    fn failed_appends_are_not_lost_messages() {
+        let mut o = observed();
+        // Append 4 failed and never landed; append 6 timed out but landed.
+        let mut writer = WriterResult { appends: 8, failed: vec![4, 6], ..WriterResult::default() };
+        writer.errors.add("HTTP 503", Some("overloaded"));
+        writer.errors.add("timeout", None);
+        o.writers = vec![writer];
+        o.expected = 24;
+        for r in &mut o.readers {
+            let mut seen = SequenceCheck::default();
+            for s in (0..10).filter(|s| *s != 4) {
+                seen.see(Stamp { w: 0, s, t: 0 });
+            }
+            r.sequence = seen;
+        }
+        let r = Report::build("", "t", &settings(), o);
+        assert_eq!((r.delivery.gaps, r.delivery.delivered_despite_failed_append), (0, 3));
+        assert_eq!(r.problems(), vec!["2 errors".to_owned()]);
+    }
+
+    #[test]
+    fn a_reader_that_saw_another_order_is_a_problem() {
+        let mut o = observed();
+        let mut swapped = poller(&["a", "b", "c"], 0, false);
+        for seq in [1, 0, 2, 3, 4, 5, 6, 7, 8, 9] {
+            swapped.sequence.see(Stamp { w: 0, s: seq, t: 0 });
+        }
+        o.readers[1] = swapped;
+        let r = Report::build("", "t", &settings(), o);
+        assert_eq!(r.delivery.order_divergent_readers, 1);
+        assert!(r.problems().contains(&"1 readers saw another order than the rest".to_owned()));
+        assert!(render(&r).contains("1 readers saw another order"));
+    }
+
+    #[test]
     fn readers_on_different_urls_show_drift() {
         let mut o = observed();
         o.readers[1] = poller(&["a", "x", "y"], 10, false);
@@ -562,7 +665,8 @@ mod tests {
         let mut o = observed();
         o.readers[0] = poller(&["a"], 7, true);
         o.readers[0].sequence.see(Stamp { w: 0, s: 9, t: 0 });
-        o.readers[2].errors.add("HTTP 500", 2);
+        o.readers[2].errors.add("HTTP 500", Some("{\"error\":\"boom\"}"));
+        o.readers[2].errors.add("HTTP 500", None);
         o.object_requests = None;
         let r = Report::build("", "t", &settings(), o);
         let p = r.problems();
@@ -570,6 +674,7 @@ mod tests {
         assert!(p.contains(&"readers received 28 of 30 messages".to_owned()), "{p:?}");
         assert!(p.contains(&"2 messages skipped and 0 received twice".to_owned()), "{p:?}");
         assert_eq!(r.errors.get("read: HTTP 500"), 2);
+        assert!(render(&r).contains("read: HTTP 500 e.g. {\"error\":\"boom\"}"));
         assert!(r.stream_objects.is_none());
         assert!(render(&r).contains("not exposed by the target"));
     }

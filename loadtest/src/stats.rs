@@ -145,6 +145,36 @@ impl Counts {
     }
 }
 
+/// Errors by kind, with the first message seen of each kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Errors {
+    /// How many of each kind.
+    pub counts: Counts,
+    /// The first message of each kind (an error body, for HTTP errors).
+    pub samples: BTreeMap<String, String>,
+}
+
+impl Errors {
+    /// Counts one error of `kind`, keeping `sample` if it is the first of its kind.
+    pub fn add(&mut self, kind: &str, sample: Option<&str>) {
+        self.counts.add(kind, 1);
+        if let Some(text) = sample {
+            let text: String = text.trim().chars().take(300).collect();
+            self.samples.entry(kind.to_owned()).or_insert(text);
+        }
+    }
+
+    /// Adds another set under `prefix`.
+    pub fn merge_prefixed(&mut self, prefix: &str, other: &Errors) {
+        for (k, v) in &other.counts.0 {
+            self.counts.add(&format!("{prefix}{k}"), *v);
+        }
+        for (k, v) in &other.samples {
+            self.samples.entry(format!("{prefix}{k}")).or_insert_with(|| v.clone());
+        }
+    }
+}
+
 /// The share of `part` in `whole`, in percent (`None` when `whole` is 0).
 pub fn percent(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| 100.0 * part as f64 / whole as f64)
@@ -224,6 +254,19 @@ mod tests {
         l.record(7.0);
         let s = l.summary();
         assert_eq!((s.p50, s.p99, s.max), (7.0, 7.0, 7.0));
+    }
+
+    #[test]
+    fn errors_keep_the_first_sample_of_each_kind() {
+        let mut a = Errors::default();
+        a.add("HTTP 503", Some(" {\"error\":\"first\"} "));
+        a.add("HTTP 503", Some("second"));
+        a.add("network", None);
+        let mut all = Errors::default();
+        all.merge_prefixed("write: ", &a);
+        assert_eq!((all.counts.total(), all.counts.get("write: HTTP 503")), (3, 2));
+        assert_eq!(all.samples.get("write: HTTP 503").map(String::as_str), Some("{\"error\":\"first\"}"));
+        assert!(!all.samples.contains_key("write: network"));
     }
 
     #[test]

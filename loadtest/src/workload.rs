@@ -26,7 +26,7 @@ pub struct Settings {
     pub sse_ratio: f64,
     /// Writers per stream.
     pub writers: usize,
-    /// Pause between one writer's appends, in milliseconds.
+    /// Time between one writer's appends, in milliseconds (it does not wait for acknowledgments).
     pub write_interval_ms: f64,
     /// How long writers write, in seconds.
     pub duration_s: f64,
@@ -106,7 +106,7 @@ pub async fn run(target: Arc<Target>, s: &Settings, label: &str) -> Result<Repor
     for (stream, (_, url, appended)) in streams.iter().enumerate() {
         for w in 0..s.writers {
             let plan = WriterPlan {
-                url: url.clone(),
+                stream: (stream, url.clone()),
                 id: (stream * s.writers + w) as u32,
                 interval: Duration::from_secs_f64(s.write_interval_ms / 1000.0),
                 until,

@@ -1,23 +1,42 @@
-//! Writers: each appends stamped messages to one stream at a fixed interval.
+//! Writers: each appends stamped messages to one stream at a fixed rate.
+//!
+//! A writer is open-loop: it sends on schedule whether or not earlier appends have been
+//! acknowledged, as independent producers do, so a slow server shows up as slow
+//! acknowledgments and delivery rather than as a writer that quietly slows down. At most
+//! [`MAX_IN_FLIGHT`] appends are outstanding; ticks beyond that are counted, not sent.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
 use crate::http::{now_ms, Target};
 use crate::payload::{self, Stamp};
-use crate::stats::{Counts, Latencies};
+use crate::stats::{Errors, Latencies};
 use crate::workload::Live;
+
+/// Appends one writer may have outstanding.
+pub const MAX_IN_FLIGHT: usize = 64;
+/// How long an append may take before it counts as failed.
+const APPEND_LIMIT: Duration = Duration::from_secs(30);
 
 /// What one writer did.
 #[derive(Debug, Default)]
 pub struct WriterResult {
+    /// The writer's number.
+    pub id: u32,
+    /// The stream it wrote (its index).
+    pub stream: usize,
     /// Appends acknowledged.
     pub appends: u64,
+    /// Scheduled appends not sent because [`MAX_IN_FLIGHT`] were outstanding.
+    pub skipped: u64,
     /// Errors by kind.
-    pub errors: Counts,
+    pub errors: Errors,
+    /// Sequence numbers of appends that failed (they may or may not have landed).
+    pub failed: Vec<u64>,
     /// Time to acknowledgment.
     pub ack_latency: Latencies,
 }
@@ -25,13 +44,13 @@ pub struct WriterResult {
 /// How a writer writes.
 #[derive(Clone, Debug)]
 pub struct WriterPlan {
-    /// The stream's URL.
-    pub url: String,
-    /// The writer's number, unique in the run (readers check order per writer).
+    /// The stream's index and URL.
+    pub stream: (usize, String),
+    /// The writer's number, unique in the run (readers check messages per writer).
     pub id: u32,
-    /// Pause between appends.
+    /// Time between appends.
     pub interval: Duration,
-    /// When to stop.
+    /// When to stop sending.
     pub until: Instant,
     /// Message size.
     pub payload_bytes: usize,
@@ -39,48 +58,70 @@ pub struct WriterPlan {
     pub json: bool,
 }
 
-/// Appends every `plan.interval` until `plan.until`, one append at a time. `appended`
-/// counts the stream's acknowledged appends, which its readers must all receive.
+/// The outcome of one append (its sequence number, then its time to acknowledgment or
+/// the kind of failure and a message).
+type Outcome = (u64, Result<f64, (String, String)>);
+
+async fn append(target: Arc<Target>, url: String, json: bool, (seq, body): (u64, String)) -> Outcome {
+    let started = Instant::now();
+    let result = match target.append(&url, json, body).timeout(APPEND_LIMIT).send().await {
+        Ok(resp) if resp.status().is_success() => Ok(started.elapsed().as_secs_f64() * 1000.0),
+        Ok(resp) => Err((format!("HTTP {}", resp.status().as_u16()), resp.text().await.unwrap_or_default())),
+        Err(e) if e.is_timeout() => Err(("timeout".to_owned(), e.to_string())),
+        Err(e) => Err(("network".to_owned(), e.to_string())),
+    };
+    (seq, result)
+}
+
+/// Appends every `plan.interval` until `plan.until`, then waits for the appends still
+/// outstanding. `appended` counts the stream's acknowledged appends, which its readers
+/// must all receive.
 pub async fn write(
     target: Arc<Target>,
     plan: WriterPlan,
     live: Arc<Live>,
     appended: Arc<AtomicU64>,
 ) -> WriterResult {
-    let url = plan.url;
-    let mut w = WriterResult::default();
+    let (stream, url) = plan.stream;
+    let mut w = WriterResult { id: plan.id, stream, ..WriterResult::default() };
+    let mut in_flight: JoinSet<Outcome> = JoinSet::new();
     let mut ticks = tokio::time::interval(plan.interval.max(Duration::from_millis(1)));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let record = |w: &mut WriterResult, (seq, outcome): Outcome| match outcome {
+        Ok(ms) => {
+            w.ack_latency.record(ms);
+            w.appends += 1;
+            appended.fetch_add(1, Ordering::Relaxed);
+            live.appends.fetch_add(1, Ordering::Relaxed);
+        }
+        Err((kind, message)) => {
+            w.errors.add(&kind, Some(&message));
+            w.failed.push(seq);
+            live.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    };
     let mut seq = 0;
     loop {
-        ticks.tick().await;
-        if Instant::now() >= plan.until {
-            break;
-        }
-        let body = payload::encode(Stamp { w: plan.id, s: seq, t: now_ms() }, plan.payload_bytes, plan.json);
-        let started = Instant::now();
-        let error = match target.append(&url, plan.json, body).send().await {
-            Ok(resp) if resp.status().is_success() => None,
-            Ok(resp) => Some(format!("HTTP {}", resp.status().as_u16())),
-            Err(e) if e.is_timeout() => Some("timeout".to_owned()),
-            Err(_) => Some("network".to_owned()),
-        };
-        match error {
-            None => {
-                w.ack_latency.record(started.elapsed().as_secs_f64() * 1000.0);
-                w.appends += 1;
+        tokio::select! {
+            _ = ticks.tick() => {
+                if Instant::now() >= plan.until {
+                    break;
+                }
+                if in_flight.len() >= MAX_IN_FLIGHT {
+                    w.skipped += 1;
+                    continue;
+                }
+                let body = payload::encode(Stamp { w: plan.id, s: seq, t: now_ms() }, plan.payload_bytes, plan.json);
+                in_flight.spawn(append(target.clone(), url.clone(), plan.json, (seq, body)));
                 seq += 1;
-                appended.fetch_add(1, Ordering::Relaxed);
-                live.appends.fetch_add(1, Ordering::Relaxed);
             }
-            // An append that failed may still have landed; the sequence number moves on so
-            // readers count a gap rather than a duplicate if it did not.
-            Some(kind) => {
-                w.errors.add(&kind, 1);
-                seq += 1;
-                live.errors.fetch_add(1, Ordering::Relaxed);
+            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                record(&mut w, done.unwrap_or_else(|e| (u64::MAX, Err(("task".to_owned(), e.to_string())))));
             }
         }
+    }
+    while let Some(done) = in_flight.join_next().await {
+        record(&mut w, done.unwrap_or_else(|e| (u64::MAX, Err(("task".to_owned(), e.to_string())))));
     }
     w
 }
