@@ -127,8 +127,9 @@ pub struct ObjectCounters {
     pub by_kind: Counts,
 }
 
-/// Kinds that are reads: what edge caching and collapsing are meant to save.
-pub const READ_KINDS: [&str; 3] = ["read", "long_poll", "sse"];
+/// Kinds that are reads answered per request: what edge caching and collapsing are
+/// meant to save. (SSE sessions are counted apart: one lasts many messages.)
+pub const READ_KINDS: [&str; 2] = ["read", "long_poll"];
 
 impl ObjectCounters {
     /// Requests served between `before` and `self`. Counters live in the object's memory,

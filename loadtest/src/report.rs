@@ -101,10 +101,15 @@ pub struct Reads {
 pub struct ObjectLoad {
     /// By kind.
     pub requests: Counts,
-    /// Read requests (catch-up, long-poll, SSE).
+    /// Read requests (catch-up and long-poll).
     pub reads: u64,
-    /// Read requests per append: about 1 when every new message costs one request.
+    /// Read requests per append: at most about 1 when a new message costs one request
+    /// however many readers wait for it (less when appends come faster than readers
+    /// poll, and answers carry several).
     pub reads_per_append: Option<f64>,
+    /// SSE sessions opened (each serves many messages; readers reopen one when the
+    /// server ends it).
+    pub sse_sessions: u64,
     /// Whether an object was reloaded during the run (its counters restarted, so the
     /// counts are low).
     pub restarted: bool,
@@ -242,6 +247,7 @@ impl Report {
             ObjectLoad {
                 reads,
                 reads_per_append: (appends > 0).then(|| reads as f64 / appends as f64),
+                sse_sessions: requests.get("sse"),
                 restarted: per_stream.iter().any(|(_, r)| *r),
                 requests,
             }
@@ -449,10 +455,11 @@ pub fn render(r: &Report) -> String {
         Some(o) => {
             let _ = writeln!(
                 out,
-                "STREAM OBJECTS  {} read requests for {} appends → {} per append{}  [{}]",
+                "STREAM OBJECTS  {} read requests for {} appends → {} per append; {} SSE sessions opened{}  [{}]",
                 o.reads,
                 w.appends,
                 opt(o.reads_per_append, 2),
+                o.sse_sessions,
                 if o.restarted { " (an object was reloaded: counts are low)" } else { "" },
                 o.requests.0.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
             );
@@ -598,7 +605,7 @@ mod tests {
         assert!((r.reads.hit_rate_percent.unwrap() - 500.0 / 6.0).abs() < 1e-9);
         assert_eq!(r.reads.misses_per_key, Some(1.0));
         let o = r.stream_objects.as_ref().unwrap();
-        assert_eq!((o.reads, o.reads_per_append), (12, Some(1.2)));
+        assert_eq!((o.reads, o.reads_per_append, o.sse_sessions), (11, Some(1.1), 1));
         assert_eq!((r.delivery.received, r.delivery.expected), (30, 30));
         assert_eq!(r.delivery.latency_ms.max, 20.0);
         assert_eq!(r.drift.url_spread, Some(1.0));
@@ -607,7 +614,7 @@ mod tests {
         let text = render(&r);
         for needle in [
             "HIT rate 83.3%",
-            "1.20 per append",
+            "1.10 per append; 1 SSE sessions opened",
             "30 of 30 messages",
             "URL spread 1.00",
             "ERRORS          none",
@@ -683,7 +690,7 @@ mod tests {
     fn the_report_serialises_to_json() {
         let r = Report::build("a", "t", &settings(), observed());
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
-        assert_eq!(v["stream_objects"]["reads_per_append"], 1.2);
+        assert_eq!(v["stream_objects"]["reads_per_append"], 1.1);
         assert_eq!(v["reads"]["x_cache"]["HIT"], 5);
         assert!(v["cost"]["assumptions"].as_array().unwrap().len() >= 3);
     }
