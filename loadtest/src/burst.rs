@@ -178,6 +178,7 @@ pub async fn run(target: Arc<Target>, concurrency: usize, rounds: usize) -> Resu
         let label = format!("long-poll at the tail #{i}, one append");
         report.rounds.push(round(&target, &label, (&name, &parked), concurrency, Some("released\n")).await?);
     }
+    target.delete_stream(&url).await;
     Ok(report)
 }
 

@@ -99,6 +99,16 @@ impl Target {
         }
     }
 
+    /// Deletes a stream the run created. Best effort: a failure is reported and the run
+    /// goes on (the stream then stays on the target).
+    pub async fn delete_stream(&self, url: &str) {
+        match self.auth(self.client.delete(url)).timeout(Duration::from_secs(30)).send().await {
+            Ok(resp) if resp.status().is_success() || resp.status().as_u16() == 404 => {}
+            Ok(resp) => eprintln!("could not delete {url}: HTTP {}", resp.status()),
+            Err(e) => eprintln!("could not delete {url}: {e}"),
+        }
+    }
+
     /// The counters of stream `name`'s object, or `None` when the worker does not expose
     /// them (`DEBUG_STATS` off, or another implementation).
     pub async fn object_counters(&self, name: &str) -> Option<ObjectCounters> {

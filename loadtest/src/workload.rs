@@ -57,7 +57,7 @@ pub struct Live {
     pub requests: AtomicU64,
     /// Of which answered `X-Cache: HIT`.
     pub hits: AtomicU64,
-    /// Messages received by readers, in order.
+    /// Distinct messages received by readers.
     pub messages: AtomicU64,
     /// Errors of any kind.
     pub errors: AtomicU64,
@@ -141,6 +141,9 @@ pub async fn run(target: Arc<Target>, s: &Settings, label: &str) -> Result<Repor
         reader_results.push(r.map_err(|e| format!("reader failed: {e}"))?);
     }
     progress.finish();
+    for (_, url, _) in &streams {
+        target.delete_stream(url).await;
+    }
 
     let counters = before
         .into_iter()
