@@ -9,6 +9,8 @@
 //! - [`service`]: the per-stream request handler (create, append, read, long-poll,
 //!   SSE, forks, expiry) over a [`service::Host`] that supplies time, timers and calls
 //!   to other streams.
+//! - [`auth`]: who may do what: HS256 tokens per project, public streams, and how the
+//!   edge tells a stream object how a request was authorized.
 //! - [`gateway`]: the edge worker's pure parts: routing, CORS and security headers.
 //! - `platform` (wasm32 only): the workers-rs glue — the `#[event(fetch)]` entry, the
 //!   `StreamDO` Durable Object, and adapters for SQLite, timers and stubs.
@@ -20,6 +22,7 @@
 // unwraps.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod auth;
 pub mod engine;
 pub mod gateway;
 pub mod protocol;

@@ -117,12 +117,7 @@ mod tests {
     #[test]
     fn the_memory_cache_honours_max_age() {
         let cache = MemoryCache::default();
-        let facts = ReadFacts {
-            path: "/v1/stream/s".into(),
-            offset: KeyOffset::Now,
-            mode: Mode::CatchUp,
-            cursor: None,
-        };
+        let facts = ReadFacts::new("/v1/stream/s", KeyOffset::Now, Mode::CatchUp, None);
         let key = CacheKey::for_read("https://h", &facts);
         let answer = Buffered {
             status: 200,

@@ -4,7 +4,10 @@
 //! URLs that ask the same thing share one entry: parameter order, unknown parameters,
 //! `offset=-1` versus the zero offset versus no offset, and percent-encoding variants of
 //! the stream path all collapse to one key. Parameters that change the answer (offset,
-//! live mode, and for long-polls the cursor) are always part of it.
+//! live mode, and for long-polls the cursor) are always part of it, and so is who may
+//! see it: answers to requests without credentials live under keys of their own, and a
+//! stream's reader key (`rk`) is kept, so an entry is only ever found by a request with
+//! the same audience and key.
 
 use std::fmt;
 
@@ -39,6 +42,18 @@ pub struct ReadFacts {
     pub mode: Mode,
     /// The client's cursor, if it sent a valid one.
     pub cursor: Option<u64>,
+    /// The request carried no credentials (with auth on): only answers the origin gave
+    /// to such requests — public streams' — may serve it.
+    pub anonymous: bool,
+    /// The `rk` parameter, if given.
+    pub reader_key: Option<String>,
+}
+
+impl ReadFacts {
+    /// A read of `path` with no credentials distinction and no reader key.
+    pub fn new(path: impl Into<String>, offset: KeyOffset, mode: Mode, cursor: Option<u64>) -> Self {
+        Self { path: path.into(), offset, mode, cursor, anonymous: false, reader_key: None }
+    }
 }
 
 /// A cache key: an absolute URL, as the Workers Cache API requires.
@@ -55,16 +70,22 @@ impl CacheKey {
         };
         // Parameters in sorted order; the cursor only matters to long-polls, whose answer
         // carries the next cursor.
-        let key = match (facts.mode, facts.cursor) {
-            (Mode::LongPoll, Some(c)) => {
-                format!("{origin}{}?cursor={c}&live=long-poll&offset={offset}", facts.path)
-            }
-            (Mode::LongPoll, None) => {
-                format!("{origin}{}?live=long-poll&offset={offset}", facts.path)
-            }
-            (Mode::Sse, _) => format!("{origin}{}?live=sse&offset={offset}", facts.path),
-            (Mode::CatchUp, _) => format!("{origin}{}?offset={offset}", facts.path),
-        };
+        let mut key = format!("{origin}{}?", facts.path);
+        if facts.anonymous {
+            key.push_str("anonymous=1&");
+        }
+        match (facts.mode, facts.cursor) {
+            (Mode::LongPoll, Some(c)) => key.push_str(&format!("cursor={c}&live=long-poll&")),
+            (Mode::LongPoll, None) => key.push_str("live=long-poll&"),
+            (Mode::Sse, _) => key.push_str("live=sse&"),
+            (Mode::CatchUp, _) => {}
+        }
+        key.push_str("offset=");
+        key.push_str(offset);
+        if let Some(rk) = &facts.reader_key {
+            key.push_str("&rk=");
+            key.push_str(&encode_component(rk));
+        }
         Self(key)
     }
 
@@ -80,6 +101,19 @@ impl fmt::Display for CacheKey {
     }
 }
 
+/// Percent-encodes a query value (everything but RFC 3986 unreserved characters).
+fn encode_component(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for &b in value.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,7 +121,7 @@ mod tests {
     const ZERO: &str = "0000000000000000_0000000000000000";
 
     fn facts(offset: KeyOffset, mode: Mode, cursor: Option<u64>) -> ReadFacts {
-        ReadFacts { path: "/v1/stream/s".into(), offset, mode, cursor }
+        ReadFacts::new("/v1/stream/s", offset, mode, cursor)
     }
 
     fn key(f: &ReadFacts) -> String {
@@ -115,6 +149,24 @@ mod tests {
         ];
         let keys: std::collections::HashSet<String> = distinct.iter().map(key).collect();
         assert_eq!(keys.len(), distinct.len());
+    }
+
+    #[test]
+    fn audiences_and_reader_keys_never_share_entries() {
+        let open = facts(KeyOffset::At(ZERO.into()), Mode::LongPoll, Some(3));
+        let anonymous = ReadFacts { anonymous: true, ..open.clone() };
+        let keyed = ReadFacts { reader_key: Some("rk_1&x=y".into()), ..open.clone() };
+        let other = ReadFacts { reader_key: Some("rk_2".into()), ..open.clone() };
+        let keys: std::collections::HashSet<String> = [&open, &anonymous, &keyed, &other].map(key).into();
+        assert_eq!(keys.len(), 4);
+        assert_eq!(
+            key(&keyed),
+            format!("https://h/v1/stream/s?cursor=3&live=long-poll&offset={ZERO}&rk=rk_1%26x%3Dy")
+        );
+        assert_eq!(
+            key(&anonymous),
+            format!("https://h/v1/stream/s?anonymous=1&cursor=3&live=long-poll&offset={ZERO}")
+        );
     }
 
     #[test]

@@ -134,7 +134,7 @@ mod tests {
     fn facts(mode: Mode, now: bool) -> ReadFacts {
         let offset =
             if now { KeyOffset::Now } else { KeyOffset::At("0000000000000000_0000000000000005".into()) };
-        ReadFacts { path: "/v1/stream/s".into(), offset, mode, cursor: None }
+        ReadFacts::new("/v1/stream/s", offset, mode, None)
     }
 
     fn reply(status: u16, cc: &str, up_to_date: bool) -> ReplyFacts<'_> {

@@ -19,6 +19,8 @@ pub struct CreateRequest {
     pub closed: bool,
     /// The fork headers.
     pub fork: Option<ForkRequest>,
+    /// `?public=true`.
+    pub public: bool,
 }
 
 impl CreateRequest {
@@ -40,10 +42,13 @@ impl CreateRequest {
         if self.closed != m.closed {
             return Err(ProtocolError::ConfigMismatch("closed state"));
         }
+        if self.public != m.public {
+            return Err(ProtocolError::ConfigMismatch("public flag"));
+        }
         let fork_matches = match (&self.fork, &m.fork) {
             (None, None) => true,
             (Some(r), Some(f)) => {
-                r.source == f.source
+                r.source.key() == f.source
                     && r.offset.is_none_or(|o| o.position() == f.offset)
                     && r.sub_offset == f.sub_offset
             }
@@ -78,9 +83,19 @@ pub struct NewStream {
     pub body: Vec<u8>,
     /// For forks: the source's segment count at the fork point.
     pub read_seq_base: u64,
+    /// Readable without credentials.
+    pub public: bool,
+    /// The reader key, for a protected stream created with auth on.
+    pub reader_key: Option<String>,
 }
 
 impl<S: Sql> Store<S> {
+    /// Gives the live stream `m` a new reader key.
+    pub fn set_reader_key(&self, m: &Meta, key: &str) -> Result<Meta, ProtocolError> {
+        meta::set_reader_key(self.sql(), key)?;
+        Ok(Meta { reader_key: Some(key.to_owned()), ..m.clone() })
+    }
+
     /// Stores a new stream. The path must be free (no live or retained stream).
     pub fn create(&self, new: NewStream, now_ms: i64) -> Result<Meta, ProtocolError> {
         let sql = self.sql();
@@ -117,6 +132,8 @@ impl<S: Sql> Store<S> {
                     read_seq_base: new.read_seq_base,
                     ..Tiering::default()
                 },
+                public: new.public,
+                reader_key: new.reader_key.clone(),
             };
             meta::insert(sql, &m)?;
             Ok(m)

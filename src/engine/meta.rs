@@ -85,6 +85,11 @@ pub struct Meta {
     pub deleted: bool,
     /// Hot and cold storage.
     pub tiering: Tiering,
+    /// Readable without credentials (`?public=true` at creation).
+    pub public: bool,
+    /// The reader key of a protected stream, if it has one: only reads that name it
+    /// (`rk`) are answered as shareable by caches.
+    pub reader_key: Option<String>,
 }
 
 impl Meta {
@@ -118,7 +123,7 @@ const COLUMNS: &str = "stream_id, incarnation, content_type, created_at, tail, c
     closed_by_producer, closed_by_epoch, closed_by_seq, last_stream_seq, ttl_seconds,
     expires_at, expiry_inherited, touched_at, fork_source, fork_offset, fork_sub_offset,
     fork_source_incarnation, fork_count, deleted, hot_messages, hot_bytes, segments, cold_end,
-    read_seq_base";
+    read_seq_base, public, reader_key";
 
 /// Loads the stream row, if there is one.
 pub fn load(sql: &impl Sql) -> Result<Option<Meta>, StorageError> {
@@ -162,6 +167,8 @@ fn from_row(r: &[Value]) -> Meta {
             cold_end: r[23].opt_int().map(|v| v.max(0) as u64),
             read_seq_base: u(24),
         },
+        public: r[25].int() != 0,
+        reader_key: r[26].opt_text(),
     }
 }
 
@@ -177,7 +184,7 @@ pub fn insert(sql: &impl Sql, m: &Meta) -> Result<(), StorageError> {
     sql.execute(
         &format!(
             "INSERT INTO stream (singleton, {COLUMNS})
-             VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ),
         &[
             m.stream_id.as_str().into(),
@@ -205,8 +212,15 @@ pub fn insert(sql: &impl Sql, m: &Meta) -> Result<(), StorageError> {
             m.tiering.segments.into(),
             m.tiering.cold_end.into(),
             m.tiering.read_seq_base.into(),
+            m.public.into(),
+            m.reader_key.clone().into(),
         ],
     )
+}
+
+/// Replaces the reader key.
+pub fn set_reader_key(sql: &impl Sql, key: &str) -> Result<(), StorageError> {
+    sql.execute("UPDATE stream SET reader_key = ? WHERE singleton = 1", &[key.into()])
 }
 
 /// Records a write of `messages` messages (`bytes` stored bytes): the new tail, and

@@ -9,11 +9,12 @@
 //! - 1: initial schema.
 //! - 2: cold segments: the `segments` index, and the stream's hot-log counters, segment
 //!   count, end of the cold range and fork `read_seq` base.
+//! - 3: access: the stream's public flag and reader key.
 
 use super::sql::{Sql, SqlExt, StorageError};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Statements that bring an empty database to version 1.
 const V1: &[&str] = &[
@@ -81,8 +82,14 @@ const V2: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS segments_end ON segments (\"end\")",
 ];
 
+/// Statements that bring version 2 to version 3.
+const V3: &[&str] = &[
+    "ALTER TABLE stream ADD COLUMN public INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE stream ADD COLUMN reader_key TEXT",
+];
+
 /// Migrations by target version: `MIGRATIONS[v - 1]` brings version `v - 1` to `v`.
-const MIGRATIONS: &[&[&str]] = &[V1, V2];
+const MIGRATIONS: &[&[&str]] = &[V1, V2, V3];
 
 /// Creates or upgrades the schema. Idempotent and cheap when already current.
 pub fn ensure(sql: &impl Sql) -> Result<(), StorageError> {
@@ -155,6 +162,7 @@ mod tests {
         assert_eq!(current_version(&db).unwrap(), SCHEMA_VERSION);
         let m = super::super::meta::load(&db).unwrap().unwrap();
         assert_eq!((m.tail, m.tiering.segments, m.tiering.cold_end), (5, 0, None));
+        assert_eq!((m.public, m.reader_key), (false, None));
         assert_eq!(db.query_int("SELECT count(*) FROM segments", &[]).unwrap(), Some(0));
     }
 

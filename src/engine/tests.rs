@@ -20,6 +20,8 @@ fn new_stream(content_type: &str, body: &[u8]) -> NewStream {
         prefix: Vec::new(),
         body: body.to_vec(),
         read_seq_base: 0,
+        public: false,
+        reader_key: None,
     }
 }
 
@@ -225,8 +227,27 @@ fn create_requests_match_only_the_same_configuration() {
     assert!(other_ttl.check_matches(&m).is_err());
     let other_type = CreateRequest { content_type: Some("application/json".into()), ..same.clone() };
     assert!(other_type.check_matches(&m).is_err());
+    let public = CreateRequest { public: true, ..same.clone() };
+    assert_eq!(public.check_matches(&m).unwrap_err().status(), 409);
     let closed = CreateRequest { closed: true, ..same };
     assert!(closed.check_matches(&m).is_err());
+}
+
+#[test]
+fn access_settings_are_stored_and_the_reader_key_can_change() {
+    let s = store();
+    let mut n = new_stream("text/plain", b"x");
+    n.reader_key = Some("rk_first".into());
+    let m = s.create(n, 1).unwrap();
+    assert_eq!(live(&s).reader_key.as_deref(), Some("rk_first"));
+    let rotated = s.set_reader_key(&m, "rk_second").unwrap();
+    assert_eq!(live(&s), rotated);
+    assert_eq!(rotated.reader_key.as_deref(), Some("rk_second"));
+    let p = store();
+    let mut n = new_stream("text/plain", b"");
+    n.public = true;
+    p.create(n, 1).unwrap();
+    assert!(live(&p).public && live(&p).reader_key.is_none());
 }
 
 #[test]

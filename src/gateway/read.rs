@@ -12,8 +12,9 @@ use durable_streams_cache::{
 };
 use futures_util::future::LocalBoxFuture;
 
+use crate::protocol::path::StreamName;
 use crate::protocol::query::{Live, ReadQuery};
-use crate::protocol::{path, Offset, ProtocolError, StartAt};
+use crate::protocol::{Offset, ProtocolError, StartAt};
 use durable_streams_cache::{KeyOffset, Mode};
 
 /// The collapsing map of one isolate, shared by all its requests.
@@ -72,7 +73,7 @@ pub struct ReadResult<E> {
 
 /// What a GET of stream `stream_id` asks for, in the cache's terms. An absent offset is
 /// the beginning, spelled like the zero offset, so both share one key.
-pub fn facts(stream_id: &str, query: &ReadQuery) -> ReadFacts {
+pub fn facts(name: &StreamName, query: &ReadQuery, anonymous: bool) -> ReadFacts {
     let offset = match query.offset.unwrap_or(StartAt::Beginning) {
         StartAt::Now => KeyOffset::Now,
         StartAt::Beginning => KeyOffset::At(Offset::ZERO.to_string()),
@@ -83,7 +84,14 @@ pub fn facts(stream_id: &str, query: &ReadQuery) -> ReadFacts {
         Live::LongPoll => Mode::LongPoll,
         Live::Sse => Mode::Sse,
     };
-    ReadFacts { path: path::stream_path(stream_id), offset, mode, cursor: query.cursor }
+    ReadFacts {
+        path: name.path(),
+        offset,
+        mode,
+        cursor: query.cursor,
+        anonymous,
+        reader_key: query.reader_key.clone(),
+    }
 }
 
 /// How long a follower waits for its leader: a long-poll leader may wait the whole

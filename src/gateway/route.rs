@@ -1,6 +1,7 @@
 //! What an incoming request is for.
 
-use crate::protocol::{path, percent, ProtocolError};
+use crate::protocol::path::StreamName;
+use crate::protocol::{percent, ProtocolError};
 use crate::service::Method;
 
 /// What an incoming request asks for.
@@ -10,11 +11,11 @@ pub enum Route {
     Preflight,
     /// `GET`/`HEAD /health`.
     Health,
-    /// A request for the stream with this id.
-    Stream(String),
-    /// `GET /debug/stats/<stream-id>`: the stream object's request counters (served only
-    /// when the deployment enables them).
-    Stats(String),
+    /// A request for this stream.
+    Stream(StreamName),
+    /// `GET /debug/stats/<stream-id>`: the request counters of a default-project stream's
+    /// object (served only when the deployment enables them).
+    Stats(StreamName),
 }
 
 /// The path prefix of the request-counter endpoint.
@@ -31,16 +32,16 @@ pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
     if let (Method::Get, Some(raw)) = (method, path.strip_prefix(STATS_PREFIX)) {
         let id = percent::decode(raw).filter(|id| !id.is_empty());
         return id
-            .map(Route::Stats)
+            .map(|id| Route::Stats(StreamName::default_project(id)))
             .ok_or_else(|| ProtocolError::bad_request("INVALID_STREAM_ID", "bad stream id"));
     }
-    let id = path::stream_id(path).ok_or(ProtocolError::NotFound)??;
-    if path::is_reserved(&id) {
+    let name = StreamName::parse(path).ok_or(ProtocolError::NotFound)??;
+    if name.is_reserved() {
         // The subscription API (§6) is not offered; its paths never name streams.
         return Err(ProtocolError::NotFound);
     }
     match method {
-        Method::Get | Method::Head | Method::Put | Method::Post | Method::Delete => Ok(Route::Stream(id)),
+        Method::Get | Method::Head | Method::Put | Method::Post | Method::Delete => Ok(Route::Stream(name)),
         _ => Err(ProtocolError::MethodNotAllowed),
     }
 }
@@ -53,8 +54,12 @@ mod tests {
     fn routes() {
         assert_eq!(route(Method::Options, "/anything").unwrap(), Route::Preflight);
         assert_eq!(route(Method::Get, "/health").unwrap(), Route::Health);
-        assert_eq!(route(Method::Post, "/v1/stream/a/b").unwrap(), Route::Stream("a/b".into()));
-        assert_eq!(route(Method::Get, "/debug/stats/a%2Fb").unwrap(), Route::Stats("a/b".into()));
+        let ab = StreamName::default_project("a/b");
+        assert_eq!(route(Method::Post, "/v1/stream/a/b").unwrap(), Route::Stream(ab.clone()));
+        assert_eq!(route(Method::Get, "/debug/stats/a%2Fb").unwrap(), Route::Stats(ab));
+        let p = route(Method::Get, "/v1/acme/stream/x").unwrap();
+        assert_eq!(p, Route::Stream(StreamName { project: "acme".into(), id: "x".into() }));
+        assert_eq!(route(Method::Get, "/v1/a.b/stream/x").unwrap_err().status(), 400);
         assert_eq!(route(Method::Get, "/nope").unwrap_err().status(), 404);
         assert_eq!(route(Method::Get, "/v1/stream/").unwrap_err().status(), 400);
         assert_eq!(route(Method::Get, "/v1/stream/%ff").unwrap_err().status(), 400);

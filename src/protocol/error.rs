@@ -39,6 +39,13 @@ pub enum ProtocolError {
         /// What conflicted.
         message: Cow<'static, str>,
     },
+    /// Credentials are missing or invalid.
+    Unauthorized {
+        /// Machine-readable code.
+        code: &'static str,
+        /// Why.
+        message: Cow<'static, str>,
+    },
     /// The operation is not allowed on this stream.
     Forbidden {
         /// Machine-readable code.
@@ -95,6 +102,7 @@ impl ProtocolError {
     pub fn status(&self) -> u16 {
         match self {
             Self::BadRequest { .. } => 400,
+            Self::Unauthorized { .. } => 401,
             Self::StaleProducerEpoch { .. } | Self::Forbidden { .. } => 403,
             Self::StreamNotFound | Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
@@ -112,9 +120,10 @@ impl ProtocolError {
     /// The machine-readable code in the JSON body.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::Conflict { code, .. } | Self::Forbidden { code, .. } => {
-                code
-            }
+            Self::BadRequest { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::Unauthorized { code, .. } => code,
             Self::StreamNotFound => "STREAM_NOT_FOUND",
             Self::StreamGone => "STREAM_GONE",
             Self::StreamClosed { .. } => "STREAM_CLOSED",
@@ -135,7 +144,8 @@ impl ProtocolError {
         match self {
             Self::BadRequest { message, .. }
             | Self::Conflict { message, .. }
-            | Self::Forbidden { message, .. } => Cow::Borrowed(message.as_ref()),
+            | Self::Forbidden { message, .. }
+            | Self::Unauthorized { message, .. } => Cow::Borrowed(message.as_ref()),
             Self::StreamNotFound => "stream not found".into(),
             Self::StreamGone => "stream was deleted and is retained only for its forks".into(),
             Self::StreamClosed { .. } => "stream is closed".into(),
@@ -170,6 +180,10 @@ impl ProtocolError {
                 (headers::PRODUCER_EXPECTED_SEQ, expected.to_string()),
                 (headers::PRODUCER_RECEIVED_SEQ, received.to_string()),
             ],
+            Self::Unauthorized { code, .. } => {
+                let error = if *code == "AUTH_REQUIRED" { "" } else { ", error=\"invalid_token\"" };
+                vec![("WWW-Authenticate", format!("Bearer realm=\"durable-streams\"{error}"))]
+            }
             _ => Vec::new(),
         }
     }
@@ -250,6 +264,7 @@ mod tests {
             ProtocolError::StreamClosed { next_offset: Offset::ZERO },
             ProtocolError::StaleProducerEpoch { current: 1 },
             ProtocolError::Forbidden { code: "X", message: "x".into() },
+            ProtocolError::Unauthorized { code: "X", message: "x".into() },
             ProtocolError::ProducerSeqGap { expected: 1, received: 3 },
             ProtocolError::PayloadTooLarge { limit: 1 },
             ProtocolError::NotFound,

@@ -1,12 +1,13 @@
 //! Fork request headers (§4.2).
 
-use super::{path, Offset, ProtocolError};
+use super::path::StreamName;
+use super::{Offset, ProtocolError};
 
 /// A validated fork request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ForkRequest {
-    /// The source stream's id.
-    pub source: String,
+    /// The source stream.
+    pub source: StreamName,
     /// Where the fork diverges; `None` means the source's tail at creation.
     pub offset: Option<Offset>,
     /// How many bytes (or JSON messages) of the record after `offset` the fork keeps.
@@ -45,15 +46,16 @@ impl ForkRequest {
     }
 }
 
-/// Accepts a stream path (`/v1/stream/x`) or an absolute URL on this server.
-fn source_id(value: &str) -> Result<String, ProtocolError> {
+/// Accepts a stream path (`/v1/stream/x`, `/v1/<project>/stream/x`) or an absolute URL
+/// on this server.
+fn source_id(value: &str) -> Result<StreamName, ProtocolError> {
     let value = value.trim();
     let path = match value.split_once("://") {
         Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
         None => value,
     };
     let path = path.split(['?', '#']).next().unwrap_or("");
-    path::stream_id(path).unwrap_or_else(|| {
+    StreamName::parse(path).unwrap_or_else(|| {
         Err(ProtocolError::bad_request(
             "INVALID_FORK_SOURCE",
             "Stream-Forked-From must be the path of a stream on this server",
@@ -97,9 +99,12 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert_eq!(f, ForkRequest { source: "src-1".into(), offset: Some(Offset::new(3)), sub_offset: 2 });
+        let source = StreamName::default_project("src-1");
+        assert_eq!(f, ForkRequest { source, offset: Some(Offset::new(3)), sub_offset: 2 });
         let url = ForkRequest::from_headers(Some("http://h:1/v1/stream/a%2Fb"), None, None).unwrap().unwrap();
-        assert_eq!(url.source, "a/b");
+        assert_eq!(url.source, StreamName::default_project("a/b"));
+        let other = ForkRequest::from_headers(Some("/v1/acme/stream/s"), None, None).unwrap().unwrap();
+        assert_eq!(other.source.project, "acme");
     }
 
     #[test]

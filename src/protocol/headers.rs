@@ -33,6 +33,10 @@ pub const PRODUCER_EXPECTED_SEQ: &str = "Producer-Expected-Seq";
 /// On a sequence gap: the sequence number the server received.
 pub const PRODUCER_RECEIVED_SEQ: &str = "Producer-Received-Seq";
 
+/// A protected stream's reader key (on create and HEAD), or `rotate` on a POST that
+/// asks for a new one.
+pub const STREAM_READER_KEY: &str = "Stream-Reader-Key";
+
 /// Every response header a browser client may need to read (CORS expose list).
 pub const EXPOSED: &[&str] = &[
     STREAM_NEXT_OFFSET,
@@ -46,6 +50,7 @@ pub const EXPOSED: &[&str] = &[
     PRODUCER_SEQ,
     PRODUCER_EXPECTED_SEQ,
     PRODUCER_RECEIVED_SEQ,
+    STREAM_READER_KEY,
     "ETag",
     "Location",
     "Content-Type",
@@ -70,7 +75,36 @@ pub const ACCEPTED: &[&str] = &[
     PRODUCER_ID,
     PRODUCER_EPOCH,
     PRODUCER_SEQ,
+    STREAM_READER_KEY,
 ];
+
+/// The `public` parameter of a PUT's query: `true` or `false`, absent meaning `false`.
+pub fn public_flag(query: &str) -> Result<bool, super::ProtocolError> {
+    let mut flag = None;
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k != "public" {
+            continue;
+        }
+        let value = match v {
+            "true" | "" => true,
+            "false" => false,
+            _ => {
+                return Err(super::ProtocolError::bad_request(
+                    "INVALID_PUBLIC",
+                    "public must be true or false",
+                ))
+            }
+        };
+        if flag.replace(value).is_some() {
+            return Err(super::ProtocolError::bad_request(
+                "DUPLICATE_PARAMETER",
+                "public may appear only once",
+            ));
+        }
+    }
+    Ok(flag.unwrap_or(false))
+}
 
 /// `Stream-Closed: true`, compared case-insensitively. Any other value means absent.
 pub fn is_true(value: Option<&str>) -> bool {
@@ -85,5 +119,13 @@ mod tests {
     fn stream_closed_is_case_insensitive_and_lenient() {
         assert!(is_true(Some("true")) && is_true(Some("TRUE")) && is_true(Some(" True ")));
         assert!(!is_true(Some("yes")) && !is_true(Some("")) && !is_true(None));
+    }
+
+    #[test]
+    fn the_public_flag() {
+        assert!(!public_flag("").unwrap() && !public_flag("x=1").unwrap());
+        assert!(public_flag("public=true").unwrap() && public_flag("a=b&public").unwrap());
+        assert!(!public_flag("public=false").unwrap());
+        assert!(public_flag("public=yes").is_err() && public_flag("public=true&public=true").is_err());
     }
 }

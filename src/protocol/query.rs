@@ -1,4 +1,4 @@
-//! The read query: `offset`, `live` and `cursor` (§5.6–5.8).
+//! The read query: `offset`, `live` and `cursor` (§5.6–5.8), and the reader key `rk`.
 //!
 //! The raw query is parsed by hand because a map-based parser silently keeps one of two
 //! repeated `offset` parameters, which the protocol requires us to reject. Unknown
@@ -37,6 +37,9 @@ pub struct ReadQuery {
     pub live: Live,
     /// The client's cursor; an unparseable cursor counts as absent (§10.1).
     pub cursor: Option<u64>,
+    /// `rk`: the stream's reader key, which makes cached answers of a protected stream
+    /// findable only by those who were given it.
+    pub reader_key: Option<String>,
 }
 
 impl ReadQuery {
@@ -45,6 +48,7 @@ impl ReadQuery {
         let mut offset = None;
         let mut live = None;
         let mut cursor = None;
+        let mut reader_key = None;
         for pair in raw.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let key = percent::decode(key)
@@ -53,6 +57,7 @@ impl ReadQuery {
                 "offset" => &mut offset,
                 "live" => &mut live,
                 "cursor" => &mut cursor,
+                "rk" => &mut reader_key,
                 _ => continue,
             };
             if slot.is_some() {
@@ -70,6 +75,7 @@ impl ReadQuery {
             offset: offset.map(|v| parse_offset(&v)).transpose()?,
             live: parse_live(live.as_deref())?,
             cursor: cursor.and_then(|c| parse_cursor(&c)),
+            reader_key: reader_key.map(|k| parse_reader_key(&k)).transpose()?,
         })
     }
 }
@@ -87,6 +93,20 @@ fn parse_live(value: Option<&str>) -> Result<Live, ProtocolError> {
         Some("long-poll") => Ok(Live::LongPoll),
         Some("sse") => Ok(Live::Sse),
         Some(_) => Err(ProtocolError::bad_request("INVALID_LIVE", "live must be long-poll or sse")),
+    }
+}
+
+/// The longest reader key accepted; the server's own are 35 bytes.
+const MAX_READER_KEY_BYTES: usize = 128;
+
+fn parse_reader_key(value: &str) -> Result<String, ProtocolError> {
+    let valid = !value.is_empty()
+        && value.len() <= MAX_READER_KEY_BYTES
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(ProtocolError::bad_request("INVALID_READER_KEY", "rk must be a reader key the server issued"))
     }
 }
 
@@ -142,6 +162,16 @@ mod tests {
         assert!(ReadQuery::parse("live=websocket").is_err());
         assert_eq!(ReadQuery::parse("cursor=abc").unwrap().cursor, None);
         assert_eq!(ReadQuery::parse("cursor=-5").unwrap().cursor, None);
+    }
+
+    #[test]
+    fn reader_keys_are_kept_and_validated() {
+        assert_eq!(ReadQuery::parse("rk=rk_abc-1").unwrap().reader_key.as_deref(), Some("rk_abc-1"));
+        assert_eq!(ReadQuery::parse("offset=-1").unwrap().reader_key, None);
+        for bad in ["rk=", "rk=a%20b", "rk=a&rk=a"] {
+            assert!(ReadQuery::parse(bad).is_err(), "{bad}");
+        }
+        assert!(ReadQuery::parse(&format!("rk={}", "k".repeat(129))).is_err());
     }
 
     proptest! {

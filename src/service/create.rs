@@ -5,22 +5,33 @@ use super::http::{Reply, Request};
 use super::internal::{Call, CallReply, Grant};
 use super::registry::RegistryOp;
 use super::{Host, StreamService};
+use crate::auth::{Access, ACCESS_HEADER};
 use crate::engine::{CreateRequest, ForkOrigin, Meta, NewStream, Sql, State};
 use crate::protocol::expiry::Expiry;
 use crate::protocol::fork::ForkRequest;
 use crate::protocol::headers as h;
+use crate::protocol::path::StreamName;
 use crate::protocol::{content_type, json, ProtocolError};
 use durable_streams_cache::control;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
-    pub(super) async fn create(&self, req: Request, stream_id: &str) -> Result<Reply, ProtocolError> {
+    pub(super) async fn create(&self, req: Request, name: &StreamName) -> Result<Reply, ProtocolError> {
         if req.body.len() > self.config.max_append_bytes {
             return Err(ProtocolError::PayloadTooLarge { limit: self.config.max_append_bytes as u64 });
         }
         let wanted = create_request(&req)?;
-        if wanted.fork.as_ref().is_some_and(|f| f.source == stream_id) {
-            return Err(ProtocolError::bad_request("INVALID_FORK_SOURCE", "a stream cannot fork itself"));
+        if let Some(f) = &wanted.fork {
+            if f.source == *name {
+                return Err(ProtocolError::bad_request("INVALID_FORK_SOURCE", "a stream cannot fork itself"));
+            }
+            if f.source.project != name.project {
+                return Err(ProtocolError::Forbidden {
+                    code: "FORK_ACROSS_PROJECTS",
+                    message: "a stream can only fork a stream of its own project".into(),
+                });
+            }
         }
+        let stream_id = &name.key();
         let _writing = self.writes.lock().await;
         let now = self.host.now_ms();
         match self.state_at(now).await? {
@@ -49,6 +60,13 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 }
             }
         };
+        let mut new = new;
+        new.public = wanted.public;
+        // With auth on, a protected stream gets a reader key, so caches in front of the
+        // edge can only be read by those who were given it.
+        if Access::from_header(req.header(ACCESS_HEADER)).auth_enabled() && !wanted.public {
+            new.reader_key = Some(self.new_reader_key());
+        }
         let fork = new.fork.clone();
         let m = match self.store.create(new, now) {
             Ok(m) => m,
@@ -74,7 +92,12 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             .header(h::STREAM_NEXT_OFFSET, self.offset(m, m.tail)?)
             .header("Location", format!("{}{}", req.origin(), req.path()))
             .header("Cache-Control", control::NO_STORE)
-            .header_if(m.closed, h::STREAM_CLOSED, "true");
+            .header_if(m.closed, h::STREAM_CLOSED, "true")
+            .header_if(
+                m.reader_key.is_some(),
+                h::STREAM_READER_KEY,
+                m.reader_key.clone().unwrap_or_default(),
+            );
         Ok(with_expiry(reply, m))
     }
 
@@ -85,7 +108,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             sub_offset: fork.sub_offset,
             content_type: wanted.content_type.clone(),
         };
-        match self.host.call(&fork.source, call).await? {
+        match self.host.call(&fork.source.key(), call).await? {
             CallReply::Granted(g) => Ok(g),
             _ => Err(ProtocolError::Unavailable("unexpected reply to a fork request".into())),
         }
@@ -105,6 +128,8 @@ fn plain_stream(stream_id: &str, wanted: &CreateRequest, body: &[u8]) -> Result<
         fork: None,
         prefix: Vec::new(),
         read_seq_base: 0,
+        public: false,
+        reader_key: None,
     })
 }
 
@@ -132,12 +157,14 @@ fn fork_stream(
         fork: Some(origin(fork, grant)),
         prefix: grant.prefix(),
         read_seq_base: grant.read_seq,
+        public: false,
+        reader_key: None,
     })
 }
 
 fn origin(fork: &ForkRequest, grant: &Grant) -> ForkOrigin {
     ForkOrigin {
-        source: fork.source.clone(),
+        source: fork.source.key(),
         offset: grant.offset,
         sub_offset: fork.sub_offset,
         source_incarnation: grant.incarnation,

@@ -20,6 +20,7 @@ pub fn create_request(req: &Request) -> Result<CreateRequest, ProtocolError> {
             req.header(h::STREAM_FORK_OFFSET),
             req.header(h::STREAM_FORK_SUB_OFFSET),
         )?,
+        public: h::public_flag(req.query())?,
     })
 }
 

@@ -43,6 +43,9 @@ pub trait Host {
     /// Arranges for [`super::StreamService::on_alarm`] to run at `at_ms`.
     fn schedule_alarm(&self, at_ms: i64);
 
+    /// Fills `out` with cryptographically secure random bytes.
+    fn random_bytes(&self, out: &mut [u8]);
+
     /// Reports a failure that has no client to go to (for example a failed cleanup).
     fn log_error(&self, message: &str);
 }

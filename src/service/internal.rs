@@ -58,6 +58,8 @@ pub enum Call {
     },
     /// Append an event to the registry stream (sent to the registry's object).
     Registry {
+        /// The registry stream's key (its object learns its own name from this).
+        registry: String,
         /// The event, as JSON text.
         event: String,
     },

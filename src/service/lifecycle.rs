@@ -47,8 +47,8 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 let m = self.inherited(incarnation).await?;
                 CallReply::Read(self.read_range(&m, from, until.min(m.tail), cap, must_progress).await?)
             }
-            Call::Registry { event } => {
-                self.record_registry_event(&event).await?;
+            Call::Registry { registry, event } => {
+                self.record_registry_event(&registry, &event).await?;
                 CallReply::Released
             }
             Call::Record { incarnation, at, until } => {

@@ -10,6 +10,7 @@
 //! serialized per stream; each write then commits in one SQLite transaction with no
 //! `.await` inside. Reads take no lock: a read is one synchronous query.
 
+mod access;
 mod cold;
 pub mod config;
 mod create;
@@ -39,9 +40,12 @@ pub use config::Config;
 pub use host::Host;
 pub use http::{Body, Method, Reply, Request};
 
+use crate::auth::Access;
 use crate::engine::{Sql, State, Store};
+use crate::protocol::headers as h;
+use crate::protocol::path::StreamName;
 use crate::protocol::query::{Live, ReadQuery};
-use crate::protocol::{path, ProtocolError};
+use crate::protocol::ProtocolError;
 use notify::Notify;
 use stats::Stats;
 
@@ -98,20 +102,25 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         if path.starts_with(internal::PREFIX) {
             return self.handle_internal(&req).await.into();
         }
-        let stream_id = match path::stream_id(&path) {
-            Some(Ok(id)) => id,
+        let name = match StreamName::parse(&path) {
+            Some(Ok(name)) => name,
             Some(Err(e)) => return Reply::error(&e),
             None => return Reply::error(&ProtocolError::NotFound),
         };
-        if stream_id == path::REGISTRY_ID && matches!(req.method, Method::Put | Method::Post | Method::Delete)
-        {
+        if name.is_registry() && matches!(req.method, Method::Put | Method::Post | Method::Delete) {
             return Reply::error(&ProtocolError::Forbidden {
                 code: "REGISTRY_READ_ONLY",
                 message: "the registry stream is written by the server only".into(),
             });
         }
+        if matches!(req.method, Method::Get | Method::Head) && access::access_of(&req) == Access::Anonymous {
+            if let Err(e) = self.check_anonymous().await {
+                return Reply::error(&e);
+            }
+        }
         let reply = match req.method {
-            Method::Put => self.create(req, &stream_id).await,
+            Method::Put => self.create(req, &name).await,
+            Method::Post if req.header(h::STREAM_READER_KEY).is_some() => self.rotate_reader_key(&req).await,
             Method::Post => self.append(req).await,
             Method::Get => self.get(&req).await,
             Method::Head => self.head().await,

@@ -1,5 +1,6 @@
 //! GET catch-up reads and HEAD (§5.5, §5.6).
 
+use super::access::gate_cache;
 use super::headers::with_expiry;
 use super::http::{Reply, Request};
 use super::{Host, StreamService};
@@ -29,12 +30,13 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 "offset is beyond the stream's tail",
             ));
         }
-        match query.live {
+        let reply = match query.live {
             Live::No if start == StartAt::Now => self.now_reply(&m),
             Live::No => self.catch_up(req, &m, from, now).await,
             Live::LongPoll => self.long_poll(&m, from, &query, start == StartAt::Now).await,
             Live::Sse => Ok(self.sse(&m, from, query.cursor)),
-        }
+        }?;
+        Ok(gate_cache(reply, &m, query.reader_key.as_deref()))
     }
 
     async fn catch_up(&self, req: &Request, m: &Meta, from: u64, now: i64) -> Result<Reply, ProtocolError> {
@@ -51,7 +53,12 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             .header("Content-Type", m.content_type.clone())
             .header(h::STREAM_NEXT_OFFSET, self.offset(&m, m.tail)?)
             .header("Cache-Control", control::NO_STORE)
-            .header_if(m.closed, h::STREAM_CLOSED, "true");
+            .header_if(m.closed, h::STREAM_CLOSED, "true")
+            .header_if(
+                m.reader_key.is_some(),
+                h::STREAM_READER_KEY,
+                m.reader_key.clone().unwrap_or_default(),
+            );
         Ok(with_expiry(reply, &m))
     }
 

@@ -1,6 +1,7 @@
-//! The registry stream, `__registry__`: a JSON stream of every stream's creation and
-//! deletion, readable like any stream (catch-up, long-poll, SSE) by clients that need
-//! discovery or monitoring. Clients cannot write to it.
+//! The registry stream, `__registry__`: one per project, a JSON stream of the creation
+//! and deletion of every stream of the project, readable like any stream (catch-up,
+//! long-poll, SSE) by clients that need discovery or monitoring. Clients cannot write to
+//! it. Keys and paths in events are the stream ids within the project.
 //!
 //! Each event is one message:
 //!
@@ -17,7 +18,7 @@ use super::internal::Call;
 use super::{Host, StreamService};
 use crate::engine::{Append, Meta, NewStream, Sql, State};
 use crate::protocol::expiry::Expiry;
-use crate::protocol::path::REGISTRY_ID;
+use crate::protocol::path::StreamName;
 use crate::protocol::ProtocolError;
 
 /// What happened to a stream.
@@ -31,16 +32,17 @@ pub enum RegistryOp {
 
 /// The registry message for `op` on stream `m`.
 pub fn event(op: RegistryOp, m: &Meta) -> String {
+    let id = StreamName::from_key(&m.stream_id).map_or_else(|| m.stream_id.clone(), |n| n.id);
     match op {
         RegistryOp::Insert => serde_json::json!({
             "type": "stream",
-            "key": m.stream_id,
-            "value": { "path": m.stream_id, "contentType": m.content_type, "createdAt": m.created_at },
+            "key": id,
+            "value": { "path": id, "contentType": m.content_type, "createdAt": m.created_at },
             "headers": { "operation": "insert" },
         }),
         RegistryOp::Delete => serde_json::json!({
             "type": "stream",
-            "key": m.stream_id,
+            "key": id,
             "headers": { "operation": "delete" },
         }),
     }
@@ -50,26 +52,34 @@ pub fn event(op: RegistryOp, m: &Meta) -> String {
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Sends the registry an event about this stream, after the current request.
     pub(super) fn register(&self, op: RegistryOp, m: &Meta) {
-        if m.stream_id == REGISTRY_ID {
+        let Some(name) = StreamName::from_key(&m.stream_id) else { return };
+        if name.is_registry() {
             return;
         }
         let Some(me) = self.me.upgrade() else { return };
         let event = event(op, m);
         self.host.spawn(Box::pin(async move {
-            if let Err(e) = me.host.call(REGISTRY_ID, Call::Registry { event }).await {
+            let registry = name.registry().key();
+            if let Err(e) =
+                me.host.call(&registry, Call::Registry { registry: registry.clone(), event }).await
+            {
                 me.host.log_error(&format!("recording a registry event failed: {e}"));
             }
         }));
     }
 
     /// The registry's side: appends an event, creating the registry on first use.
-    pub(super) async fn record_registry_event(&self, event: &str) -> Result<(), ProtocolError> {
+    pub(super) async fn record_registry_event(
+        &self,
+        registry_key: &str,
+        event: &str,
+    ) -> Result<(), ProtocolError> {
         let _writing = self.writes.lock().await;
         let now = self.host.now_ms();
         let m = match self.state_at(now).await? {
             State::Live(m) => m,
             State::Gone(_) => return Err(ProtocolError::StreamGone),
-            State::Missing => self.store.create(registry_stream(), now)?,
+            State::Missing => self.store.create(registry_stream(registry_key), now)?,
         };
         let append = Append {
             content_type: Some(m.content_type.clone()),
@@ -82,9 +92,9 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     }
 }
 
-fn registry_stream() -> NewStream {
+fn registry_stream(key: &str) -> NewStream {
     NewStream {
-        stream_id: REGISTRY_ID.to_owned(),
+        stream_id: key.to_owned(),
         content_type: "application/json".to_owned(),
         expiry: Expiry::None,
         expiry_inherited: false,
@@ -93,5 +103,7 @@ fn registry_stream() -> NewStream {
         prefix: Vec::new(),
         body: Vec::new(),
         read_seq_base: 0,
+        public: false,
+        reader_key: None,
     }
 }

@@ -15,6 +15,7 @@ use super::subscribers::SubscriberState;
 use super::*;
 use crate::engine::sql::native::NativeSql;
 use crate::protocol::headers as h;
+use crate::protocol::path::StreamName;
 
 type Svc = StreamService<NativeSql, TestHost>;
 
@@ -36,6 +37,8 @@ struct World {
     committed: RefCell<Vec<(String, u64)>>,
     /// Errors the objects logged.
     errors: RefCell<Vec<String>>,
+    /// Random values handed out so far.
+    random: Cell<u64>,
 }
 
 impl Drop for World {
@@ -173,11 +176,41 @@ impl Host for TestHost {
         }
     }
 
+    fn random_bytes(&self, out: &mut [u8]) {
+        // Deterministic, and different on every call.
+        if let Some(w) = self.world.upgrade() {
+            let n = w.random.get() + 1;
+            w.random.set(n);
+            for (i, b) in out.iter_mut().enumerate() {
+                *b = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> ((i % 8) * 8)) as u8 ^ i as u8;
+            }
+        }
+    }
+
     fn log_error(&self, message: &str) {
         if let Some(w) = self.world.upgrade() {
             w.errors.borrow_mut().push(format!("{}: {message}", self.me));
         }
     }
+}
+
+/// See [`World::object`].
+fn name_of(spec: &str) -> StreamName {
+    if spec.starts_with("/v1/") {
+        StreamName::parse(spec).expect("a stream path").expect("a valid stream path")
+    } else if let Some(id) = spec.strip_prefix("_default/") {
+        StreamName::default_project(id)
+    } else {
+        StreamName::default_project(spec)
+    }
+}
+
+fn key_of(spec: &str) -> String {
+    if !spec.starts_with("/v1/") && StreamName::from_key(spec).is_some_and(|n| n.project != "_default") {
+        // Another project's object key, as objects send it.
+        return spec.to_owned();
+    }
+    name_of(spec).key()
 }
 
 fn bytes(body: Body) -> Vec<u8> {
@@ -209,6 +242,7 @@ impl World {
             bucket: Rc::default(),
             committed: RefCell::default(),
             errors: RefCell::default(),
+            random: Cell::new(0),
         }
     }
 
@@ -222,11 +256,13 @@ impl World {
         Rc::new(w)
     }
 
-    fn object(world: &Rc<World>, id: &str) -> Rc<Svc> {
+    /// The object of a stream named by `spec`: an id in the default project, a path
+    /// (`/v1/<project>/stream/<id>`), or an object key (as objects name each other).
+    fn object(world: &Rc<World>, spec: &str) -> Rc<Svc> {
+        let key = key_of(spec);
         let mut objects = world.objects.borrow_mut();
-        Rc::clone(objects.entry(id.to_owned()).or_insert_with(|| {
-            let host =
-                TestHost { world: Rc::downgrade(world), me: id.to_owned(), bucket: Rc::clone(&world.bucket) };
+        Rc::clone(objects.entry(key.clone()).or_insert_with(|| {
+            let host = TestHost { world: Rc::downgrade(world), me: key, bucket: Rc::clone(&world.bucket) };
             StreamService::new(NativeSql::new(), host, world.config.clone()).expect("open")
         }))
     }
@@ -239,8 +275,7 @@ impl World {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Reply {
-        let mut req =
-            Request::new(method, format!("http://h{}?{query}", crate::protocol::path::stream_path(id)));
+        let mut req = Request::new(method, format!("http://h{}?{query}", name_of(id).path()));
         for (k, v) in headers {
             req = req.with_header(k, *v);
         }
@@ -266,7 +301,7 @@ impl World {
         let reply = World::get(world, id, query);
         let Body::Subscribe(state) = reply.body else { panic!("not an SSE reply: {reply:?}") };
         let sub = Rc::new(FakeSubscriber { state: RefCell::new(Some(state)), ..Default::default() });
-        world.subscribers.borrow_mut().entry(id.to_owned()).or_default().push(Rc::clone(&sub));
+        world.subscribers.borrow_mut().entry(key_of(id)).or_default().push(Rc::clone(&sub));
         World::object(world, id).attach(Rc::clone(&sub));
         World::run_tasks(world);
         sub
@@ -392,7 +427,7 @@ fn sliding_ttl_is_renewed_by_reads_but_not_by_head() {
     assert_eq!(World::send(&w, Method::Head, "ttl", "", &[], b"").status, 200);
     w.now.set(w.now.get() + 1);
     assert_eq!(World::send(&w, Method::Head, "ttl", "", &[], b"").status, 404);
-    assert_eq!(w.alarms.borrow().first().map(|(id, _)| id.as_str()), Some("ttl"));
+    assert_eq!(w.alarms.borrow().first().map(|(key, _)| key.as_str()), Some("_default/ttl"));
 }
 
 #[test]
@@ -477,7 +512,7 @@ fn producers_get_200_then_204_for_retries() {
 
 /// The keys of a stream's segment objects (the registry stream shares the bucket).
 fn objects_of(w: &World, id: &str) -> Vec<String> {
-    let prefix = crate::engine::segment::object_prefix(id, 1);
+    let prefix = crate::engine::segment::object_prefix(&key_of(id), 1);
     let mut keys: Vec<String> =
         w.bucket.objects.borrow().keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
     keys.sort();
@@ -502,7 +537,7 @@ fn the_hot_log_is_cut_into_segments_at_the_threshold_and_reads_stitch_across_the
     }
     assert_eq!(objects_of(&w, "cold").len(), 2);
     let indexed: Vec<u64> =
-        w.committed.borrow().iter().filter(|(s, _)| s == "cold").map(|(_, n)| *n).collect();
+        w.committed.borrow().iter().filter(|(s, _)| s == "_default/cold").map(|(_, n)| *n).collect();
     assert_eq!(indexed, vec![0, 1], "each committed segment is reported for the admin index");
     // 8-byte pages cross from the first segment into the second, then into the hot log.
     assert_eq!(World::read_all(&w, "cold"), ("aaaabbbbccccddddeeeeffffgg".to_owned(), 4));
@@ -624,4 +659,117 @@ fn the_registry_records_creations_and_deletions_and_is_read_only() {
     assert!(events[2].get("value").is_none());
     assert_eq!(World::post(&w, "__registry__", &[("Content-Type", "application/json")], "{}").status, 403);
     assert_eq!(World::send(&w, Method::Delete, "__registry__", "", &[], b"").status, 403);
+}
+
+const AS_TOKEN: (&str, &str) = (crate::auth::ACCESS_HEADER, "token");
+const AS_ANONYMOUS: (&str, &str) = (crate::auth::ACCESS_HEADER, "anonymous");
+
+fn cache_control(r: &Reply) -> &str {
+    r.get("Cache-Control").unwrap_or("")
+}
+
+#[test]
+fn with_auth_on_a_protected_stream_gets_a_reader_key_that_gates_caching() {
+    let w = World::new();
+    let created = World::put(&w, "p", &[TEXT, AS_TOKEN], "0123456789abcdef");
+    assert_eq!(created.status, 201);
+    let key = created.get(h::STREAM_READER_KEY).unwrap().to_owned();
+    assert!(key.starts_with("rk_") && key.len() == 35, "{key}");
+    assert_eq!(World::put(&w, "p", &[TEXT, AS_TOKEN], "").get(h::STREAM_READER_KEY), Some(key.as_str()));
+    let head = World::send(&w, Method::Head, "p", "", &[AS_TOKEN], b"");
+    assert_eq!(head.get(h::STREAM_READER_KEY), Some(key.as_str()));
+    // A mid-stream chunk is shareable only when the read names the key.
+    let keyed = World::send(&w, Method::Get, "p", &format!("offset=-1&rk={key}"), &[AS_TOKEN], b"");
+    assert!(cache_control(&keyed).contains("max-age"), "{keyed:?}");
+    for query in ["offset=-1".to_owned(), "offset=-1&rk=rk_wrong".to_owned()] {
+        let r = World::send(&w, Method::Get, "p", &query, &[AS_TOKEN], b"");
+        assert_eq!((r.status, cache_control(&r)), (200, access::PRIVATE), "{query}");
+    }
+    // Rotation: the old key no longer makes answers shareable; the new one does.
+    let rotated = World::send(&w, Method::Post, "p", "", &[(h::STREAM_READER_KEY, "rotate"), AS_TOKEN], b"");
+    assert_eq!(rotated.status, 204);
+    let new_key = rotated.get(h::STREAM_READER_KEY).unwrap().to_owned();
+    assert_ne!(new_key, key);
+    let old = World::send(&w, Method::Get, "p", &format!("offset=-1&rk={key}"), &[AS_TOKEN], b"");
+    assert_eq!(cache_control(&old), access::PRIVATE);
+    let new = World::send(&w, Method::Get, "p", &format!("offset=-1&rk={new_key}"), &[AS_TOKEN], b"");
+    assert!(cache_control(&new).contains("max-age"));
+    // Rotating changed nothing else.
+    assert_eq!(World::read_all(&w, "p").0, "0123456789abcdef");
+    let bad = World::send(&w, Method::Post, "p", "", &[(h::STREAM_READER_KEY, "rotate"), AS_TOKEN], b"x");
+    assert_eq!(bad.status, 400);
+    assert_eq!(World::read_all(&w, "p").0, "0123456789abcdef");
+}
+
+#[test]
+fn public_streams_and_streams_made_with_auth_off_have_no_reader_key() {
+    let w = World::new();
+    let public = World::send(&w, Method::Put, "pub", "public=true", &[TEXT, AS_TOKEN], b"x");
+    assert_eq!((public.status, public.get(h::STREAM_READER_KEY)), (201, None));
+    let rotate = World::send(&w, Method::Post, "pub", "", &[(h::STREAM_READER_KEY, "rotate"), AS_TOKEN], b"");
+    assert_eq!(rotate.status, 409);
+    // The public flag is part of the configuration an idempotent PUT must match.
+    assert_eq!(World::send(&w, Method::Put, "pub", "", &[TEXT, AS_TOKEN], b"").status, 409);
+    assert_eq!(World::send(&w, Method::Put, "pub", "public=true", &[TEXT, AS_TOKEN], b"").status, 200);
+    assert_eq!(World::send(&w, Method::Put, "bad", "public=maybe", &[TEXT], b"").status, 400);
+    let open = World::put(&w, "open", &[TEXT], "x");
+    assert_eq!((open.status, open.get(h::STREAM_READER_KEY)), (201, None));
+}
+
+#[test]
+fn anonymous_reads_see_public_streams_only_and_learn_nothing_else() {
+    let w = World::new();
+    World::send(&w, Method::Put, "pub", "public=true", &[TEXT, AS_TOKEN], b"hello");
+    World::put(&w, "secret", &[TEXT, AS_TOKEN], "hidden");
+    let r = World::send(&w, Method::Get, "pub", "offset=-1", &[AS_ANONYMOUS], b"");
+    assert_eq!((r.status, bytes(r.body)), (200, b"hello".to_vec()));
+    assert_eq!(World::send(&w, Method::Head, "pub", "", &[AS_ANONYMOUS], b"").status, 200);
+    for id in ["secret", "missing", "__registry__"] {
+        for method in [Method::Get, Method::Head] {
+            let r = World::send(&w, method, id, "offset=-1", &[AS_ANONYMOUS], b"");
+            assert_eq!(r.status, 401, "{id} {method:?}");
+            assert!(r.get("WWW-Authenticate").is_some_and(|v| v.starts_with("Bearer")));
+            assert_eq!(cache_control(&r), durable_streams_cache::control::NO_STORE);
+            assert!(!String::from_utf8_lossy(&bytes(r.body)).contains("hidden"));
+        }
+    }
+    // An unknown access value is treated as anonymous, never as more.
+    let odd =
+        World::send(&w, Method::Get, "secret", "offset=-1", &[(crate::auth::ACCESS_HEADER, "admin")], b"");
+    assert_eq!(odd.status, 401);
+    assert_eq!(World::send(&w, Method::Get, "secret", "offset=-1", &[AS_TOKEN], b"").status, 200);
+}
+
+#[test]
+fn projects_are_separate_namespaces_with_registries_of_their_own() {
+    let w = World::new();
+    World::put(&w, "/v1/acme/stream/s", &[TEXT], "acme data");
+    World::put(&w, "s", &[TEXT], "default data");
+    World::put(&w, "/v1/stream/acme/s", &[TEXT], "lookalike");
+    assert_eq!(World::read_all(&w, "/v1/acme/stream/s").0, "acme data");
+    assert_eq!(World::read_all(&w, "/v1/_default/stream/s").0, "default data");
+    assert_eq!(World::read_all(&w, "/v1/stream/acme/s").0, "lookalike");
+    // A fork stays within its project.
+    let across = World::put(&w, "f", &[(h::STREAM_FORKED_FROM, "/v1/acme/stream/s")], "");
+    assert_eq!(across.status, 403);
+    assert_eq!(World::send(&w, Method::Head, "f", "", &[], b"").status, 404);
+    let within = World::put(&w, "/v1/acme/stream/f", &[(h::STREAM_FORKED_FROM, "/v1/acme/stream/s")], "!");
+    assert_eq!(within.status, 201);
+    assert_eq!(World::read_all(&w, "/v1/acme/stream/f").0, "acme data!");
+    let keys = |spec: &str| -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut offset = "-1".to_owned();
+        loop {
+            let page = World::get(&w, spec, &format!("offset={offset}"));
+            offset = offsets(&page);
+            let done = page.get(h::STREAM_UP_TO_DATE).is_some();
+            let events: Vec<serde_json::Value> = serde_json::from_slice(&bytes(page.body)).unwrap();
+            keys.extend(events.iter().map(|e| e["key"].as_str().unwrap().to_owned()));
+            if done {
+                return keys;
+            }
+        }
+    };
+    assert_eq!(keys("/v1/acme/stream/__registry__"), ["s", "f"]);
+    assert_eq!(keys("__registry__"), ["s", "acme/s"]);
 }

@@ -91,12 +91,7 @@ fn long_poll_data() -> TestOrigin {
 }
 
 fn facts_for(mode: Mode) -> ReadFacts {
-    ReadFacts {
-        path: "/v1/stream/s".into(),
-        offset: KeyOffset::At("0000000000000000_0000000000000000".into()),
-        mode,
-        cursor: Some(1),
-    }
+    ReadFacts::new("/v1/stream/s", KeyOffset::At("0000000000000000_0000000000000000".into()), mode, Some(1))
 }
 
 fn run(
@@ -237,8 +232,8 @@ fn followers_of_a_failed_leader_ask_the_origin_themselves() {
 #[test]
 fn equivalent_urls_share_one_key() {
     let key = |path: &str, query: &str| {
-        let stream = crate::protocol::path::stream_id(path).unwrap().unwrap();
-        CacheKey::for_read("https://h", &facts(&stream, &ReadQuery::parse(query).unwrap()))
+        let stream = crate::protocol::path::StreamName::parse(path).unwrap().unwrap();
+        CacheKey::for_read("https://h", &facts(&stream, &ReadQuery::parse(query).unwrap(), false))
             .as_str()
             .to_owned()
     };
@@ -258,4 +253,7 @@ fn equivalent_urls_share_one_key() {
     assert_eq!(lp[0], lp[1]);
     assert_ne!(lp[0], key("/v1/stream/s", "offset=-1&live=long-poll&cursor=6"));
     assert_eq!(key("/v1/stream/%61b%63", ""), key("/v1/stream/abc", ""));
+    assert_eq!(key("/v1/_default/stream/abc", ""), key("/v1/stream/abc", ""));
+    assert_ne!(key("/v1/other/stream/abc", ""), key("/v1/stream/abc", ""));
+    assert_ne!(key("/v1/stream/abc", "rk=k1"), key("/v1/stream/abc", ""));
 }

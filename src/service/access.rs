@@ -1,0 +1,77 @@
+//! Access at the stream object: public streams, anonymous reads, and reader keys.
+//!
+//! The edge decides tokens; the object knows the stream. An anonymous read (the edge
+//! says so in [`ACCESS_HEADER`]) is answered only if the stream is public — otherwise
+//! 401, whether or not the stream exists, so anonymous clients cannot probe for names.
+//! A protected stream's reader key decides whether a read's answer may be stored by
+//! caches: only reads that carry it (`rk`) get a shareable `Cache-Control`.
+
+use super::http::{Reply, Request};
+use super::{Host, StreamService};
+use crate::auth::{Access, ACCESS_HEADER};
+use crate::engine::{Meta, Sql, State};
+use crate::protocol::headers as h;
+use crate::protocol::ProtocolError;
+use durable_streams_cache::control;
+
+/// The `Cache-Control` of an answer that no cache may keep.
+pub const PRIVATE: &str = "private, no-store";
+
+/// How a request was authorized, as the edge said.
+pub(super) fn access_of(req: &Request) -> Access {
+    Access::from_header(req.header(ACCESS_HEADER))
+}
+
+/// Makes an answer of a keyed stream unstorable unless the read named the key.
+pub(super) fn gate_cache(mut reply: Reply, m: &Meta, reader_key: Option<&str>) -> Reply {
+    let Some(key) = m.reader_key.as_deref() else { return reply };
+    if m.public || reader_key == Some(key) {
+        return reply;
+    }
+    reply.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("cache-control"));
+    reply.header("Cache-Control", PRIVATE)
+}
+
+impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
+    /// Lets an anonymous read through only to a live public stream.
+    pub(super) async fn check_anonymous(&self) -> Result<(), ProtocolError> {
+        match self.state_at(self.host.now_ms()).await? {
+            State::Live(m) if m.public => Ok(()),
+            _ => Err(ProtocolError::Unauthorized {
+                code: "AUTH_REQUIRED",
+                message: "this stream needs a bearer token with read scope".into(),
+            }),
+        }
+    }
+
+    /// A fresh reader key: `rk_` and 128 random bits in hex.
+    pub(super) fn new_reader_key(&self) -> String {
+        let mut bytes = [0u8; 16];
+        self.host.random_bytes(&mut bytes);
+        let mut key = String::from("rk_");
+        for b in bytes {
+            key.push_str(&format!("{b:02x}"));
+        }
+        key
+    }
+
+    /// POST with `Stream-Reader-Key: rotate` and no body: replaces the reader key, so
+    /// every URL with the old key stops being stored by caches.
+    pub(super) async fn rotate_reader_key(&self, req: &Request) -> Result<Reply, ProtocolError> {
+        if req.header(h::STREAM_READER_KEY).map(str::trim) != Some("rotate") || !req.body.is_empty() {
+            return Err(ProtocolError::bad_request(
+                "INVALID_READER_KEY_REQUEST",
+                "to rotate the reader key, POST an empty body with Stream-Reader-Key: rotate",
+            ));
+        }
+        let _writing = self.writes.lock().await;
+        let m = self.live(self.host.now_ms()).await?;
+        if m.public {
+            return Err(ProtocolError::conflict("PUBLIC_STREAM", "a public stream has no reader key"));
+        }
+        let m = self.store.set_reader_key(&m, &self.new_reader_key())?;
+        Ok(Reply::new(204)
+            .header("Cache-Control", control::NO_STORE)
+            .header(h::STREAM_READER_KEY, m.reader_key.unwrap_or_default()))
+    }
+}
