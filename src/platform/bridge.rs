@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use worker::{Delay, Headers, RequestInit, Response, ResponseBuilder, Stub, WebSocket, WebsocketEvent};
 
 use super::timing::now_ms;
+use crate::auth::{Access, ACCESS_HEADER};
 use crate::protocol::headers as h;
 use crate::protocol::sse;
 
@@ -34,9 +35,12 @@ pub struct SessionLimits {
 
 /// Opens the WebSocket to the stream object and returns the SSE response fed by it. An
 /// error from the object (404, 400, …) is returned as is.
-pub async fn open(stub: &Stub, url: &str, limits: SessionLimits) -> worker::Result<Response> {
+pub async fn open(stub: &Stub, url: &str, access: Access, limits: SessionLimits) -> worker::Result<Response> {
     let headers = Headers::new();
     headers.set("Upgrade", "websocket")?;
+    if let Some(value) = access.header_value() {
+        headers.set(ACCESS_HEADER, value)?;
+    }
     let mut init = RequestInit::new();
     init.with_headers(headers);
     let response = stub.fetch_with_request(worker::Request::new_with_init(url, &init)?).await?;

@@ -1,7 +1,8 @@
-//! The edge worker: routes requests, answers preflights and health checks, serves
-//! cacheable reads through the edge cache (with request collapsing), forwards everything
-//! else to the stream's Durable Object, and puts CORS, security, `X-Cache` and
-//! `Server-Timing` headers on every response, errors included.
+//! The edge worker: routes requests, authorizes them (before the cache is consulted),
+//! answers preflights and health checks, serves cacheable reads through the edge cache
+//! (with request collapsing), forwards everything else to the stream's Durable Object,
+//! and puts CORS, security, `X-Cache` and `Server-Timing` headers on every response,
+//! errors included.
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -9,15 +10,18 @@ use std::rc::Rc;
 use durable_streams_cache::{collapse, policy, CacheKey, CacheOutcome, InFlight, Lookup};
 use worker::{Context, Env, Response, ResponseBuilder, Stub};
 
+use super::auth::{self, AuthSettings};
 use super::bridge::{self, SessionLimits};
 use super::cache::{CachedResponse, WorkerCache};
 use super::convert::to_response;
 use super::origin::DoOrigin;
 use super::timing::now_precise;
 use super::STREAMS_BINDING;
+use crate::auth::{Access, ACCESS_HEADER};
 use crate::gateway::read::{self, CachedRead, EdgeInFlight, Served};
 use crate::gateway::timing::ServerTiming;
 use crate::gateway::{self, AllowedOrigins, Route};
+use crate::protocol::path::StreamName;
 use crate::protocol::query::ReadQuery;
 use crate::protocol::ProtocolError;
 use crate::service::internal::STATS_PATH;
@@ -36,6 +40,8 @@ struct EdgeSettings {
     long_poll_timeout_ms: u64,
     sse: SessionLimits,
     stats_enabled: bool,
+    /// `None` when auth is off.
+    auth: Option<AuthSettings>,
 }
 
 impl EdgeSettings {
@@ -51,6 +57,7 @@ impl EdgeSettings {
                         keepalive_ms: config.sse_keepalive_ms,
                     },
                     stats_enabled: var(env, "DEBUG_STATS").as_deref() == Some("1"),
+                    auth: AuthSettings::from_env(env),
                 })
             }))
         })
@@ -83,11 +90,16 @@ pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worke
     let handled = match gateway::route(method, target.path()) {
         Ok(Route::Preflight) => preflight(&req).map(Handled::local),
         Ok(Route::Health) => health().map(Handled::local),
-        Ok(Route::Stats(id)) => stats(&env, &settings, &id).await,
-        Ok(Route::Stream(id)) if method == Method::Get => {
-            cached_read(&env, &ctx, &settings, &id, &target, req).await
+        Ok(Route::Stats(name)) => stats(&env, &settings, &name).await,
+        Ok(Route::Stream(name)) => {
+            match auth::authorize(&env, settings.auth.as_ref(), method, &name, &req).await {
+                Err(e) => to_response(Reply::error(&e)).map(Handled::local),
+                Ok(access) if method == Method::Get => {
+                    cached_read(&env, &ctx, &settings, &name, access, &target, req).await
+                }
+                Ok(access) => forward(&env, &name, access, req).await,
+            }
         }
-        Ok(Route::Stream(id)) => forward(&env, &id, req).await,
         Err(e) => to_response(Reply::error(&e)).map(Handled::local),
     };
     let handled = match handled {
@@ -102,12 +114,13 @@ pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worke
 }
 
 /// A GET of a stream: through the cache when it is cacheable, straight to the stream
-/// object otherwise (SSE).
+/// object otherwise (SSE). Anonymous reads have cache keys of their own.
 async fn cached_read(
     env: &Env,
     ctx: &Context,
     settings: &EdgeSettings,
-    stream_id: &str,
+    name: &StreamName,
+    access: Access,
     target: &Request,
     req: worker::Request,
 ) -> worker::Result<Handled> {
@@ -116,11 +129,11 @@ async fn cached_read(
         // Malformed reads are answered here; they never reach the stream object.
         Err(e) => return to_response(Reply::error(&e)).map(Handled::local),
     };
-    let facts = read::facts(stream_id, &query);
+    let facts = read::facts(name, &query, access == Access::Anonymous);
     let lookup = policy::lookup(&facts, header(&req, "Cache-Control").as_deref());
     if lookup == Lookup::NotCacheable {
         let started = now_precise();
-        let response = bridge::open(&stub(env, stream_id)?, &target.url, settings.sse).await?;
+        let response = bridge::open(&stub(env, name)?, &target.url, access, settings.sse).await?;
         return Ok(Handled { response, cache: None, origin_ms: Some(now_precise() - started) });
     }
     let key = CacheKey::for_read(target.origin(), &facts);
@@ -132,7 +145,7 @@ async fn cached_read(
         if_none_match: if_none_match.as_deref(),
         follower_bound_ms: read::follower_bound_ms(facts.mode, settings.long_poll_timeout_ms),
     };
-    let origin = DoOrigin::new(stub(env, stream_id)?, target.url.clone());
+    let origin = DoOrigin::new(stub(env, name)?, target.url.clone(), access);
     let cache = WorkerCache::new(ctx);
     let in_flight = IN_FLIGHT.with(Rc::clone);
     let started = now_precise();
@@ -184,21 +197,56 @@ fn served_response(served: Served<CachedResponse>, asked_origin: bool) -> worker
     }
 }
 
-/// Sends the request, body and all, to the stream's object.
-async fn forward(env: &Env, stream_id: &str, req: worker::Request) -> worker::Result<Handled> {
+/// Sends the request, body and all, to the stream's object, saying how it was
+/// authorized.
+async fn forward(
+    env: &Env,
+    name: &StreamName,
+    access: Access,
+    req: worker::Request,
+) -> worker::Result<Handled> {
     let started = now_precise();
-    let response = stub(env, stream_id)?.fetch_with_request(req).await?;
+    let req = with_access(req, access)?;
+    let response = stub(env, name)?.fetch_with_request(req).await?;
     Ok(Handled { response, cache: None, origin_ms: Some(now_precise() - started) })
+}
+
+/// The request with [`ACCESS_HEADER`] set as the edge decided (and any the client sent
+/// removed). Incoming headers are immutable, so a changed request is a new one with the
+/// same body stream.
+fn with_access(req: worker::Request, access: Access) -> worker::Result<worker::Request> {
+    let sent = req.headers().has(ACCESS_HEADER)?;
+    let Some(value) = access.header_value() else {
+        if !sent {
+            return Ok(req);
+        }
+        return rebuild(&req, |h| h.delete(ACCESS_HEADER));
+    };
+    rebuild(&req, |h| h.set(ACCESS_HEADER, value))
+}
+
+fn rebuild(
+    req: &worker::Request,
+    edit: impl FnOnce(&worker::Headers) -> worker::Result<()>,
+) -> worker::Result<worker::Request> {
+    let headers = req.headers().clone();
+    edit(&headers)?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(req.method()).with_headers(headers);
+    if let Some(body) = req.inner().body() {
+        init.with_body(Some(body.into()));
+    }
+    worker::Request::new_with_init(req.url()?.as_ref(), &init)
 }
 
 /// The stream object's request counters, when the deployment enables them
 /// (`DEBUG_STATS = "1"`).
-async fn stats(env: &Env, settings: &EdgeSettings, stream_id: &str) -> worker::Result<Handled> {
+async fn stats(env: &Env, settings: &EdgeSettings, name: &StreamName) -> worker::Result<Handled> {
     if !settings.stats_enabled {
         return to_response(Reply::error(&ProtocolError::NotFound)).map(Handled::local);
     }
     let req = worker::Request::new(&format!("https://stream.internal{STATS_PATH}"), worker::Method::Get)?;
-    let response = stub(env, stream_id)?.fetch_with_request(req).await?;
+    let response = stub(env, name)?.fetch_with_request(req).await?;
     Ok(Handled::local(response))
 }
 
@@ -250,8 +298,8 @@ fn decorate(
     Ok(handled.response.with_headers(headers))
 }
 
-fn stub(env: &Env, stream_id: &str) -> worker::Result<Stub> {
-    env.durable_object(STREAMS_BINDING)?.get_by_name(stream_id)
+fn stub(env: &Env, name: &StreamName) -> worker::Result<Stub> {
+    env.durable_object(STREAMS_BINDING)?.get_by_name(&name.key())
 }
 
 fn header(req: &worker::Request, name: &str) -> Option<String> {

@@ -108,6 +108,21 @@ impl Host for DoHost {
         });
     }
 
+    fn random_bytes(&self, out: &mut [u8]) -> Result<(), ProtocolError> {
+        use wasm_bindgen::JsCast;
+        let array = js_sys::Uint8Array::new_with_length(out.len() as u32);
+        let global = js_sys::global();
+        let crypto = js_sys::Reflect::get(&global, &"crypto".into())
+            .map_err(|_| ProtocolError::internal("no crypto in this runtime"))?;
+        let fill = js_sys::Reflect::get(&crypto, &"getRandomValues".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+            .ok_or_else(|| ProtocolError::internal("no crypto.getRandomValues in this runtime"))?;
+        fill.call1(&crypto, &array).map_err(|_| ProtocolError::internal("crypto.getRandomValues failed"))?;
+        array.copy_to(out);
+        Ok(())
+    }
+
     fn log_error(&self, message: &str) {
         worker::console_error!("{message}");
     }

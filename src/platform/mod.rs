@@ -1,6 +1,7 @@
 //! The workers-rs glue (wasm32 only): entry point, edge gateway, the `StreamDO`
 //! Durable Object, and adapters from the platform to the service's traits.
 
+mod auth;
 mod bridge;
 mod cache;
 mod cold;

@@ -11,6 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 use worker::{Delay, Method, Request, Stub};
 
 use super::timing::now_ms;
+use crate::auth::{Access, ACCESS_HEADER};
 use crate::gateway::read::Origin;
 use crate::protocol::ProtocolError;
 
@@ -18,18 +19,25 @@ use crate::protocol::ProtocolError;
 pub struct DoOrigin {
     stub: Stub,
     url: String,
+    access: Access,
 }
 
 impl DoOrigin {
-    /// Reads `url` from the object behind `stub`.
-    pub fn new(stub: Stub, url: String) -> Self {
-        Self { stub, url }
+    /// Reads `url` from the object behind `stub`, for a request authorized as `access`.
+    pub fn new(stub: Stub, url: String, access: Access) -> Self {
+        Self { stub, url, access }
     }
 
     async fn get(&self) -> worker::Result<Buffered> {
         // A fresh request: the client's If-None-Match and Cache-Control stay at the edge,
         // so the answer serves every requester and can be stored.
-        let req = Request::new(&self.url, Method::Get)?;
+        let headers = worker::Headers::new();
+        if let Some(value) = self.access.header_value() {
+            headers.set(ACCESS_HEADER, value)?;
+        }
+        let mut init = worker::RequestInit::new();
+        init.with_method(Method::Get).with_headers(headers);
+        let req = Request::new_with_init(&self.url, &init)?;
         let mut resp = self.stub.fetch_with_request(req).await?;
         let headers = resp.headers().entries().collect();
         Ok(Buffered { status: resp.status_code(), headers, body: resp.bytes().await? })

@@ -45,14 +45,14 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     }
 
     /// A fresh reader key: `rk_` and 128 random bits in hex.
-    pub(super) fn new_reader_key(&self) -> String {
+    pub(super) fn new_reader_key(&self) -> Result<String, ProtocolError> {
         let mut bytes = [0u8; 16];
-        self.host.random_bytes(&mut bytes);
+        self.host.random_bytes(&mut bytes)?;
         let mut key = String::from("rk_");
         for b in bytes {
             key.push_str(&format!("{b:02x}"));
         }
-        key
+        Ok(key)
     }
 
     /// POST with `Stream-Reader-Key: rotate` and no body: replaces the reader key, so
@@ -69,7 +69,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         if m.public {
             return Err(ProtocolError::conflict("PUBLIC_STREAM", "a public stream has no reader key"));
         }
-        let m = self.store.set_reader_key(&m, &self.new_reader_key())?;
+        let m = self.store.set_reader_key(&m, &self.new_reader_key()?)?;
         Ok(Reply::new(204)
             .header("Cache-Control", control::NO_STORE)
             .header(h::STREAM_READER_KEY, m.reader_key.unwrap_or_default()))

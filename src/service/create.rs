@@ -65,7 +65,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         // With auth on, a protected stream gets a reader key, so caches in front of the
         // edge can only be read by those who were given it.
         if Access::from_header(req.header(ACCESS_HEADER)).auth_enabled() && !wanted.public {
-            new.reader_key = Some(self.new_reader_key());
+            new.reader_key = Some(self.new_reader_key()?);
         }
         let fork = new.fork.clone();
         let m = match self.store.create(new, now) {

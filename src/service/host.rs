@@ -44,7 +44,7 @@ pub trait Host {
     fn schedule_alarm(&self, at_ms: i64);
 
     /// Fills `out` with cryptographically secure random bytes.
-    fn random_bytes(&self, out: &mut [u8]);
+    fn random_bytes(&self, out: &mut [u8]) -> Result<(), ProtocolError>;
 
     /// Reports a failure that has no client to go to (for example a failed cleanup).
     fn log_error(&self, message: &str);

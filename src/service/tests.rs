@@ -176,15 +176,15 @@ impl Host for TestHost {
         }
     }
 
-    fn random_bytes(&self, out: &mut [u8]) {
+    fn random_bytes(&self, out: &mut [u8]) -> Result<(), ProtocolError> {
         // Deterministic, and different on every call.
-        if let Some(w) = self.world.upgrade() {
-            let n = w.random.get() + 1;
-            w.random.set(n);
-            for (i, b) in out.iter_mut().enumerate() {
-                *b = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> ((i % 8) * 8)) as u8 ^ i as u8;
-            }
+        let w = self.world.upgrade().ok_or_else(|| ProtocolError::internal("world gone"))?;
+        let n = w.random.get() + 1;
+        w.random.set(n);
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> ((i % 8) * 8)) as u8 ^ i as u8;
         }
+        Ok(())
     }
 
     fn log_error(&self, message: &str) {

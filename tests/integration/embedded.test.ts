@@ -78,7 +78,7 @@ describe("the optional D1 admin index", () => {
     await fetch(url, { method: "POST", headers: json, body: "[7,8,9,10,11]" })
     let rows: Record<string, unknown>[] = []
     for (let i = 0; i < 40 && rows.length < 2; i++) {
-      rows = adminIndex(`SELECT read_seq, start_offset, end_offset FROM segments_admin WHERE stream_id = '${id}' ORDER BY read_seq`)
+      rows = adminIndex(`SELECT read_seq, start_offset, end_offset FROM segments_admin WHERE stream_id = '_default/${id}' ORDER BY read_seq`)
       if (rows.length < 2) await sleep(100)
     }
     expect(rows).toEqual([
@@ -88,7 +88,7 @@ describe("the optional D1 admin index", () => {
     expect(await (await fetch(`${url}?offset=-1`)).json()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
     await fetch(url, { method: "DELETE" })
     for (let i = 0; i < 40 && rows.length > 0; i++) {
-      rows = adminIndex(`SELECT read_seq FROM segments_admin WHERE stream_id = '${id}'`)
+      rows = adminIndex(`SELECT read_seq FROM segments_admin WHERE stream_id = '_default/${id}'`)
       if (rows.length > 0) await sleep(100)
     }
     expect(rows).toEqual([])

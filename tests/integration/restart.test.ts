@@ -7,9 +7,9 @@ import { freshState, r2Object, startWorker } from "./worker"
 const json = { "Content-Type": "application/json" }
 const BUCKET = "durable-streams-segments"
 
-/** The object key of a stream's segment (see src/engine/segment.rs). */
+/** The object key of a default-project stream's segment (see src/engine/segment.rs). */
 const segmentKey = (id: string, readSeq: number) =>
-  `streams/${Buffer.from(id).toString("base64url")}/1/${String(readSeq).padStart(16, "0")}.seg`
+  `streams/${Buffer.from(`_default/${id}`).toString("base64url")}/1/${String(readSeq).padStart(16, "0")}.seg`
 
 async function readAll(base: string, id: string, offset = "-1"): Promise<unknown[]> {
   const values: unknown[] = []

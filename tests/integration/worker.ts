@@ -6,7 +6,8 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-const CONFIG = "tests/restart/wrangler.toml"
+/** The default configuration: the built worker with small segments and no auth. */
+export const CONFIG = "tests/restart/wrangler.toml"
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" }
 
 function freePort(): Promise<number> {
@@ -28,11 +29,11 @@ export interface LocalWorker {
 }
 
 /** Starts the built worker on `state` and waits until it answers. */
-export async function startWorker(state: string): Promise<LocalWorker> {
+export async function startWorker(state: string, config = CONFIG): Promise<LocalWorker> {
   const [port, inspector] = [await freePort(), await freePort()]
   const child: ChildProcess = spawn(
     "npx",
-    ["wrangler", "dev", "-c", CONFIG, "--ip", "127.0.0.1", "--port", `${port}`, "--inspector-port", `${inspector}`, "--persist-to", state],
+    ["wrangler", "dev", "-c", config, "--ip", "127.0.0.1", "--port", `${port}`, "--inspector-port", `${inspector}`, "--persist-to", state],
     { detached: true, stdio: "ignore", env },
   )
   const url = `http://127.0.0.1:${port}`
@@ -65,6 +66,14 @@ export async function startWorker(state: string): Promise<LocalWorker> {
   }
   await stop()
   throw new Error("the worker did not start")
+}
+
+/** Runs `wrangler kv key put` against the local namespace `binding` of a stopped worker's state. */
+export function kvPut(state: string, config: string, binding: string, key: string, value: string): void {
+  execFileSync("npx", ["wrangler", "kv", "key", "put", key, value, "--binding", binding, "--local", "--persist-to", state, "-c", config], {
+    env,
+    stdio: "ignore",
+  })
 }
 
 /** Runs `wrangler r2 object …` against the local bucket of a stopped worker's state. */
