@@ -168,13 +168,13 @@ pub async fn run(target: Arc<Target>, concurrency: usize, rounds: usize) -> Resu
         }
     }
     let mut report = BurstReport { target: target.base.clone(), concurrency, rounds: Vec::new() };
-    let history = format!("{url}?offset=-1");
+    let history = target.read_url(&url, "offset=-1");
     report.rounds.push(round(&target, "catch-up, cold cache", (&name, &history), concurrency, None).await?);
     report.rounds.push(round(&target, "catch-up, warm cache", (&name, &history), concurrency, None).await?);
     for i in 1..=rounds {
         let resp = target.head(&url).send().await.map_err(|e| e.to_string())?;
         let tail = header(&resp, "stream-next-offset").ok_or("HEAD gave no Stream-Next-Offset")?;
-        let parked = format!("{url}?live=long-poll&offset={tail}");
+        let parked = target.read_url(&url, &format!("live=long-poll&offset={tail}"));
         let label = format!("long-poll at the tail #{i}, one append");
         report.rounds.push(round(&target, &label, (&name, &parked), concurrency, Some("released\n")).await?);
     }

@@ -15,13 +15,19 @@ impl LongPollFollower {
         Self { stream_url: stream_url.to_owned(), offset: offset.to_owned(), cursor: None }
     }
 
-    /// The next request, with parameters in sorted order like the protocol's clients,
-    /// so readers at the same place share one URL.
-    pub fn url(&self) -> String {
+    /// The next request's query, with parameters in sorted order like the protocol's
+    /// clients, so readers at the same place share one URL.
+    pub fn query(&self) -> String {
         match &self.cursor {
-            Some(c) => format!("{}?cursor={c}&live=long-poll&offset={}", self.stream_url, self.offset),
-            None => format!("{}?live=long-poll&offset={}", self.stream_url, self.offset),
+            Some(c) => format!("cursor={c}&live=long-poll&offset={}", self.offset),
+            None => format!("live=long-poll&offset={}", self.offset),
         }
+    }
+
+    /// The next request.
+    #[cfg(test)]
+    pub fn url(&self) -> String {
+        format!("{}?{}", self.stream_url, self.query())
     }
 
     /// The current offset.

@@ -17,6 +17,8 @@ pub struct Target {
     pub stream_path: String,
     token: Option<String>,
     client: Client,
+    /// The reader key of each protected stream the run created, by stream URL.
+    reader_keys: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -55,7 +57,7 @@ impl Target {
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(Self { base, stream_path, token, client })
+        Ok(Self { base, stream_path, token, client, reader_keys: Default::default() })
     }
 
     /// The URL of stream `name`.
@@ -94,8 +96,23 @@ impl Target {
             .await
             .map_err(|e| format!("creating {url}: {e}"))?;
         match resp.status().as_u16() {
-            200 | 201 => Ok(url),
+            200 | 201 => {
+                // A protected stream's reads are shared by caches only with its reader key.
+                if let Some(key) = resp.headers().get("stream-reader-key").and_then(|v| v.to_str().ok()) {
+                    self.reader_keys.lock().map_err(|_| "poisoned".to_owned())?.insert(url.clone(), key.to_owned());
+                }
+                Ok(url)
+            }
             other => Err(format!("creating {url}: HTTP {other}")),
+        }
+    }
+
+    /// A read URL of stream `url` with `query`, plus the stream's reader key if it has one
+    /// (last, like clients add it).
+    pub fn read_url(&self, url: &str, query: &str) -> String {
+        match self.reader_keys.lock().ok().and_then(|k| k.get(url).cloned()) {
+            Some(key) => format!("{url}?{query}&rk={key}"),
+            None => format!("{url}?{query}"),
         }
     }
 
@@ -186,6 +203,15 @@ mod tests {
         let (d, restarted) = after.since(&before);
         assert!(restarted);
         assert_eq!((d.get("append"), d.get("long_poll")), (7, 8));
+    }
+
+    #[test]
+    fn read_urls_carry_the_reader_key_last() {
+        let t = Target::new("http://127.0.0.1:1", "/v1/stream/", None).unwrap();
+        let u = t.stream_url("a");
+        assert_eq!(t.read_url(&u, "offset=-1"), "http://127.0.0.1:1/v1/stream/a?offset=-1");
+        t.reader_keys.lock().unwrap().insert(u.clone(), "rk_1".into());
+        assert_eq!(t.read_url(&u, "live=sse&offset=-1"), "http://127.0.0.1:1/v1/stream/a?live=sse&offset=-1&rk=rk_1");
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub async fn long_poll(
     let mut follower = LongPollFollower::new(&url, "-1");
     let mut carry = Vec::new();
     while !*stop.borrow() {
-        let next = follower.url();
+        let next = target.read_url(&url, &follower.query());
         let key = fingerprint(&next);
         r.offsets.insert(fingerprint(follower.offset()));
         r.urls.insert(key);
@@ -168,7 +168,7 @@ pub async fn sse(
     let mut carry = Vec::new();
     while !*stop.borrow() {
         r.offsets.insert(fingerprint(&offset));
-        let request = target.get(&format!("{url}?live=sse&offset={offset}")).send();
+        let request = target.get(&target.read_url(&url, &format!("live=sse&offset={offset}"))).send();
         let resp = tokio::select! {
             resp = request => resp,
             _ = stop.changed() => break,
