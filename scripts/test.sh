@@ -30,19 +30,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Both workers are built here, once, and run without wrangler's build step (see
+# scripts/prebuilt-config.sh).
+echo "== building the workers"
+scripts/build.sh
+scripts/build.sh examples/embedded-worker
+
 free_port() {
   node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
 
-# start_worker NAME DIR [WRANGLER ARGS...]: runs wrangler dev for the crate in DIR
-# (which builds it first) and sets WORKER_URL once /health answers.
+# start_worker NAME DIR [WRANGLER ARGS...]: runs wrangler dev for the built crate in DIR
+# and sets WORKER_URL once /health answers.
 start_worker() {
-  local name=$1 dir=$2 port inspector log
+  local name=$1 dir=$2 port inspector log config
   shift 2
   port=$(free_port)
   inspector=$(free_port)
   log="$work/$name.log"
-  (cd "$dir" && exec setsid npx wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
+  config=$(scripts/prebuilt-config.sh "$dir")
+  (cd "$dir" && exec setsid npx wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
       --persist-to "$work/$name-state" --var "LONG_POLL_TIMEOUT_MS:$LONG_POLL_TIMEOUT_MS" \
       --var DEBUG_STATS:1 "$@" >"$log" 2>&1) &
   workers+=($!)
@@ -50,6 +57,9 @@ start_worker() {
   for _ in $(seq 1 900); do
     if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
       WORKER_URL="http://127.0.0.1:$port"
+      # Wake a stream object once, so the first test does not pay for starting the
+      # object runtime on a busy machine (stats create no stream).
+      curl -s -o /dev/null --max-time 60 "$WORKER_URL/debug/stats/warm-up" || true
       return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then break; fi
@@ -61,7 +71,7 @@ start_worker() {
 }
 
 if [ -z "${STREAMS_BASE_URL:-}" ]; then
-  echo "== starting the worker (wrangler dev builds it first)"
+  echo "== starting the worker"
   start_worker streams .
   STREAMS_BASE_URL=$WORKER_URL
 fi

@@ -41,6 +41,8 @@ impl LocalWorker {
         let mut cmd = Command::new(repository().join("scripts/dev.sh"));
         cmd.env("PORT", port.to_string())
             .env("WRANGLER_SEND_METRICS", "false")
+            // Built once and not watched, so no rebuild restarts the worker mid-run.
+            .env("PREBUILT", "1")
             .args(["--inspector-port", &inspector.to_string()])
             .arg("--persist-to")
             .arg(dir.join("state"))
