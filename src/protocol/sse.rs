@@ -3,7 +3,8 @@
 //! Each batch of data is written as one `data` event immediately followed by its
 //! `control` event, in a single chunk, so a reader never sees data without the offset
 //! that follows it. Text payloads are split into one `data:` line per line, on CRLF, CR
-//! and LF alike, so a payload can never inject an event. Binary payloads are base64.
+//! and LF alike, so a payload can never inject an event. A line that starts with a space
+//! gets one more after `data:`, which clients strip. Binary payloads are base64.
 
 use base64::Engine as _;
 
@@ -57,6 +58,11 @@ pub fn push_data(out: &mut Vec<u8>, payload: &[u8], encoding: Encoding) {
         Encoding::Text => {
             for line in split_lines(payload) {
                 out.extend_from_slice(b"data:");
+                // Clients drop one space after the colon, so a line that starts with a
+                // space gets an extra one to keep it. Other lines keep the bare `data:`.
+                if line.first() == Some(&b' ') {
+                    out.push(b' ');
+                }
                 out.extend_from_slice(line);
                 out.push(b'\n');
             }
@@ -122,15 +128,29 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
-    /// Reassembles the payload of a single data event the way an SSE client does.
+    /// Reassembles the payload of a single data event the way an SSE client does: the
+    /// value after `data:`, less one leading space, lines joined with LF.
     fn client_payload(event: &str) -> String {
-        event.lines().filter_map(|l| l.strip_prefix("data:")).collect::<Vec<_>>().join("\n")
+        event
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(|v| v.strip_prefix(' ').unwrap_or(v))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     #[test]
     fn text_lines_split_on_every_terminator() {
         assert_eq!(text("a\r\nb\rc\nd"), "event: data\ndata:a\ndata:b\ndata:c\ndata:d\n\n");
         assert_eq!(text(""), "event: data\ndata:\n\n");
+    }
+
+    #[test]
+    fn leading_spaces_survive_the_client_stripping_one() {
+        assert_eq!(text(" a\n  b\nc "), "event: data\ndata:  a\ndata:   b\ndata:c \n\n");
+        for payload in [" ", "  x", "a\n b", " \r\n "] {
+            assert_eq!(client_payload(&text(payload)), payload.replace("\r\n", "\n"), "{payload:?}");
+        }
     }
 
     #[test]
@@ -170,7 +190,7 @@ mod tests {
         }
 
         #[test]
-        fn text_payload_survives_the_client_join(payload in "[a-z\n]{0,30}") {
+        fn text_payload_survives_the_client_join(payload in "[a-z \n]{0,30}") {
             prop_assert_eq!(client_payload(&text(&payload)), payload);
         }
 
