@@ -5,7 +5,8 @@
 #      worker running locally under wrangler dev, and a smoke test of the example
 #      worker that embeds the library,
 #   3. a short load test run (loadtest/) against the same worker: 300 readers must get
-#      every message in order, with about one stream-object read per append.
+#      every message in order, with about one stream-object read per append,
+#   4. a short fuzzing run of the parsers (scripts/fuzz.sh, FUZZ_SECONDS per target).
 # The local workers are started here, on free ports with fresh state, and stopped on
 # exit. Set STREAMS_BASE_URL to test an already running worker instead (its long-poll
 # timeout must then be about 1 s: wrangler dev --var LONG_POLL_TIMEOUT_MS:1000).
@@ -95,3 +96,6 @@ npx vitest run --config tests/vitest.config.ts tests/integration
 echo "== load test against $STREAMS_BASE_URL"
 cargo run -p loadtest --quiet -- --url "$STREAMS_BASE_URL" --clients 300 --sse-ratio 0.2 \
   --rate 4 --duration 6 --json --max-reads-per-append 1.5
+
+echo "== fuzzing the parsers, ${FUZZ_SECONDS:-5} s per target"
+scripts/fuzz.sh "${FUZZ_SECONDS:-5}"

@@ -6,7 +6,7 @@
 
 use durable_streams_cloudflare::protocol::fork::ForkRequest;
 use durable_streams_cloudflare::protocol::headers::is_true;
-use durable_streams_cloudflare::protocol::path::{self, MAX_STREAM_ID_BYTES};
+use durable_streams_cloudflare::protocol::path::{self, StreamName, MAX_STREAM_ID_BYTES};
 use durable_streams_cloudflare::protocol::Offset;
 use durable_streams_fuzz::{all_digits, percent_decode};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
@@ -31,11 +31,14 @@ fuzz_target!(|input: Input| {
     };
     if let Ok(req) = parsed {
         let fork = req.unwrap();
-        // A source id is what a stream path may name, and names itself again.
-        assert!(!fork.source.is_empty() && fork.source.len() <= MAX_STREAM_ID_BYTES);
-        assert!(!fork.source.chars().any(char::is_control));
-        let p = path::stream_path(&fork.source);
-        assert_eq!(path::stream_id(&p).unwrap().unwrap(), fork.source);
+        // A source is what a stream path may name, and names itself again.
+        let id = &fork.source.id;
+        assert!(!id.is_empty() && id.len() <= MAX_STREAM_ID_BYTES);
+        assert!(!id.chars().any(char::is_control));
+        assert!(path::is_project_id(&fork.source.project));
+        let p = fork.source.path();
+        assert_eq!(StreamName::parse(&p).unwrap().unwrap(), fork.source);
+        assert_eq!(StreamName::from_key(&fork.source.key()).unwrap(), fork.source);
         assert!(!source_is_bad(from), "{from:?}");
         // The offset and sub-offset re-format to the header text.
         assert_eq!(fork.offset.map(|o| o.to_string()).as_deref(), input.fork_offset);
@@ -56,8 +59,9 @@ fuzz_target!(|input: Input| {
     }
 });
 
-/// The source rules: a stream path, or an absolute URL whose path is one, with any
-/// query or fragment dropped; the id must decode, be 1 to 1024 bytes and have no
+/// The source rules: a stream path (`/v1/stream/<id>` or `/v1/<project>/stream/<id>`),
+/// or an absolute URL whose path is one, with any query or fragment dropped; a project
+/// is 1 to 64 of `A-Za-z0-9_-`; the id must decode, be 1 to 1024 bytes and have no
 /// control characters.
 fn source_is_bad(from: &str) -> bool {
     let from = from.trim();
@@ -69,7 +73,21 @@ fn source_is_bad(from: &str) -> bool {
         None => from,
     };
     let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
-    let Some(raw) = path.strip_prefix(path::STREAM_PREFIX) else { return true };
+    let raw = match path.strip_prefix(path::STREAM_PREFIX) {
+        Some(raw) => raw,
+        None => {
+            let Some((project, raw)) = path.strip_prefix("/v1/").and_then(|p| p.split_once("/stream/"))
+            else {
+                return true;
+            };
+            let project_ok = (1..=64).contains(&project.len())
+                && project.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !project_ok {
+                return true;
+            }
+            raw
+        }
+    };
     match percent_decode(raw) {
         None => true,
         Some(id) => id.is_empty() || id.len() > MAX_STREAM_ID_BYTES || id.chars().any(char::is_control),

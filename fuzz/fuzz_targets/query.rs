@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
 /// parameters while scanning, then the offset, then the live mode. Unknown parameters
 /// are ignored; an unusable cursor counts as absent.
 fn model(raw: &str) -> Result<ReadQuery, &'static str> {
-    let (mut offset, mut live, mut cursor) = (None, None, None);
+    let (mut offset, mut live, mut cursor, mut rk) = (None, None, None, None);
     for pair in raw.split('&') {
         if pair.is_empty() {
             continue;
@@ -52,11 +52,13 @@ fn model(raw: &str) -> Result<ReadQuery, &'static str> {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, ""),
         };
-        let key = percent_decode(key).ok_or("INVALID_QUERY")?;
+        // A name that does not decode cannot be a known one, so it is ignored.
+        let Some(key) = percent_decode(key) else { continue };
         let slot: &mut Option<String> = match key.as_str() {
             "offset" => &mut offset,
             "live" => &mut live,
             "cursor" => &mut cursor,
+            "rk" => &mut rk,
             _ => continue,
         };
         if slot.is_some() {
@@ -76,7 +78,17 @@ fn model(raw: &str) -> Result<ReadQuery, &'static str> {
         Some(_) => return Err("INVALID_LIVE"),
     };
     let cursor = cursor.filter(|c| all_digits(c)).and_then(|c| c.parse::<u64>().ok());
-    Ok(ReadQuery { offset, live, cursor })
+    let reader_key = match rk {
+        None => None,
+        Some(k)
+            if (1..=128).contains(&k.len())
+                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            Some(k)
+        }
+        Some(_) => return Err("INVALID_READER_KEY"),
+    };
+    Ok(ReadQuery { offset, live, cursor, reader_key })
 }
 
 fn canonical(q: &ReadQuery) -> String {
@@ -92,6 +104,9 @@ fn canonical(q: &ReadQuery) -> String {
     }
     if let Some(c) = q.cursor {
         parts.push(format!("cursor={c}"));
+    }
+    if let Some(k) = &q.reader_key {
+        parts.push(format!("rk={k}"));
     }
     parts.join("&")
 }

@@ -99,7 +99,10 @@ impl Target {
             200 | 201 => {
                 // A protected stream's reads are shared by caches only with its reader key.
                 if let Some(key) = resp.headers().get("stream-reader-key").and_then(|v| v.to_str().ok()) {
-                    self.reader_keys.lock().map_err(|_| "poisoned".to_owned())?.insert(url.clone(), key.to_owned());
+                    self.reader_keys
+                        .lock()
+                        .map_err(|_| "poisoned".to_owned())?
+                        .insert(url.clone(), key.to_owned());
                 }
                 Ok(url)
             }
@@ -211,7 +214,10 @@ mod tests {
         let u = t.stream_url("a");
         assert_eq!(t.read_url(&u, "offset=-1"), "http://127.0.0.1:1/v1/stream/a?offset=-1");
         t.reader_keys.lock().unwrap().insert(u.clone(), "rk_1".into());
-        assert_eq!(t.read_url(&u, "live=sse&offset=-1"), "http://127.0.0.1:1/v1/stream/a?live=sse&offset=-1&rk=rk_1");
+        assert_eq!(
+            t.read_url(&u, "live=sse&offset=-1"),
+            "http://127.0.0.1:1/v1/stream/a?live=sse&offset=-1&rk=rk_1"
+        );
     }
 
     #[test]

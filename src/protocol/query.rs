@@ -51,8 +51,9 @@ impl ReadQuery {
         let mut reader_key = None;
         for pair in raw.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let key = percent::decode(key)
-                .ok_or_else(|| ProtocolError::bad_request("INVALID_QUERY", "malformed query"))?;
+            // A name that does not decode cannot be a parameter we know: ignored, like
+            // every unknown parameter.
+            let Some(key) = percent::decode(key) else { continue };
             let slot = match key.as_str() {
                 "offset" => &mut offset,
                 "live" => &mut live,
@@ -129,6 +130,12 @@ mod tests {
         assert_eq!(q.offset, Some(StartAt::Beginning));
         assert_eq!(q.live, Live::LongPoll);
         assert_eq!(q.cursor, Some(42));
+    }
+
+    #[test]
+    fn unknown_parameters_are_ignored_even_when_their_names_do_not_decode() {
+        let q = ReadQuery::parse("a%zz=1&%ff=2&offset=-1").unwrap();
+        assert_eq!(q.offset, Some(StartAt::Beginning));
     }
 
     #[test]
