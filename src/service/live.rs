@@ -32,7 +32,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         loop {
             let seen = self.changes.version();
             if from < m.tail {
-                let chunk = self.read_range(&m, from, m.tail, self.config.max_chunk_bytes, true).await?;
+                let chunk = self.read_page(&m, from, self.config.max_chunk_bytes).await?;
                 let now = self.host.now_ms();
                 // `offset=now` URLs do not name a position, so their answers are not shared.
                 let answer = if now_mode { Answer::Current } else { Answer::LongPollData };

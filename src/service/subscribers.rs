@@ -122,7 +122,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             let mut chunk = Vec::new();
             if state.offset < m.tail {
                 let cap = self.config.max_chunk_bytes.min(CHUNK_BYTES);
-                let read = self.read_range(&m, state.offset, m.tail, cap, true).await?;
+                let read = self.read_page(&m, state.offset, cap).await?;
                 let encoding = if state.base64 { Encoding::Base64 } else { Encoding::Text };
                 sse::push_data(&mut chunk, &body_of(&m, read.bytes), encoding);
                 state.offset = read.end;

@@ -91,7 +91,8 @@ impl Subscriber for Rc<FakeSubscriber> {
     }
 
     fn send(&self, chunk: &[u8]) -> bool {
-        self.sent.borrow_mut().push(String::from_utf8(chunk.to_vec()).unwrap());
+        // As the platform does: chunks travel as text frames.
+        self.sent.borrow_mut().push(String::from_utf8_lossy(chunk).into_owned());
         self.closed.get().is_none()
     }
 
@@ -486,6 +487,30 @@ fn objects_of(w: &World, id: &str) -> Vec<String> {
 
 fn offsets(reply: &Reply) -> String {
     reply.get(h::STREAM_NEXT_OFFSET).unwrap().to_owned()
+}
+
+#[test]
+fn text_pages_and_sse_events_end_between_characters() {
+    let w = World::new();
+    // The 8-byte cap falls on the second byte of "€" (bytes 7 to 9).
+    World::put(&w, "utf8", &[TEXT], "abcdefg€xyz");
+    let first = World::get(&w, "utf8", "offset=-1");
+    assert_eq!(offsets(&first), "0000000000000000_0000000000000007");
+    assert_eq!(bytes(first.body), b"abcdefg");
+    assert_eq!(World::read_all(&w, "utf8"), ("abcdefg€xyz".to_owned(), 2));
+    let sub = World::subscribe(&w, "utf8", "offset=-1&live=sse");
+    let data: String = sub
+        .sent
+        .borrow()
+        .iter()
+        .filter_map(|c| {
+            c.strip_prefix("event: data\ndata:").map(|d| d.split('\n').next().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(data, "abcdefg€xyz");
+    // Binary streams are cut at the cap, whatever the bytes.
+    World::put(&w, "bin", &[("Content-Type", "application/octet-stream")], "abcdefg€xyz");
+    assert_eq!(bytes(World::get(&w, "bin", "offset=-1").body), "abcdefg€".as_bytes()[..8]);
 }
 
 #[test]
