@@ -19,9 +19,9 @@ use crate::protocol::headers as h;
 type Svc = StreamService<NativeSql, TestHost>;
 
 /// A set of stream objects sharing one virtual clock.
-struct World {
+pub(super) struct World {
     config: Config,
-    now: Cell<i64>,
+    pub(super) now: Cell<i64>,
     objects: RefCell<HashMap<String, Rc<Svc>>>,
     alarms: RefCell<Vec<(String, i64)>>,
     /// Inherited-data reads between objects.
@@ -31,9 +31,9 @@ struct World {
     /// Each object's SSE subscribers.
     subscribers: RefCell<HashMap<String, Vec<Rc<FakeSubscriber>>>>,
     /// Cold segment objects, shared by all objects as one bucket.
-    bucket: Rc<MemoryBucket>,
+    pub(super) bucket: Rc<MemoryBucket>,
     /// Segments committed, as `(stream, read_seq)`.
-    committed: RefCell<Vec<(String, u64)>>,
+    pub(super) committed: RefCell<Vec<(String, u64)>>,
     /// Errors the objects logged.
     errors: RefCell<Vec<String>>,
 }
@@ -50,8 +50,8 @@ impl Drop for World {
 
 /// Object storage in memory.
 #[derive(Default)]
-struct MemoryBucket {
-    objects: RefCell<HashMap<String, Vec<u8>>>,
+pub(super) struct MemoryBucket {
+    pub(super) objects: RefCell<HashMap<String, Vec<u8>>>,
 }
 
 impl ColdStore for MemoryBucket {
@@ -75,10 +75,10 @@ impl ColdStore for MemoryBucket {
 
 /// An SSE subscriber that records what it is sent.
 #[derive(Default)]
-struct FakeSubscriber {
+pub(super) struct FakeSubscriber {
     state: RefCell<Option<SubscriberState>>,
-    sent: RefCell<Vec<String>>,
-    closed: Cell<Option<u16>>,
+    pub(super) sent: RefCell<Vec<String>>,
+    pub(super) closed: Cell<Option<u16>>,
 }
 
 impl Subscriber for Rc<FakeSubscriber> {
@@ -217,7 +217,7 @@ impl World {
         World::with(config())
     }
 
-    fn with(config: Config) -> Rc<Self> {
+    pub(super) fn with(config: Config) -> Rc<Self> {
         let w = World::empty(config);
         w.now.set(1_000_000);
         Rc::new(w)
@@ -232,7 +232,7 @@ impl World {
         }))
     }
 
-    fn send(
+    pub(super) fn send(
         world: &Rc<World>,
         method: Method,
         id: &str,
@@ -254,7 +254,11 @@ impl World {
     /// Runs the work requests left behind, until there is none.
     fn run_tasks(world: &Rc<World>) {
         loop {
-            let task = world.tasks.borrow_mut().pop();
+            // In the order they were spawned, as the platform starts them.
+            let task = {
+                let mut tasks = world.tasks.borrow_mut();
+                (!tasks.is_empty()).then(|| tasks.remove(0))
+            };
             match task {
                 Some(t) => block_on(t),
                 None => return,
@@ -263,7 +267,7 @@ impl World {
     }
 
     /// Opens an SSE read and connects a subscriber for it.
-    fn subscribe(world: &Rc<World>, id: &str, query: &str) -> Rc<FakeSubscriber> {
+    pub(super) fn subscribe(world: &Rc<World>, id: &str, query: &str) -> Rc<FakeSubscriber> {
         let reply = World::get(world, id, query);
         let Body::Subscribe(state) = reply.body else { panic!("not an SSE reply: {reply:?}") };
         let sub = Rc::new(FakeSubscriber { state: RefCell::new(Some(state)), ..Default::default() });
