@@ -459,6 +459,21 @@ fn subscribers_get_each_append_once_in_order_and_end_on_delete() {
 }
 
 #[test]
+fn readers_of_an_expired_stream_end_when_a_put_replaces_it() {
+    let w = World::new();
+    World::put(&w, "re", &[TEXT, (h::STREAM_TTL, "1")], "old");
+    let sub = World::subscribe(&w, "re", "offset=-1&live=sse");
+    w.now.set(w.now.get() + 1000);
+    // The PUT finds the stream expired, and creates a new one in the same request.
+    assert_eq!(World::put(&w, "re", &[TEXT], "").status, 201);
+    // Past the old stream's length: a reader still attached would be sent "new", from
+    // position 3 of a stream it never asked for.
+    World::post(&w, "re", &[TEXT], "is new");
+    assert!(sub.sent.borrow().iter().all(|c| !c.contains("new")), "{:?}", sub.sent.borrow());
+    assert_eq!(sub.closed.get(), Some(1000), "the reader of the expired stream ends");
+}
+
+#[test]
 fn binary_streams_are_sent_base64_and_say_so() {
     let w = World::new();
     World::put(&w, "bin", &[("Content-Type", "application/octet-stream")], "Hello");
