@@ -1,23 +1,29 @@
 //! Randomized model testing of the service.
 //!
 //! A seeded generator drives a handful of streams through random creates (text, binary
-//! and JSON, with and without an initial body, sometimes closed), appends (random sizes,
+//! and JSON, with and without an initial body, sometimes closed, sometimes with a
+//! sliding TTL or an expiry time on a virtual clock), appends (random sizes,
 //! JSON arrays, idempotent producers with retries, gaps and epoch changes, `Stream-Seq`),
 //! reads (from `-1`, from an offset the stream returned earlier, from `now`, paging until
-//! `Stream-Up-To-Date`, long-polls), closes, deletes, forks (at the tail or at an earlier
-//! offset, with sub-offsets), re-creates after a delete, and requests to missing or
-//! retained streams. After every operation the reply is checked against a plain model:
+//! `Stream-Up-To-Date`, long-polls, revalidation with `If-None-Match`, SSE), closes,
+//! deletes, forks (at the tail or at an earlier offset, with sub-offsets), re-creates
+//! after a delete or an expiry, expiry alarms, and requests to missing or retained
+//! streams. After every operation the reply is checked against a plain model:
 //!
 //! - each stream's state: missing (404), live, or deleted but retained for its forks
 //!   (410 to clients, 409 to a PUT or a fork), with the fork reference counts that decide
-//!   when a retained stream is finally purged, cascading up the fork chain;
+//!   when a retained stream is finally purged, cascading up the fork chain; and its
+//!   expiry, applied lazily by the requests that look at the stream, and pushed back by
+//!   every GET and POST but not by HEAD or an idempotent PUT;
 //! - its content (bytes, or JSON messages in their compact stored form), its record
 //!   boundaries (what a sub-offset fork slices), its closed flag and the producer and
 //!   `Stream-Seq` state that decide every append's status;
 //! - every offset it returned: one spelling per position, ordered as the positions are,
 //!   and reading from any of them (or from a source offset inherited by a fork) returns
 //!   exactly the model's suffix from that position, in pages that are as full as the
-//!   chunk cap allows;
+//!   chunk cap allows (text pages end between UTF-8 characters);
+//! - every ETag: the same for the same incarnation, range and closure, different
+//!   otherwise, and a 304 exactly when a revalidated read would be unchanged;
 //! - the status code, error code and protocol headers of every reply;
 //! - what SSE readers are sent after each change: data events that continue the model's
 //!   content exactly once and in order, control events naming the same offsets as reads,
@@ -28,6 +34,10 @@
 //! stream must list exactly the model's creations and deletions, in order. Part of the
 //! runs cut the hot log into cold segments after every few records or bytes, so reads and
 //! forks stitch across segments.
+//!
+//! Left out: concurrency (each request runs to completion before the next starts), and
+//! forks of streams that expire (whether a fork's read reaches its source, and so
+//! applies the source's expiry, depends on the fork's read cache).
 //!
 //! By default each configuration runs a few fixed seeds (about 12,000 operations in
 //! all). For longer or targeted runs:
@@ -168,6 +178,16 @@ struct Origin {
     sub: usize,
 }
 
+/// How a stream expires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expiry {
+    None,
+    /// Seconds without a read or write.
+    Ttl(u64),
+    /// An absolute time (ms).
+    At(i64),
+}
+
 /// One stream incarnation, live or retained.
 #[derive(Clone, Debug)]
 struct Stream {
@@ -186,6 +206,9 @@ struct Stream {
     origin: Option<Origin>,
     forks: usize,
     gone: bool,
+    expiry: Expiry,
+    /// The last read or write, for a sliding TTL.
+    touched_at: i64,
     /// Offsets this stream returned, by position, and back.
     offsets: BTreeMap<usize, String>,
     positions: HashMap<String, usize>,
@@ -210,9 +233,28 @@ impl Stream {
             origin: None,
             forks: 0,
             gone: false,
+            expiry: Expiry::None,
+            touched_at: 0,
             offsets: BTreeMap::new(),
             positions: HashMap::new(),
             borrowed: Vec::new(),
+        }
+    }
+
+    fn deadline(&self) -> Option<i64> {
+        match self.expiry {
+            Expiry::None => None,
+            Expiry::Ttl(secs) => Some(self.touched_at + secs as i64 * 1000),
+            Expiry::At(at) => Some(at),
+        }
+    }
+
+    /// The headers describing the expiry, as HEAD and PUT replies carry them.
+    fn expiry_headers(&self) -> (Option<String>, Option<String>) {
+        match self.expiry {
+            Expiry::None => (None, None),
+            Expiry::Ttl(secs) => (Some(secs.to_string()), None),
+            Expiry::At(at) => (None, Some(crate::protocol::time::format_rfc3339_millis(at))),
         }
     }
 
@@ -459,7 +501,18 @@ struct Counters {
     duplicates: usize,
     written: usize,
     purges: usize,
+    expired: usize,
+    not_modified: usize,
     codes: BTreeMap<String, usize>,
+}
+
+/// What a read returned, for revalidating it later.
+#[derive(Clone, Debug)]
+struct Etag {
+    stream_id: u64,
+    etag: String,
+    end: usize,
+    closed: bool,
 }
 
 /// An SSE reader attached to one stream incarnation.
@@ -486,6 +539,8 @@ struct Run {
     /// Expected registry events: `(stream, inserted)`.
     registry: Vec<(String, bool)>,
     readers: Vec<Reader>,
+    /// The last ETag seen for a read of a stream name from a position.
+    etags: HashMap<(String, usize), Etag>,
     step: usize,
     history: Vec<String>,
     counters: Counters,
@@ -512,6 +567,7 @@ impl Run {
             next_id: 0,
             registry: Vec::new(),
             readers: Vec::new(),
+            etags: HashMap::new(),
             step: 0,
             history: Vec::new(),
             counters: Counters::default(),
@@ -631,6 +687,32 @@ impl Run {
         Some(known[i].clone())
     }
 
+    /// Lazy expiry, as every request that gets past its header checks applies it: a
+    /// stream past its deadline is deleted (retained if forks read from it).
+    fn observe(&mut self, name: &str) {
+        let now = self.w.now.get();
+        let Some(s) = self.streams.get_mut(name).filter(|s| !s.gone) else { return };
+        if s.deadline().is_none_or(|d| now < d) {
+            return;
+        }
+        self.counters.expired += 1;
+        self.registry.push((name.to_owned(), false));
+        if s.forks > 0 {
+            s.gone = true;
+        } else {
+            self.purge(name);
+        }
+    }
+
+    /// A read or write of a live stream pushes a sliding TTL back.
+    fn touch(&mut self, name: &str, at: i64) {
+        if let Some(s) = self.streams.get_mut(name).filter(|s| !s.gone) {
+            if matches!(s.expiry, Expiry::Ttl(_)) {
+                s.touched_at = at;
+            }
+        }
+    }
+
     fn new_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
@@ -640,7 +722,8 @@ impl Run {
     // Operations
 
     fn step(&mut self) {
-        let advance = self.rng.pick(&[0, 0, 1, 7, 50, 150]);
+        // Mostly small steps; now and then a jump that outlasts short TTLs.
+        let advance = if self.rng.chance(2) { 1500 } else { self.rng.pick(&[0, 0, 1, 7, 50, 150]) };
         self.w.now.set(self.w.now.get() + advance);
         let op = self.rng.below(100);
         // Most operations go where they can succeed; the rest probe missing and
@@ -665,6 +748,7 @@ impl Run {
             74..=80 => self.delete(&name),
             81..=94 => self.fork(&name),
             95..=96 => self.subscribe(&name),
+            97 => self.run_alarms(),
             _ => self.odd(&name),
         }
         self.check_readers();
@@ -686,6 +770,7 @@ impl Run {
 
     /// PUT without fork headers.
     fn create(&mut self, name: &str) {
+        self.observe(name);
         let existing = self.streams.get(name).cloned();
         let like_existing = existing.as_ref().is_some_and(|_| self.rng.chance(60));
         let kind = match (&existing, like_existing) {
@@ -701,6 +786,14 @@ impl Run {
             (Some(s), true) => s.closed != self.rng.chance(15),
             _ => self.rng.chance(6),
         };
+        let expiry = match (&existing, like_existing) {
+            (Some(s), true) if self.rng.chance(85) => s.expiry,
+            _ => match self.rng.below(100) {
+                0..=17 => Expiry::Ttl(1 + self.rng.below(2) as u64),
+                18..=27 => Expiry::At(self.w.now.get() + 300 + self.rng.below(2700) as i64),
+                _ => Expiry::None,
+            },
+        };
         let (raw, units) = body(&mut self.rng, if ct.is_none() { Kind::Binary } else { kind }, true);
         let mut headers = Vec::new();
         if let Some(ct) = &ct {
@@ -709,7 +802,13 @@ impl Run {
         if closed {
             headers.push((h::STREAM_CLOSED.to_owned(), "true".to_owned()));
         }
-        self.note(format!("PUT {name} ct={ct:?} closed={closed} body={:?}", show(&raw)));
+        match expiry {
+            Expiry::None => {}
+            Expiry::Ttl(secs) => headers.push((h::STREAM_TTL.to_owned(), secs.to_string())),
+            Expiry::At(at) => headers
+                .push((h::STREAM_EXPIRES_AT.to_owned(), crate::protocol::time::format_rfc3339_millis(at))),
+        }
+        self.note(format!("PUT {name} ct={ct:?} closed={closed} expiry={expiry:?} body={:?}", show(&raw)));
         let r = self.send(Method::Put, name, "", &headers, &raw);
         let what = format!("PUT {name}");
         match &existing {
@@ -717,10 +816,12 @@ impl Run {
             Some(s) => {
                 let mismatch = ct.as_deref().is_some_and(|ct| essence(ct) != essence(&s.content_type))
                     || closed != s.closed
+                    || expiry != s.expiry
                     || s.origin.is_some();
                 if mismatch {
                     self.expect_error(&r, 409, "STREAM_CONFIG_MISMATCH", &what);
                 } else {
+                    // An idempotent PUT is not a read or write: the TTL does not slide.
                     self.expect_created(name, &r, 200, &what);
                 }
             }
@@ -732,6 +833,8 @@ impl Run {
                 let mut s = Stream::new(self.new_id(), content_type);
                 s.push(&units);
                 s.closed = closed;
+                s.expiry = expiry;
+                s.touched_at = self.w.now.get();
                 self.streams.insert(name.to_owned(), s);
                 self.registry.push((name.to_owned(), true));
                 self.expect_created(name, &r, 201, &what);
@@ -746,12 +849,18 @@ impl Run {
         let (ct, closed, len) = (s.content_type.clone(), s.closed, s.len());
         self.expect_header(r, "Content-Type", Some(&ct), what);
         self.expect_header(r, h::STREAM_CLOSED, closed.then_some("true"), what);
+        let (ttl, at) = s.expiry_headers();
+        self.expect_header(r, h::STREAM_TTL, ttl.as_deref(), what);
+        self.expect_header(r, h::STREAM_EXPIRES_AT, at.as_deref(), what);
         ensure!(self, r.get(h::STREAM_FORKED_FROM).is_none(), "{what}: fork headers leak into replies");
+        let location = r.get("Location").unwrap_or_default();
+        ensure!(self, location.ends_with(&format!("/v1/stream/{name}")), "{what}: Location {location:?}");
         self.saw(name, len, r.get(h::STREAM_NEXT_OFFSET), what);
     }
 
     /// POST: an append, or with `close` a close (with or without a final body).
     fn append(&mut self, name: &str, close: bool) {
+        self.observe(name);
         let existing = self.streams.get(name).cloned();
         let kind = existing.as_ref().map_or(Kind::Text, |s| s.kind);
         // Mostly close-only when closing; rarely an (invalid) empty append.
@@ -801,6 +910,8 @@ impl Run {
         if let Some((status, code)) = self.absent(name) {
             return self.expect_error(&r, status, code, &what);
         }
+        // Every POST that reaches a live stream counts as activity, whatever its outcome.
+        self.touch(name, self.w.now.get());
         let s = existing.unwrap();
         let outcome = self.append_outcome(&s, &raw, &units, ct.as_deref(), close, &producer, &stream_seq);
         match outcome {
@@ -963,6 +1074,10 @@ impl Run {
     /// GET in its various forms.
     fn read(&mut self, name: &str) {
         let mode = self.rng.below(100);
+        // A malformed offset is refused before the stream is looked at.
+        if !(82..=84).contains(&mode) {
+            self.observe(name);
+        }
         let Some(s) = self.live(name).cloned() else {
             let query = self.rng.pick(&["offset=-1", "", "offset=now", "offset=-1&live=long-poll"]);
             self.note(format!("GET {name}?{query} (not live)"));
@@ -973,19 +1088,22 @@ impl Run {
         match mode {
             0..=21 => {
                 let query = if self.rng.chance(15) { "" } else { "offset=-1" };
-                self.read_page(name, query, 0, false);
+                let conditional = self.rng.chance(30);
+                self.read_page(name, query, 0, false, conditional);
             }
             22..=45 => match self.known_offset(name) {
                 Some((pos, offset)) => {
-                    self.read_page(name, &format!("offset={offset}"), pos, false);
+                    let conditional = self.rng.chance(30);
+                    self.read_page(name, &format!("offset={offset}"), pos, false, conditional);
                 }
                 None => {
-                    self.read_page(name, "offset=-1", 0, false);
+                    self.read_page(name, "offset=-1", 0, false, false);
                 }
             },
             46..=55 => {
                 self.note(format!("GET {name}?offset=now"));
                 let r = self.send(Method::Get, name, "offset=now", &[], b"");
+                self.touch(name, self.w.now.get());
                 let what = format!("GET {name}?offset=now");
                 self.expect_status(&r, 200, &what);
                 let empty: &[u8] = if s.kind == Kind::Json { b"[]" } else { b"" };
@@ -993,6 +1111,8 @@ impl Run {
                 self.expect_header(&r, h::STREAM_UP_TO_DATE, Some("true"), &what);
                 self.expect_header(&r, h::STREAM_CLOSED, s.closed.then_some("true"), &what);
                 self.expect_header(&r, "Content-Type", Some(&s.content_type), &what);
+                self.expect_header(&r, "Cache-Control", Some("no-store"), &what);
+                ensure!(self, r.get("ETag").is_none(), "{what}: an ETag on offset=now");
                 self.saw(name, s.len(), r.get(h::STREAM_NEXT_OFFSET), &what);
             }
             56..=77 => {
@@ -1005,6 +1125,8 @@ impl Run {
             78..=81 => {
                 self.note(format!("GET {name}?offset={FAR}"));
                 let r = self.send(Method::Get, name, &format!("offset={FAR}"), &[], b"");
+                // The stream was read, even if the offset was refused.
+                self.touch(name, self.w.now.get());
                 self.expect_error(&r, 400, "OFFSET_BEYOND_TAIL", &format!("GET {name} beyond the tail"));
             }
             82..=84 => {
@@ -1019,16 +1141,67 @@ impl Run {
 
     /// One catch-up read from `from`; returns the end position and whether it reached
     /// the tail.
-    fn read_page(&mut self, name: &str, query: &str, from: usize, quiet: bool) -> (usize, String, bool) {
+    fn read_page(
+        &mut self,
+        name: &str,
+        query: &str,
+        from: usize,
+        quiet: bool,
+        conditional: bool,
+    ) -> (usize, String, bool) {
+        // Revalidate what an earlier read from here returned, if there was one.
+        let remembered = self.etags.get(&(name.to_owned(), from)).cloned().filter(|_| conditional);
         if !quiet {
-            self.note(format!("GET {name}?{query}"));
+            let revalidate = if remembered.is_some() { " (If-None-Match)" } else { "" };
+            self.note(format!("GET {name}?{query}{revalidate}"));
         }
         self.counters.pages += 1;
-        let r = self.send(Method::Get, name, query, &[], b"");
+        let headers: Vec<(String, String)> =
+            remembered.iter().map(|e| ("If-None-Match".to_owned(), e.etag.clone())).collect();
+        let at = self.w.now.get();
+        let r = self.send(Method::Get, name, query, &headers, b"");
+        self.touch(name, at);
         let what = format!("GET {name}?{query} (from position {from})");
-        let end = self.check_data(name, from, &r, &what);
+        let s = &self.streams[name];
+        let end = self.page_end(s, from);
+        let closed = s.closed && end == s.len();
+        let unchanged =
+            remembered.as_ref().is_some_and(|e| e.stream_id == s.id && e.end == end && e.closed == closed);
+        let end = if unchanged {
+            self.counters.not_modified += 1;
+            self.expect_status(&r, 304, &what);
+            ensure!(self, body_bytes(&r).is_empty(), "{what}: a 304 with a body");
+            self.expect_header(&r, "ETag", remembered.as_ref().map(|e| e.etag.as_str()), &what);
+            self.expect_header(&r, h::STREAM_UP_TO_DATE, (end == s.len()).then_some("true"), &what);
+            self.expect_header(&r, h::STREAM_CLOSED, closed.then_some("true"), &what);
+            self.saw(name, end, r.get(h::STREAM_NEXT_OFFSET), &what);
+            end
+        } else {
+            let end = self.check_data(name, from, &r, &what);
+            self.check_etag(name, from, end, r.get("ETag").unwrap_or_default(), &what);
+            end
+        };
         let next = r.get(h::STREAM_NEXT_OFFSET).unwrap_or_default().to_owned();
         (end, next, r.get(h::STREAM_UP_TO_DATE).is_some())
+    }
+
+    /// An ETag names one incarnation's range and whether it ends the closed stream: the
+    /// same read gives the same tag, any other read another.
+    fn check_etag(&mut self, name: &str, from: usize, end: usize, etag: &str, what: &str) {
+        let s = &self.streams[name];
+        let seen = Etag { stream_id: s.id, etag: etag.to_owned(), end, closed: s.closed && end == s.len() };
+        if let Some(before) = self.etags.get(&(name.to_owned(), from)) {
+            let same =
+                before.stream_id == seen.stream_id && before.end == seen.end && before.closed == seen.closed;
+            ensure!(
+                self,
+                same == (before.etag == seen.etag),
+                "{what}: ETag {} after {} for {before:?} and now {seen:?}",
+                seen.etag,
+                before.etag
+            );
+        }
+        self.etags.insert((name.to_owned(), from), seen);
     }
 
     /// Follows `Stream-Next-Offset` until `Stream-Up-To-Date`, checking every page and
@@ -1036,11 +1209,12 @@ impl Run {
     fn read_through(&mut self, name: &str, query: &str, from: usize) {
         self.note(format!("GET {name}?{query} and onwards"));
         self.counters.reads += 1;
-        let (mut pos, mut next, mut done) = self.read_page(name, query, from, true);
+        let (mut pos, mut next, mut done) = self.read_page(name, query, from, true, false);
         let mut pages = 1;
         while !done {
             ensure!(self, pages < MAX_PAGES, "GET {name}: no end after {pages} pages");
-            let (end, n, d) = self.read_page(name, &format!("offset={next}"), pos, true);
+            let conditional = self.rng.chance(10);
+            let (end, n, d) = self.read_page(name, &format!("offset={next}"), pos, true, conditional);
             ensure!(self, end > pos, "GET {name}?offset={next}: no progress before the tail");
             (pos, next, done) = (end, n, d);
             pages += 1;
@@ -1096,9 +1270,17 @@ impl Run {
         ensure!(self, end == want, "{what}: the page ends at {end}, expected {want} (cap {})", self.cap);
     }
 
-    /// Where a text or binary page from `from` ends.
+    /// Where a page from `from` ends.
     fn page_end(&self, s: &Stream, from: usize) -> usize {
         let len = s.len();
+        if s.kind == Kind::Json {
+            // Whole messages within the cap, and at least one.
+            let mut end = (from + 1).min(len);
+            while end < len && s.stored(from, end + 1) <= self.cap {
+                end += 1;
+            }
+            return end;
+        }
         let full = (from + self.cap).min(len);
         match s.kind {
             Kind::Text if full < len => match incomplete_char(&s.data[from..full]) {
@@ -1125,6 +1307,8 @@ impl Run {
         self.note(format!("GET {name}?{query}"));
         let before = self.w.now.get();
         let r = self.send(Method::Get, name, &query, &[], b"");
+        // A long-poll counts as a read from the moment it starts.
+        self.touch(name, before);
         let what = format!("GET {name}?{query} (from position {from})");
         if from < s.len() {
             self.check_data(name, from, &r, &what);
@@ -1145,6 +1329,7 @@ impl Run {
     }
 
     fn head(&mut self, name: &str) {
+        self.observe(name);
         self.note(format!("HEAD {name}"));
         let r = self.send(Method::Head, name, "", &[], b"");
         self.check_head(name, &r);
@@ -1157,13 +1342,18 @@ impl Run {
         }
         let s = &self.streams[name];
         let (ct, closed, len) = (s.content_type.clone(), s.closed, s.len());
+        let (ttl, at) = s.expiry_headers();
         self.expect_status(r, 200, &what);
         self.expect_header(r, "Content-Type", Some(&ct), &what);
         self.expect_header(r, h::STREAM_CLOSED, closed.then_some("true"), &what);
+        self.expect_header(r, h::STREAM_TTL, ttl.as_deref(), &what);
+        self.expect_header(r, h::STREAM_EXPIRES_AT, at.as_deref(), &what);
+        self.expect_header(r, "Cache-Control", Some("no-store"), &what);
         self.saw(name, len, r.get(h::STREAM_NEXT_OFFSET), &what);
     }
 
     fn delete(&mut self, name: &str) {
+        self.observe(name);
         self.note(format!("DELETE {name}"));
         let r = self.send(Method::Delete, name, "", &[], b"");
         let what = format!("DELETE {name}");
@@ -1196,13 +1386,23 @@ impl Run {
 
     /// PUT with `Stream-Forked-From`.
     fn fork(&mut self, target: &str) {
+        // Streams that expire are never forked: whether a fork's read reaches its source,
+        // and so applies the source's expiry, depends on the fork's read cache.
+        let forkable = |s: Option<&Stream>| s.is_none_or(|s| s.expiry == Expiry::None);
+        let candidates: Vec<&str> =
+            NAMES.iter().copied().filter(|n| forkable(self.streams.get(*n))).collect();
         let others: Vec<&str> =
-            NAMES.iter().copied().filter(|n| *n != target && self.live(n).is_some()).collect();
+            candidates.iter().copied().filter(|n| *n != target && self.live(n).is_some()).collect();
         let source = if !others.is_empty() && self.rng.chance(85) {
             self.rng.pick(&others).to_string()
+        } else if !candidates.is_empty() {
+            self.rng.pick(&candidates).to_string()
         } else {
-            self.rng.pick(&NAMES).to_string()
+            return self.head(target);
         };
+        if source != target {
+            self.observe(target);
+        }
         let src = self.streams.get(&source).cloned();
         let (offset, at) = match self.rng.below(100) {
             0..=54 => match self.known_offset(&source) {
@@ -1266,6 +1466,7 @@ impl Run {
                 });
                 let mismatch = ct.as_deref().is_some_and(|ct| essence(ct) != essence(&t.content_type))
                     || closed != t.closed
+                    || t.expiry != Expiry::None
                     || !same_fork;
                 if mismatch {
                     self.expect_error(&r, 409, "STREAM_CONFIG_MISMATCH", &what);
@@ -1321,6 +1522,7 @@ impl Run {
 
     /// GET with `live=sse`, connecting a reader that is then checked after every step.
     fn subscribe(&mut self, name: &str) {
+        self.observe(name);
         let (from, query) = match (self.live(name).map(Stream::len), self.rng.below(3)) {
             (Some(len), 0) => (len, "offset=now&live=sse".to_owned()),
             (Some(_), 1) => match self.known_offset(name) {
@@ -1344,6 +1546,7 @@ impl Run {
         }
         self.counters.requests += 1;
         let sub = World::subscribe(&self.w, name, &query);
+        self.touch(name, self.w.now.get());
         self.readers.push(Reader {
             stream: name.to_owned(),
             stream_id,
@@ -1485,6 +1688,24 @@ impl Run {
         end
     }
 
+    /// Runs the expiry alarms that are due, as the platform would.
+    fn run_alarms(&mut self) {
+        let now = self.w.now.get();
+        let mut due: Vec<String> = {
+            let mut alarms = self.w.alarms.borrow_mut();
+            let (due, later): (Vec<_>, Vec<_>) = alarms.drain(..).partition(|(_, at)| *at <= now);
+            *alarms = later;
+            due.into_iter().map(|(id, _)| id).collect()
+        };
+        due.sort();
+        due.dedup();
+        self.note(format!("alarms of {due:?}"));
+        for id in due {
+            self.observe(&id);
+            World::alarm(&self.w, &id);
+        }
+    }
+
     /// Requests the service must refuse before looking at the stream.
     fn odd(&mut self, name: &str) {
         match self.rng.below(3) {
@@ -1522,6 +1743,7 @@ impl Run {
     fn sweep(&mut self, full: bool) {
         self.note(format!("sweep{}", if full { " with full reads" } else { "" }));
         for name in NAMES {
+            self.observe(name);
             let r = self.send(Method::Head, name, "", &[], b"");
             self.check_head(name, &r);
             if !self.streams.contains_key(name) {
@@ -1608,7 +1830,8 @@ fn run_model(label: &'static str, config: Config, base_seed: u64) {
 }
 
 fn base(cap: usize) -> Config {
-    Config { max_chunk_bytes: cap, ..Config::default() }
+    // Long-polls at the tail wait on the virtual clock: keep them short next to the TTLs.
+    Config { max_chunk_bytes: cap, long_poll_timeout_ms: 250, ..Config::default() }
 }
 
 #[test]

@@ -23,7 +23,7 @@ pub(super) struct World {
     config: Config,
     pub(super) now: Cell<i64>,
     objects: RefCell<HashMap<String, Rc<Svc>>>,
-    alarms: RefCell<Vec<(String, i64)>>,
+    pub(super) alarms: RefCell<Vec<(String, i64)>>,
     /// Inherited-data reads between objects.
     reads: Cell<usize>,
     /// Work spawned to run after the current request.
@@ -264,6 +264,12 @@ impl World {
                 None => return,
             }
         }
+    }
+
+    /// Runs an object's alarm, and the work it leaves behind.
+    pub(super) fn alarm(world: &Rc<World>, id: &str) {
+        block_on(World::object(world, id).on_alarm());
+        World::run_tasks(world);
     }
 
     /// Opens an SSE read and connects a subscriber for it.
