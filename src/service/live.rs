@@ -60,10 +60,15 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                     self.host.sleep(delay).await;
                 }
             }
+            // The stream may have been deleted, or have expired and been created again
+            // (a PUT does both in one request): a new stream at the path is not the one
+            // this reader's offset belongs to.
             m = match self.store.state()? {
-                State::Live(m) => m,
-                State::Gone(_) => return Err(ProtocolError::StreamGone),
-                State::Missing => return Err(ProtocolError::StreamNotFound),
+                State::Live(m) if m.incarnation == first.incarnation => m,
+                State::Gone(g) if g.incarnation == first.incarnation => {
+                    return Err(ProtocolError::StreamGone)
+                }
+                _ => return Err(ProtocolError::StreamNotFound),
             };
         }
     }

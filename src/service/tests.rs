@@ -36,6 +36,10 @@ pub(super) struct World {
     pub(super) committed: RefCell<Vec<(String, u64)>>,
     /// Errors the objects logged.
     errors: RefCell<Vec<String>>,
+    /// While set, sleeps wait until the world is dropped instead of advancing the clock,
+    /// so a long-poll can be left waiting while other requests run.
+    hold_sleeps: Cell<bool>,
+    held: RefCell<Vec<futures_channel::oneshot::Sender<()>>>,
 }
 
 impl Drop for World {
@@ -114,9 +118,16 @@ impl Host for TestHost {
         self.world.upgrade().map_or(0, |w| w.now.get())
     }
 
-    /// Virtual time: sleeping advances the clock and returns at once.
+    /// Virtual time: sleeping advances the clock and returns at once (unless held).
     fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
         if let Some(w) = self.world.upgrade() {
+            if w.hold_sleeps.get() {
+                let (done, wait) = futures_channel::oneshot::channel();
+                w.held.borrow_mut().push(done);
+                return Box::pin(async move {
+                    let _ = wait.await;
+                });
+            }
             w.now.set(w.now.get() + ms as i64);
         }
         Box::pin(async {})
@@ -210,6 +221,8 @@ impl World {
             bucket: Rc::default(),
             committed: RefCell::default(),
             errors: RefCell::default(),
+            hold_sleeps: Cell::new(false),
+            held: RefCell::default(),
         }
     }
 
@@ -389,6 +402,27 @@ fn long_poll_times_out_with_a_cursor_and_returns_data_at_once() {
         (closed.status, closed.get(h::STREAM_CLOSED), closed.get(h::STREAM_CURSOR)),
         (204, Some("true"), None)
     );
+}
+
+#[test]
+fn a_long_poll_ends_when_its_expired_stream_is_replaced_while_it_waits() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let w = World::new();
+    let tail = offsets(&World::put(&w, "lp", &[TEXT, (h::STREAM_TTL, "1")], "old"));
+    let svc = World::object(&w, "lp");
+    w.hold_sleeps.set(true);
+    let req = Request::new(Method::Get, format!("http://h/v1/stream/lp?offset={tail}&live=long-poll"));
+    let mut waiting = Box::pin(svc.handle(req));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(waiting.as_mut().poll(&mut cx).is_pending(), "waits at the tail");
+    w.hold_sleeps.set(false);
+    w.now.set(w.now.get() + 1000);
+    // One PUT applies the expiry and creates another stream at the path.
+    assert_eq!(World::put(&w, "lp", &[TEXT], "").status, 201);
+    World::post(&w, "lp", &[TEXT], "is new");
+    let Poll::Ready(reply) = waiting.as_mut().poll(&mut cx) else { panic!("still waiting") };
+    assert_eq!(reply.status, 404, "not the new stream's data from the old offset: {:?}", bytes(reply.body));
 }
 
 #[test]
