@@ -27,7 +27,10 @@
 //! - the status code, error code and protocol headers of every reply;
 //! - what SSE readers are sent after each change: data events that continue the model's
 //!   content exactly once and in order, control events naming the same offsets as reads,
-//!   and the end of the response when the stream closes or goes.
+//!   and the end of the response when the stream closes or goes;
+//! - long-polls left waiting at a tail across operations: they answer as soon as their
+//!   stream has new data, closes, or goes (404 also when another stream replaced it),
+//!   and keep waiting otherwise.
 //!
 //! Periodic sweeps check every stream with HEAD, re-read every live stream in full, and
 //! check that purged streams left no segment objects behind; at the end the registry
@@ -35,9 +38,9 @@
 //! runs cut the hot log into cold segments after every few records or bytes, so reads and
 //! forks stitch across segments.
 //!
-//! Left out: concurrency (each request runs to completion before the next starts), and
-//! forks of streams that expire (whether a fork's read reaches its source, and so
-//! applies the source's expiry, depends on the fork's read cache).
+//! Left out: other concurrency (every other request runs to completion before the next
+//! starts), and forks of streams that expire (whether a fork's read reaches its source,
+//! and so applies the source's expiry, depends on the fork's read cache).
 //!
 //! By default each configuration runs a few fixed seeds (about 12,000 operations in
 //! all). For longer or targeted runs:
@@ -503,7 +506,19 @@ struct Counters {
     purges: usize,
     expired: usize,
     not_modified: usize,
+    /// Parked long-polls answered, by status.
+    woken: BTreeMap<u16, usize>,
     codes: BTreeMap<String, usize>,
+}
+
+/// A long-poll left waiting at a stream's tail while other operations run.
+struct Parked {
+    stream: String,
+    stream_id: u64,
+    from: usize,
+    since: i64,
+    query: String,
+    reply: futures_util::future::LocalBoxFuture<'static, Reply>,
 }
 
 /// What a read returned, for revalidating it later.
@@ -539,6 +554,7 @@ struct Run {
     /// Expected registry events: `(stream, inserted)`.
     registry: Vec<(String, bool)>,
     readers: Vec<Reader>,
+    parked: Vec<Parked>,
     /// The last ETag seen for a read of a stream name from a position.
     etags: HashMap<(String, usize), Etag>,
     step: usize,
@@ -567,6 +583,7 @@ impl Run {
             next_id: 0,
             registry: Vec::new(),
             readers: Vec::new(),
+            parked: Vec::new(),
             etags: HashMap::new(),
             step: 0,
             history: Vec::new(),
@@ -742,7 +759,8 @@ impl Run {
                     self.append(&name, false)
                 }
             }
-            43..=64 => self.read(&name),
+            43..=61 => self.read(&name),
+            62..=64 => self.park(&name),
             65..=68 => self.head(&name),
             69..=73 => self.append(&name, true),
             74..=80 => self.delete(&name),
@@ -752,6 +770,7 @@ impl Run {
             _ => self.odd(&name),
         }
         self.check_readers();
+        self.check_parked();
         if self.step % 10 == 9 {
             self.sweep(self.step % 50 == 49);
         }
@@ -1686,6 +1705,81 @@ impl Run {
             show(&expected)
         );
         end
+    }
+
+    /// Polls a parked long-poll once, with sleeps held so that it can only be woken by a
+    /// change of its stream.
+    fn poll_parked(&self, p: &mut Parked) -> std::task::Poll<Reply> {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        self.w.hold_sleeps.set(true);
+        let poll = p.reply.as_mut().poll(&mut cx);
+        self.w.hold_sleeps.set(false);
+        poll
+    }
+
+    /// GET with `live=long-poll` at the tail of an open stream, left waiting.
+    fn park(&mut self, name: &str) {
+        self.observe(name);
+        let tail =
+            self.live(name).filter(|s| !s.closed).map(|s| (s.id, s.len(), s.offsets.get(&s.len()).cloned()));
+        let Some((stream_id, len, offset)) = tail else { return self.read(name) };
+        if self.parked.iter().any(|p| p.stream == name) {
+            return self.long_poll(name);
+        }
+        let query = match offset {
+            Some(o) if self.rng.chance(70) => format!("offset={o}&live=long-poll"),
+            _ => "offset=now&live=long-poll".to_owned(),
+        };
+        self.note(format!("GET {name}?{query}, left waiting"));
+        self.counters.requests += 1;
+        let since = self.w.now.get();
+        let reply = World::start(&self.w, Method::Get, name, &query);
+        let mut p = Parked { stream: name.to_owned(), stream_id, from: len, since, query, reply };
+        self.touch(name, since);
+        if let std::task::Poll::Ready(r) = self.poll_parked(&mut p) {
+            self.fail(format!("GET {name}?{}: answered {} at once at the tail", p.query, r.status));
+        }
+        self.parked.push(p);
+    }
+
+    /// Polls every parked long-poll: it must answer as soon as its stream has data after
+    /// its offset, closes, or goes, and otherwise keep waiting.
+    fn check_parked(&mut self) {
+        let mut parked = std::mem::take(&mut self.parked);
+        parked.retain_mut(|p| {
+            let poll = self.poll_parked(p);
+            let what =
+                format!("GET {}?{} (waiting since {} ms ago)", p.stream, p.query, self.w.now.get() - p.since);
+            let current = self.streams.get(&p.stream).filter(|s| s.id == p.stream_id).cloned();
+            let std::task::Poll::Ready(r) = poll else {
+                let waits = current.as_ref().is_some_and(|s| !s.gone && !s.closed && s.len() == p.from);
+                ensure!(self, waits, "{what}: still waiting after its stream changed");
+                return true;
+            };
+            self.note(format!("{what} -> {}", r.status));
+            *self.counters.woken.entry(r.status).or_default() += 1;
+            match current {
+                Some(s) if s.gone => self.expect_error(&r, 410, "STREAM_GONE", &what),
+                None => self.expect_error(&r, 404, "STREAM_NOT_FOUND", &what),
+                Some(s) if s.len() > p.from => {
+                    let name = p.stream.clone();
+                    self.check_data(&name, p.from, &r, &what);
+                    ensure!(self, r.get(h::STREAM_CURSOR).is_some(), "{what}: no cursor");
+                }
+                Some(s) => {
+                    // Woken without data: closed, or past its deadline by then.
+                    let (closed, len) = (s.closed, s.len());
+                    let late = self.w.now.get() - p.since >= 250;
+                    ensure!(self, closed || late, "{what}: answered {} with nothing new", r.status);
+                    self.expect_status(&r, 204, &what);
+                    self.expect_header(&r, h::STREAM_CLOSED, closed.then_some("true"), &what);
+                    let name = p.stream.clone();
+                    self.saw(&name, len, r.get(h::STREAM_NEXT_OFFSET), &what);
+                }
+            }
+            false
+        });
+        self.parked = parked;
     }
 
     /// Runs the expiry alarms that are due, as the platform would.

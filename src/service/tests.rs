@@ -38,7 +38,7 @@ pub(super) struct World {
     errors: RefCell<Vec<String>>,
     /// While set, sleeps wait until the world is dropped instead of advancing the clock,
     /// so a long-poll can be left waiting while other requests run.
-    hold_sleeps: Cell<bool>,
+    pub(super) hold_sleeps: Cell<bool>,
     held: RefCell<Vec<futures_channel::oneshot::Sender<()>>>,
 }
 
@@ -277,6 +277,18 @@ impl World {
                 None => return,
             }
         }
+    }
+
+    /// A request that has not run yet, to be polled by the caller (for one that waits).
+    pub(super) fn start(
+        world: &Rc<World>,
+        method: Method,
+        id: &str,
+        query: &str,
+    ) -> LocalBoxFuture<'static, Reply> {
+        let req = Request::new(method, format!("http://h{}?{query}", crate::protocol::path::stream_path(id)));
+        let svc = World::object(world, id);
+        Box::pin(async move { svc.handle(req).await })
     }
 
     /// Runs an object's alarm, and the work it leaves behind.
