@@ -10,7 +10,8 @@ pub struct Config {
     /// first (`LONG_POLL_STAGGER_MS`).
     pub long_poll_stagger_ms: u64,
     /// The most bytes one read returns (`MAX_CHUNK_BYTES`). A JSON message larger than
-    /// this is still returned whole.
+    /// this is still returned whole; a page of a `text/*` stream ends between UTF-8
+    /// characters, so it may be up to 3 bytes shorter.
     pub max_chunk_bytes: usize,
     /// The largest request body accepted (`MAX_APPEND_BYTES`); larger bodies get 413.
     pub max_append_bytes: usize,

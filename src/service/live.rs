@@ -32,7 +32,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         loop {
             let seen = self.changes.version();
             if from < m.tail {
-                let chunk = self.read_range(&m, from, m.tail, self.config.max_chunk_bytes, true).await?;
+                let chunk = self.read_page(&m, from, self.config.max_chunk_bytes).await?;
                 let now = self.host.now_ms();
                 // `offset=now` URLs do not name a position, so their answers are not shared.
                 let answer = if now_mode { Answer::Current } else { Answer::LongPollData };
@@ -60,10 +60,15 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                     self.host.sleep(delay).await;
                 }
             }
+            // The stream may have been deleted, or have expired and been created again
+            // (a PUT does both in one request): a new stream at the path is not the one
+            // this reader's offset belongs to.
             m = match self.store.state()? {
-                State::Live(m) => m,
-                State::Gone(_) => return Err(ProtocolError::StreamGone),
-                State::Missing => return Err(ProtocolError::StreamNotFound),
+                State::Live(m) if m.incarnation == first.incarnation => m,
+                State::Gone(g) if g.incarnation == first.incarnation => {
+                    return Err(ProtocolError::StreamGone)
+                }
+                _ => return Err(ProtocolError::StreamNotFound),
             };
         }
     }

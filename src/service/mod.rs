@@ -30,6 +30,8 @@ pub mod subscribers;
 mod write;
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
 
 use std::rc::{Rc, Weak};

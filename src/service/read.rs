@@ -40,7 +40,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     }
 
     async fn catch_up(&self, req: &Request, m: &Meta, from: u64, now: i64) -> Result<Reply, ProtocolError> {
-        let chunk = self.read_range(m, from, m.tail, self.config.max_chunk_bytes, true).await?;
+        let chunk = self.read_page(m, from, self.config.max_chunk_bytes).await?;
         let at_tail = chunk.end == m.tail;
         let cache_control = control::for_answer(Answer::CatchUp { at_tail }, now, m.deadline()).into_owned();
         self.data_reply(req.header("if-none-match"), m, from, chunk, cache_control)

@@ -42,6 +42,10 @@ pub struct SubscriberState {
     pub started: bool,
     /// The SSE encoding of the stream's data.
     pub base64: bool,
+    /// The stream incarnation being read: a stream created at the same path later is
+    /// another stream, and ends the response. 0 in states saved before it was kept.
+    #[serde(default)]
+    pub incarnation: u64,
 }
 
 /// Which subscribers are being pumped now, and whether another change arrived meanwhile.
@@ -57,7 +61,14 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let id =
             (self.host.now_ms().max(0) as u64 & 0xffff_ffff) << 16 | (self.subscriber_ids.next() & 0xffff);
         let base64 = Encoding::for_content_type(&m.content_type) == Encoding::Base64;
-        SubscriberState { id, offset: from, cursor: client_cursor, started: false, base64 }
+        SubscriberState {
+            id,
+            offset: from,
+            cursor: client_cursor,
+            started: false,
+            base64,
+            incarnation: m.incarnation,
+        }
     }
 
     /// Starts serving a subscriber the platform has accepted.
@@ -109,9 +120,11 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     async fn pump_once(&self, subscriber: &H::Subscriber) -> Result<(), ProtocolError> {
         loop {
             let Some(mut state) = subscriber.state() else { return Ok(()) };
+            // The stream may have been deleted or have expired and been created again
+            // before this pump ran (a PUT applies expiry and creates in one request).
             let m = match self.store.state()? {
-                State::Live(m) => m,
-                State::Gone(_) | State::Missing => {
+                State::Live(m) if state.incarnation == 0 || state.incarnation == m.incarnation => m,
+                State::Live(_) | State::Gone(_) | State::Missing => {
                     subscriber.close(1000, "stream deleted");
                     return Ok(());
                 }
@@ -122,7 +135,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             let mut chunk = Vec::new();
             if state.offset < m.tail {
                 let cap = self.config.max_chunk_bytes.min(CHUNK_BYTES);
-                let read = self.read_range(&m, state.offset, m.tail, cap, true).await?;
+                let read = self.read_page(&m, state.offset, cap).await?;
                 let encoding = if state.base64 { Encoding::Base64 } else { Encoding::Text };
                 sse::push_data(&mut chunk, &body_of(&m, read.bytes), encoding);
                 state.offset = read.end;

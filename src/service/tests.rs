@@ -20,11 +20,11 @@ use crate::protocol::path::StreamName;
 type Svc = StreamService<NativeSql, TestHost>;
 
 /// A set of stream objects sharing one virtual clock.
-struct World {
+pub(super) struct World {
     config: Config,
-    now: Cell<i64>,
+    pub(super) now: Cell<i64>,
     objects: RefCell<HashMap<String, Rc<Svc>>>,
-    alarms: RefCell<Vec<(String, i64)>>,
+    pub(super) alarms: RefCell<Vec<(String, i64)>>,
     /// Inherited-data reads between objects.
     reads: Cell<usize>,
     /// Work spawned to run after the current request.
@@ -32,13 +32,17 @@ struct World {
     /// Each object's SSE subscribers.
     subscribers: RefCell<HashMap<String, Vec<Rc<FakeSubscriber>>>>,
     /// Cold segment objects, shared by all objects as one bucket.
-    bucket: Rc<MemoryBucket>,
+    pub(super) bucket: Rc<MemoryBucket>,
     /// Segments committed, as `(stream, read_seq)`.
-    committed: RefCell<Vec<(String, u64)>>,
+    pub(super) committed: RefCell<Vec<(String, u64)>>,
     /// Errors the objects logged.
     errors: RefCell<Vec<String>>,
     /// Random values handed out so far.
     random: Cell<u64>,
+    /// While set, sleeps wait until the world is dropped instead of advancing the clock,
+    /// so a long-poll can be left waiting while other requests run.
+    pub(super) hold_sleeps: Cell<bool>,
+    held: RefCell<Vec<futures_channel::oneshot::Sender<()>>>,
 }
 
 impl Drop for World {
@@ -53,8 +57,8 @@ impl Drop for World {
 
 /// Object storage in memory.
 #[derive(Default)]
-struct MemoryBucket {
-    objects: RefCell<HashMap<String, Vec<u8>>>,
+pub(super) struct MemoryBucket {
+    pub(super) objects: RefCell<HashMap<String, Vec<u8>>>,
 }
 
 impl ColdStore for MemoryBucket {
@@ -78,10 +82,10 @@ impl ColdStore for MemoryBucket {
 
 /// An SSE subscriber that records what it is sent.
 #[derive(Default)]
-struct FakeSubscriber {
+pub(super) struct FakeSubscriber {
     state: RefCell<Option<SubscriberState>>,
-    sent: RefCell<Vec<String>>,
-    closed: Cell<Option<u16>>,
+    pub(super) sent: RefCell<Vec<String>>,
+    pub(super) closed: Cell<Option<u16>>,
 }
 
 impl Subscriber for Rc<FakeSubscriber> {
@@ -94,7 +98,8 @@ impl Subscriber for Rc<FakeSubscriber> {
     }
 
     fn send(&self, chunk: &[u8]) -> bool {
-        self.sent.borrow_mut().push(String::from_utf8(chunk.to_vec()).unwrap());
+        // As the platform does: chunks travel as text frames.
+        self.sent.borrow_mut().push(String::from_utf8_lossy(chunk).into_owned());
         self.closed.get().is_none()
     }
 
@@ -116,9 +121,16 @@ impl Host for TestHost {
         self.world.upgrade().map_or(0, |w| w.now.get())
     }
 
-    /// Virtual time: sleeping advances the clock and returns at once.
+    /// Virtual time: sleeping advances the clock and returns at once (unless held).
     fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
         if let Some(w) = self.world.upgrade() {
+            if w.hold_sleeps.get() {
+                let (done, wait) = futures_channel::oneshot::channel();
+                w.held.borrow_mut().push(done);
+                return Box::pin(async move {
+                    let _ = wait.await;
+                });
+            }
             w.now.set(w.now.get() + ms as i64);
         }
         Box::pin(async {})
@@ -205,7 +217,7 @@ fn name_of(spec: &str) -> StreamName {
     }
 }
 
-fn key_of(spec: &str) -> String {
+pub(super) fn key_of(spec: &str) -> String {
     if !spec.starts_with("/v1/") && StreamName::from_key(spec).is_some_and(|n| n.project != "_default") {
         // Another project's object key, as objects send it.
         return spec.to_owned();
@@ -243,6 +255,8 @@ impl World {
             committed: RefCell::default(),
             errors: RefCell::default(),
             random: Cell::new(0),
+            hold_sleeps: Cell::new(false),
+            held: RefCell::default(),
         }
     }
 
@@ -250,7 +264,7 @@ impl World {
         World::with(config())
     }
 
-    fn with(config: Config) -> Rc<Self> {
+    pub(super) fn with(config: Config) -> Rc<Self> {
         let w = World::empty(config);
         w.now.set(1_000_000);
         Rc::new(w)
@@ -267,7 +281,7 @@ impl World {
         }))
     }
 
-    fn send(
+    pub(super) fn send(
         world: &Rc<World>,
         method: Method,
         id: &str,
@@ -288,7 +302,11 @@ impl World {
     /// Runs the work requests left behind, until there is none.
     fn run_tasks(world: &Rc<World>) {
         loop {
-            let task = world.tasks.borrow_mut().pop();
+            // In the order they were spawned, as the platform starts them.
+            let task = {
+                let mut tasks = world.tasks.borrow_mut();
+                (!tasks.is_empty()).then(|| tasks.remove(0))
+            };
             match task {
                 Some(t) => block_on(t),
                 None => return,
@@ -296,8 +314,26 @@ impl World {
         }
     }
 
+    /// A request that has not run yet, to be polled by the caller (for one that waits).
+    pub(super) fn start(
+        world: &Rc<World>,
+        method: Method,
+        id: &str,
+        query: &str,
+    ) -> LocalBoxFuture<'static, Reply> {
+        let req = Request::new(method, format!("http://h{}?{query}", name_of(id).path()));
+        let svc = World::object(world, id);
+        Box::pin(async move { svc.handle(req).await })
+    }
+
+    /// Runs an object's alarm, and the work it leaves behind.
+    pub(super) fn alarm(world: &Rc<World>, id: &str) {
+        block_on(World::object(world, id).on_alarm());
+        World::run_tasks(world);
+    }
+
     /// Opens an SSE read and connects a subscriber for it.
-    fn subscribe(world: &Rc<World>, id: &str, query: &str) -> Rc<FakeSubscriber> {
+    pub(super) fn subscribe(world: &Rc<World>, id: &str, query: &str) -> Rc<FakeSubscriber> {
         let reply = World::get(world, id, query);
         let Body::Subscribe(state) = reply.body else { panic!("not an SSE reply: {reply:?}") };
         let sub = Rc::new(FakeSubscriber { state: RefCell::new(Some(state)), ..Default::default() });
@@ -416,6 +452,27 @@ fn long_poll_times_out_with_a_cursor_and_returns_data_at_once() {
 }
 
 #[test]
+fn a_long_poll_ends_when_its_expired_stream_is_replaced_while_it_waits() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let w = World::new();
+    let tail = offsets(&World::put(&w, "lp", &[TEXT, (h::STREAM_TTL, "1")], "old"));
+    let svc = World::object(&w, "lp");
+    w.hold_sleeps.set(true);
+    let req = Request::new(Method::Get, format!("http://h/v1/stream/lp?offset={tail}&live=long-poll"));
+    let mut waiting = Box::pin(svc.handle(req));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(waiting.as_mut().poll(&mut cx).is_pending(), "waits at the tail");
+    w.hold_sleeps.set(false);
+    w.now.set(w.now.get() + 1000);
+    // One PUT applies the expiry and creates another stream at the path.
+    assert_eq!(World::put(&w, "lp", &[TEXT], "").status, 201);
+    World::post(&w, "lp", &[TEXT], "is new");
+    let Poll::Ready(reply) = waiting.as_mut().poll(&mut cx) else { panic!("still waiting") };
+    assert_eq!(reply.status, 404, "not the new stream's data from the old offset: {:?}", bytes(reply.body));
+}
+
+#[test]
 fn sliding_ttl_is_renewed_by_reads_but_not_by_head() {
     let w = World::new();
     World::put(&w, "ttl", &[TEXT, (h::STREAM_TTL, "2")], "");
@@ -489,6 +546,21 @@ fn subscribers_get_each_append_once_in_order_and_end_on_delete() {
 }
 
 #[test]
+fn readers_of_an_expired_stream_end_when_a_put_replaces_it() {
+    let w = World::new();
+    World::put(&w, "re", &[TEXT, (h::STREAM_TTL, "1")], "old");
+    let sub = World::subscribe(&w, "re", "offset=-1&live=sse");
+    w.now.set(w.now.get() + 1000);
+    // The PUT finds the stream expired, and creates a new one in the same request.
+    assert_eq!(World::put(&w, "re", &[TEXT], "").status, 201);
+    // Past the old stream's length: a reader still attached would be sent "new", from
+    // position 3 of a stream it never asked for.
+    World::post(&w, "re", &[TEXT], "is new");
+    assert!(sub.sent.borrow().iter().all(|c| !c.contains("new")), "{:?}", sub.sent.borrow());
+    assert_eq!(sub.closed.get(), Some(1000), "the reader of the expired stream ends");
+}
+
+#[test]
 fn binary_streams_are_sent_base64_and_say_so() {
     let w = World::new();
     World::put(&w, "bin", &[("Content-Type", "application/octet-stream")], "Hello");
@@ -521,6 +593,30 @@ fn objects_of(w: &World, id: &str) -> Vec<String> {
 
 fn offsets(reply: &Reply) -> String {
     reply.get(h::STREAM_NEXT_OFFSET).unwrap().to_owned()
+}
+
+#[test]
+fn text_pages_and_sse_events_end_between_characters() {
+    let w = World::new();
+    // The 8-byte cap falls on the second byte of "€" (bytes 7 to 9).
+    World::put(&w, "utf8", &[TEXT], "abcdefg€xyz");
+    let first = World::get(&w, "utf8", "offset=-1");
+    assert_eq!(offsets(&first), "0000000000000000_0000000000000007");
+    assert_eq!(bytes(first.body), b"abcdefg");
+    assert_eq!(World::read_all(&w, "utf8"), ("abcdefg€xyz".to_owned(), 2));
+    let sub = World::subscribe(&w, "utf8", "offset=-1&live=sse");
+    let data: String = sub
+        .sent
+        .borrow()
+        .iter()
+        .filter_map(|c| {
+            c.strip_prefix("event: data\ndata:").map(|d| d.split('\n').next().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(data, "abcdefg€xyz");
+    // Binary streams are cut at the cap, whatever the bytes.
+    World::put(&w, "bin", &[("Content-Type", "application/octet-stream")], "abcdefg€xyz");
+    assert_eq!(bytes(World::get(&w, "bin", "offset=-1").body), "abcdefg€".as_bytes()[..8]);
 }
 
 #[test]
