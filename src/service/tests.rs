@@ -428,6 +428,26 @@ fn sse_pairs_each_data_event_with_its_control_event() {
 }
 
 #[test]
+fn sse_inside_a_json_message_is_rejected_like_other_reads() {
+    let w = World::new();
+    World::put(&w, "mid", &[("Content-Type", "application/json")], r#"[{"a":1},{"b":2}]"#);
+    let inside = "offset=0000000000000000_0000000000000003";
+    for live in ["", "&live=long-poll", "&live=sse"] {
+        let reply = World::get(&w, "mid", &format!("{inside}{live}"));
+        assert_eq!(reply.status, 400, "{live}");
+        assert!(String::from_utf8(bytes(reply.body)).unwrap().contains("INVALID_OFFSET"));
+    }
+    // The start, a message boundary and the tail are still accepted.
+    let boundary = "0000000000000000_0000000000000008";
+    let tail =
+        World::send(&w, Method::Head, "mid", "", &[], b"").get(h::STREAM_NEXT_OFFSET).unwrap().to_owned();
+    for offset in ["-1", "now", boundary, tail.as_str()] {
+        let reply = World::get(&w, "mid", &format!("offset={offset}&live=sse"));
+        assert!(matches!(reply.body, Body::Subscribe(_)), "{offset}");
+    }
+}
+
+#[test]
 fn subscribers_get_each_append_once_in_order_and_end_on_delete() {
     let w = World::new();
     World::put(&w, "live", &[TEXT], "");
