@@ -645,3 +645,23 @@ fn the_registry_records_creations_and_deletions_and_is_read_only() {
     assert_eq!(World::post(&w, "__registry__", &[("Content-Type", "application/json")], "{}").status, 403);
     assert_eq!(World::send(&w, Method::Delete, "__registry__", "", &[], b"").status, 403);
 }
+
+#[test]
+fn oversize_content_type_and_stream_seq_are_rejected_and_change_nothing() {
+    let w = World::new();
+    let long_type = format!("text/plain; x={}", "a".repeat(256 - "text/plain; x=".len()));
+    let too_long_type = format!("{long_type}a");
+    let rejected = World::put(&w, "ct", &[("Content-Type", &too_long_type)], "x");
+    assert_eq!(rejected.status, 400);
+    assert!(String::from_utf8(bytes(rejected.body)).unwrap().contains("INVALID_CONTENT_TYPE"));
+    assert_eq!(World::send(&w, Method::Head, "ct", "", &[], b"").status, 404);
+    assert_eq!(World::put(&w, "ct", &[("Content-Type", &long_type)], "x").status, 201);
+
+    let seq = "9".repeat(256);
+    assert_eq!(World::post(&w, "ct", &[TEXT, (h::STREAM_SEQ, &seq)], "y").status, 204);
+    let too_long_seq = format!("{seq}9");
+    let rejected = World::post(&w, "ct", &[TEXT, (h::STREAM_SEQ, &too_long_seq)], "z");
+    assert_eq!(rejected.status, 400);
+    assert!(String::from_utf8(bytes(rejected.body)).unwrap().contains("INVALID_STREAM_SEQ"));
+    assert_eq!(World::read_all(&w, "ct").0, "xy");
+}
