@@ -39,6 +39,8 @@ class Lives {
   life = 0
   worker!: LocalWorker
   ready!: Promise<string>
+  /** How long each outage lasted, from the kill until the restarted worker answered. */
+  outagesMs: number[] = []
   private resolve!: (url: string) => void
 
   constructor(private state: string) {}
@@ -48,9 +50,6 @@ class Lives {
     this.worker = await startWorker(this.state, VARS)
     this.resolve(this.worker.url)
   }
-
-  /** How long each outage lasted, from the kill until the restarted worker answered. */
-  outagesMs: number[] = []
 
   async crash() {
     const started = Date.now()
@@ -346,17 +345,22 @@ describe("crash safety", () => {
       }
 
       const seconds = (ms: number) => (ms / 1000).toFixed(1)
-      const reconnects = readers.map((x) => `${x.kind} ${x.r.reconnects}`).join(", ")
+      const orphanAcks = orphans.reduce((n, o) => n + o.acked, 0)
+      const orphanUnacked = orphans.reduce((n, o) => n + o.unacked, 0)
       console.log(
-        `crash-safety: acknowledged=${acks.length} (producers=${PRODUCERS} x idempotent, ${acks.length - orphans.reduce((n, o) => n + o.acked, 0)}` +
-          ` + ${orphans.reduce((n, o) => n + o.acked, 0)} from never-retrying producers) kills=${kills.length} (SIGKILL at ${kills.join("/")}` +
-          ` acks, ${counts.inFlightAtKills.join("/")} appends in flight) retried: ${counts.retriedDuplicate} answered 204 duplicate,` +
-          ` ${counts.retriedStored} stored on retry (${counts.failedAttempts} failed attempts, ${counts.serverErrors} 5xx);` +
-          ` ${resent} resent pre-kill seqs all 204 duplicate; unacknowledged never retried: ${orphans.reduce((n, o) => n + o.unacked, 0)}, stored ${orphansStored} (at most once);` +
-          ` lost=${lost} duplicated=${duplicated}; stream=${all.length} messages;` +
-          ` readers: ${LONG_POLL_READERS} long-poll + ${SSE_READERS} SSE got all ${all.length} in order, no gap, no duplicate` +
-          ` (reconnects: ${reconnects}); suffix reads from ${samples.size} pre-crash offsets unchanged;` +
-          ` appends ${seconds(appendsDone - started)} s (outages ${lives.outagesMs.map(seconds).join("/")} s), total ${seconds(Date.now() - started)} s`,
+        [
+          `crash-safety: producers=${PRODUCERS} (+1 never-retrying per life)`,
+          `acknowledged=${acks.length} (${acks.length - orphanAcks} retrying + ${orphanAcks} never-retrying)`,
+          `kills=${kills.length} (SIGKILL at ${kills.join("/")} acknowledged, ${counts.inFlightAtKills.join("/")} appends in flight)`,
+          `lost=${lost} duplicated=${duplicated};`,
+          `retries: ${counts.retriedDuplicate} answered 204 duplicate, ${counts.retriedStored} stored (${counts.failedAttempts} failed attempts, ${counts.serverErrors} 5xx);`,
+          `${resent} resends of pre-kill seqs all 204;`,
+          `never-retried unacknowledged: ${orphanUnacked}, stored ${orphansStored} (at most once);`,
+          `readers: ${LONG_POLL_READERS} long-poll + ${SSE_READERS} SSE ended with all ${all.length} messages in order, no gap, no duplicate`,
+          `(reconnects ${readers.map((x) => x.r.reconnects).join("/")});`,
+          `${samples.size} pre-crash offsets read the same suffix;`,
+          `appends ${seconds(appendsDone - started)} s (outages ${lives.outagesMs.map(seconds).join("/")} s), total ${seconds(Date.now() - started)} s`,
+        ].join(" "),
       )
     } finally {
       halt.done = true
