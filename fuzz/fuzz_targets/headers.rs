@@ -62,7 +62,7 @@ fuzz_target!(|input: Input| {
 /// The source rules: a stream path (`/v1/stream/<id>` or `/v1/<project>/stream/<id>`),
 /// or an absolute URL whose path is one, with any query or fragment dropped; a project
 /// is 1 to 64 of `A-Za-z0-9_-`; the id must decode, be 1 to 1024 bytes and have no
-/// control characters.
+/// control characters and no U+FFFD.
 fn source_is_bad(from: &str) -> bool {
     let from = from.trim();
     let path = match from.find("://") {
@@ -90,6 +90,10 @@ fn source_is_bad(from: &str) -> bool {
     };
     match percent_decode(raw) {
         None => true,
-        Some(id) => id.is_empty() || id.len() > MAX_STREAM_ID_BYTES || id.chars().any(char::is_control),
+        Some(id) => {
+            id.is_empty()
+                || id.len() > MAX_STREAM_ID_BYTES
+                || id.chars().any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER)
+        }
     }
 }

@@ -7,6 +7,11 @@
 /// The type of a stream created without a (valid) `Content-Type`.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
+/// The longest `Content-Type` a stream may be created with, in bytes. The stored type is
+/// sent back on every read, so an oversize one would make each response's headers too
+/// large for ordinary clients.
+pub const MAX_CONTENT_TYPE_BYTES: usize = 256;
+
 /// The media type of `value`: lowercased, without parameters or surrounding spaces.
 pub fn essence(value: &str) -> String {
     value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()

@@ -14,6 +14,8 @@ pub const STREAM_TTL: &str = "Stream-TTL";
 pub const STREAM_EXPIRES_AT: &str = "Stream-Expires-At";
 /// Writer sequence for optimistic concurrency.
 pub const STREAM_SEQ: &str = "Stream-Seq";
+/// The longest `Stream-Seq` accepted, in bytes; the last one is kept with the stream.
+pub const MAX_STREAM_SEQ_BYTES: usize = 256;
 /// `base64` on SSE responses of binary streams.
 pub const STREAM_SSE_DATA_ENCODING: &str = "Stream-SSE-Data-Encoding";
 /// The source of a fork.

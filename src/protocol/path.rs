@@ -115,6 +115,14 @@ fn decode_id(raw: &str) -> Result<String, ProtocolError> {
     if id.chars().any(char::is_control) {
         return Err(ProtocolError::bad_request("INVALID_STREAM_ID", "stream id contains control characters"));
     }
+    // The runtime turns raw path bytes that are not UTF-8 into U+FFFD before we see the
+    // URL, so different raw paths would collapse into one mangled id.
+    if id.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(ProtocolError::bad_request(
+            "INVALID_STREAM_ID",
+            "stream id contains U+FFFD, the stand-in for bytes that were not UTF-8",
+        ));
+    }
     Ok(id)
 }
 
@@ -148,6 +156,16 @@ mod tests {
         }
         let long = format!("/v1/{}/stream/x", "p".repeat(65));
         assert!(StreamName::parse(&long).unwrap().is_err());
+    }
+
+    #[test]
+    fn ids_with_bytes_that_were_not_utf8_are_rejected() {
+        // Percent-encoded invalid UTF-8, and the U+FFFD the runtime puts in place of raw
+        // invalid bytes.
+        for path in ["/v1/stream/a%ff", "/v1/stream/a%C3", "/v1/stream/a%EF%BF%BDb"] {
+            assert_eq!(StreamName::parse(path).unwrap().unwrap_err().code(), "INVALID_STREAM_ID", "{path}");
+        }
+        assert_eq!(parse("/v1/stream/caf%C3%A9").id, "café");
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     }
 
     /// Checks that a JSON stream can be read (and forked) from `at`.
-    async fn check_boundary(&self, m: &Meta, at: u64) -> Result<(), ProtocolError> {
+    pub(super) async fn check_boundary(&self, m: &Meta, at: u64) -> Result<(), ProtocolError> {
         if !m.is_json() {
             return Ok(());
         }

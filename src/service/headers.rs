@@ -7,12 +7,19 @@ use crate::protocol::expiry::Expiry;
 use crate::protocol::fork::ForkRequest;
 use crate::protocol::headers as h;
 use crate::protocol::producer::Producer;
-use crate::protocol::{time, ProtocolError};
+use crate::protocol::{content_type, time, ProtocolError};
 
 /// The configuration a PUT asks for.
 pub fn create_request(req: &Request) -> Result<CreateRequest, ProtocolError> {
+    let content_type = req.header("content-type");
+    if content_type.is_some_and(|ct| ct.len() > content_type::MAX_CONTENT_TYPE_BYTES) {
+        return Err(ProtocolError::bad_request(
+            "INVALID_CONTENT_TYPE",
+            "Content-Type must be at most 256 bytes",
+        ));
+    }
     Ok(CreateRequest {
-        content_type: req.header("content-type").map(str::to_owned),
+        content_type: content_type.map(str::to_owned),
         expiry: Expiry::from_headers(req.header(h::STREAM_TTL), req.header(h::STREAM_EXPIRES_AT))?,
         closed: h::is_true(req.header(h::STREAM_CLOSED)),
         fork: ForkRequest::from_headers(
@@ -26,10 +33,14 @@ pub fn create_request(req: &Request) -> Result<CreateRequest, ProtocolError> {
 
 /// The append a POST asks for. Takes the body.
 pub fn append_request(req: &mut Request) -> Result<Append, ProtocolError> {
+    let stream_seq = req.header(h::STREAM_SEQ);
+    if stream_seq.is_some_and(|seq| seq.len() > h::MAX_STREAM_SEQ_BYTES) {
+        return Err(ProtocolError::bad_request("INVALID_STREAM_SEQ", "Stream-Seq must be at most 256 bytes"));
+    }
     Ok(Append {
         content_type: req.header("content-type").map(str::to_owned),
         close: h::is_true(req.header(h::STREAM_CLOSED)),
-        stream_seq: req.header(h::STREAM_SEQ).map(str::to_owned),
+        stream_seq: stream_seq.map(str::to_owned),
         producer: Producer::from_headers(
             req.header(h::PRODUCER_ID),
             req.header(h::PRODUCER_EPOCH),

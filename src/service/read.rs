@@ -34,7 +34,14 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             Live::No if start == StartAt::Now => self.now_reply(&m),
             Live::No => self.catch_up(req, &m, from, now).await,
             Live::LongPoll => self.long_poll(&m, from, &query, start == StartAt::Now).await,
-            Live::Sse => Ok(self.sse(&m, from, query.cursor)),
+            Live::Sse => {
+                // Checked before accepting: once the reader is a subscriber, a bad start
+                // can only end its response, and a client would reconnect to it forever.
+                if from != 0 && from < m.tail {
+                    self.check_boundary(&m, from).await?;
+                }
+                Ok(self.sse(&m, from, query.cursor))
+            }
         }?;
         Ok(gate_cache(reply, &m, query.reader_key.as_deref()))
     }

@@ -520,6 +520,26 @@ fn sse_pairs_each_data_event_with_its_control_event() {
 }
 
 #[test]
+fn sse_inside_a_json_message_is_rejected_like_other_reads() {
+    let w = World::new();
+    World::put(&w, "mid", &[("Content-Type", "application/json")], r#"[{"a":1},{"b":2}]"#);
+    let inside = "offset=0000000000000000_0000000000000003";
+    for live in ["", "&live=long-poll", "&live=sse"] {
+        let reply = World::get(&w, "mid", &format!("{inside}{live}"));
+        assert_eq!(reply.status, 400, "{live}");
+        assert!(String::from_utf8(bytes(reply.body)).unwrap().contains("INVALID_OFFSET"));
+    }
+    // The start, a message boundary and the tail are still accepted.
+    let boundary = "0000000000000000_0000000000000008";
+    let tail =
+        World::send(&w, Method::Head, "mid", "", &[], b"").get(h::STREAM_NEXT_OFFSET).unwrap().to_owned();
+    for offset in ["-1", "now", boundary, tail.as_str()] {
+        let reply = World::get(&w, "mid", &format!("offset={offset}&live=sse"));
+        assert!(matches!(reply.body, Body::Subscribe(_)), "{offset}");
+    }
+}
+
+#[test]
 fn subscribers_get_each_append_once_in_order_and_end_on_delete() {
     let w = World::new();
     World::put(&w, "live", &[TEXT], "");
@@ -868,4 +888,24 @@ fn projects_are_separate_namespaces_with_registries_of_their_own() {
     };
     assert_eq!(keys("/v1/acme/stream/__registry__"), ["s", "f"]);
     assert_eq!(keys("__registry__"), ["s", "acme/s"]);
+}
+
+#[test]
+fn oversize_content_type_and_stream_seq_are_rejected_and_change_nothing() {
+    let w = World::new();
+    let long_type = format!("text/plain; x={}", "a".repeat(256 - "text/plain; x=".len()));
+    let too_long_type = format!("{long_type}a");
+    let rejected = World::put(&w, "ct", &[("Content-Type", &too_long_type)], "x");
+    assert_eq!(rejected.status, 400);
+    assert!(String::from_utf8(bytes(rejected.body)).unwrap().contains("INVALID_CONTENT_TYPE"));
+    assert_eq!(World::send(&w, Method::Head, "ct", "", &[], b"").status, 404);
+    assert_eq!(World::put(&w, "ct", &[("Content-Type", &long_type)], "x").status, 201);
+
+    let seq = "9".repeat(256);
+    assert_eq!(World::post(&w, "ct", &[TEXT, (h::STREAM_SEQ, &seq)], "y").status, 204);
+    let too_long_seq = format!("{seq}9");
+    let rejected = World::post(&w, "ct", &[TEXT, (h::STREAM_SEQ, &too_long_seq)], "z");
+    assert_eq!(rejected.status, 400);
+    assert!(String::from_utf8(bytes(rejected.body)).unwrap().contains("INVALID_STREAM_SEQ"));
+    assert_eq!(World::read_all(&w, "ct").0, "xy");
 }

@@ -55,7 +55,7 @@ async function createProtected(path: string, body = BODY): Promise<string> {
 beforeAll(async () => {
   state = freshState()
   kvPut(state, CONFIG, "AUTH_KV", "kvproj", JSON.stringify({ signingSecret: SECRETS.kvproj }))
-  worker = await startWorker(state, CONFIG)
+  worker = await startWorker(state, {}, CONFIG)
 }, 120_000)
 
 afterAll(async () => {

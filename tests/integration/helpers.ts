@@ -1,5 +1,6 @@
 // Shared helpers for the integration tests. Each test uses its own stream names, so
 // tests never see each other's data.
+import { connect } from "node:net"
 import { expect } from "vitest"
 
 export const BASE = process.env.STREAMS_BASE_URL ?? ""
@@ -112,4 +113,138 @@ export async function doRequests(path: string, kind: string): Promise<number> {
 /** A stream whose first read ends before the tail (more than one 1 MiB chunk). */
 export async function createMultiChunk(path: string, extra: Record<string, string> = {}) {
   await create(path, "application/octet-stream", new Uint8Array(1024 * 1024 + 100).fill(7), extra)
+}
+
+/** One HTTP/1.1 response read off a raw socket. */
+export interface RawResponse {
+  status: number
+  /** Lowercased names; repeated headers joined with ", ". */
+  headers: Record<string, string>
+  body: string
+}
+
+/** Parses the complete responses at the start of `data`. */
+function parseResponses(data: Buffer): RawResponse[] {
+  const out: RawResponse[] = []
+  let at = 0
+  for (;;) {
+    const headEnd = data.indexOf("\r\n\r\n", at)
+    if (headEnd < 0) return out
+    const [statusLine, ...lines] = data.subarray(at, headEnd).toString("latin1").split("\r\n")
+    const status = Number(statusLine.split(" ")[1])
+    const headers: Record<string, string> = {}
+    for (const line of lines) {
+      const colon = line.indexOf(":")
+      const name = line.slice(0, colon).trim().toLowerCase()
+      const value = line.slice(colon + 1).trim()
+      headers[name] = name in headers ? `${headers[name]}, ${value}` : value
+    }
+    let bodyStart = headEnd + 4
+    let body: Buffer
+    if (status === 204 || status === 304 || (status >= 100 && status < 200)) {
+      body = Buffer.alloc(0)
+    } else if (headers["content-length"] !== undefined) {
+      const length = Number(headers["content-length"])
+      if (data.length < bodyStart + length) return out
+      body = data.subarray(bodyStart, bodyStart + length)
+      bodyStart += length
+    } else if (/chunked/i.test(headers["transfer-encoding"] ?? "")) {
+      const parts: Buffer[] = []
+      for (;;) {
+        const sizeEnd = data.indexOf("\r\n", bodyStart)
+        if (sizeEnd < 0) return out
+        const size = parseInt(data.subarray(bodyStart, sizeEnd).toString("latin1"), 16)
+        if (data.length < sizeEnd + 2 + size + 2) return out
+        parts.push(data.subarray(sizeEnd + 2, sizeEnd + 2 + size))
+        bodyStart = sizeEnd + 2 + size + 2
+        if (size === 0) break
+      }
+      body = Buffer.concat(parts)
+    } else {
+      return out
+    }
+    out.push({ status, headers, body: body.toString("latin1") })
+    at = bodyStart
+  }
+}
+
+/**
+ * Sends `request` as raw bytes to the worker and returns the responses that arrive
+ * complete, once `expect` of them have (or the connection ends, or `waitMs` passes).
+ * `halfClose` ends the sending side after the request while still reading.
+ */
+export function rawHttp(
+  request: string | Buffer,
+  { expect = 1, halfClose = false, waitMs = 5000 }: { expect?: number; halfClose?: boolean; waitMs?: number } = {},
+): Promise<RawResponse[]> {
+  const { hostname, port } = new URL(BASE)
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname)
+    let data = Buffer.alloc(0)
+    let done = false
+    const finish = () => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(parseResponses(data))
+    }
+    const timer = setTimeout(finish, waitMs)
+    socket.on("data", (chunk) => {
+      data = Buffer.concat([data, chunk])
+      if (parseResponses(data).length >= expect) finish()
+    })
+    socket.on("end", finish)
+    socket.on("close", finish)
+    socket.on("error", finish)
+    socket.write(typeof request === "string" ? Buffer.from(request, "latin1") : request)
+    if (halfClose) socket.end()
+  })
+}
+
+/** The request head for a raw request to `path`, with the right Host and `headers`. */
+export function rawHead(method: string, path: string, headers: string[] = []): string {
+  return [`${method} ${path} HTTP/1.1`, `Host: ${new URL(BASE).host}`, ...headers, "", ""].join("\r\n")
+}
+
+/**
+ * Sends the head and part of a body, waits until the worker is reading it, then
+ * destroys the socket, as a client that crashes mid-upload. Resolves with whatever the
+ * client got before it went away (nothing, normally).
+ */
+export function abortUpload(head: string, partial: Buffer, waitMs = 300): Promise<string> {
+  const { hostname, port } = new URL(BASE)
+  return new Promise((resolve) => {
+    const got: Buffer[] = []
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(Buffer.concat([Buffer.from(head, "latin1"), partial]))
+      setTimeout(() => {
+        socket.destroy()
+        resolve(Buffer.concat(got).toString("latin1"))
+      }, waitMs)
+    })
+    socket.on("data", (chunk) => got.push(chunk))
+    socket.on("error", () => {})
+  })
+}
+
+/** Asserts a raw JSON error reply, like `expectError`. */
+export function expectRawError(res: RawResponse | undefined, status: number, code?: string) {
+  expect(res, "no response").toBeDefined()
+  const r = res!
+  expect(r.status).toBe(status)
+  expect(r.headers["x-content-type-options"]).toBe("nosniff")
+  expect(r.headers["cross-origin-resource-policy"]).toBe("cross-origin")
+  expect(r.headers["access-control-allow-origin"]).toBe("*")
+  expect(r.headers["cache-control"]).toBe("no-store")
+  expect(r.headers["content-type"]).toBe("application/json")
+  const body = JSON.parse(r.body) as { error: { code: string; message: string } }
+  expect(body.error.message.length).toBeGreaterThan(0)
+  if (code) expect(body.error.code).toBe(code)
+}
+
+/** A stream's tail and full content, to check that a rejected request changed nothing. */
+export async function snapshot(path: string): Promise<{ tail: string; content: string }> {
+  const { bytes, offset } = await readAll(path)
+  return { tail: offset, content: Buffer.from(bytes).toString("base64") }
 }

@@ -1,6 +1,6 @@
 // Live readers: waking on close and delete, fan-out to many waiters, SSE endings.
 import { describe, expect, test } from "vitest"
-import { LONG_POLL_TIMEOUT_MS, append, create, sleep, streamPath, tailOf, url } from "./helpers"
+import { LONG_POLL_TIMEOUT_MS, append, create, expectError, sleep, streamPath, tailOf, url } from "./helpers"
 
 /** Reads an SSE response until it ends or `deadlineMs` passes; returns the text and whether it ended. */
 async function readSse(res: Response, deadlineMs: number, onFirstChunk?: () => Promise<void>) {
@@ -110,5 +110,42 @@ describe("live readers", () => {
       expect(rest[i + 1]).toMatch(/^event: control/)
     }
     expect(rest[rest.length - 1]).toContain('"streamClosed":true')
+  })
+})
+
+describe("deleting a stream under its live readers", () => {
+  test("DELETE ends every waiting long-poll and SSE reader, and their reconnects get 404", async () => {
+    const path = streamPath("delete-readers")
+    await create(path, "application/json", '[{"a":1}]')
+    const tail = await tailOf(path)
+    // Long-polls at the tail, some sharing one URL (collapsed at the edge), some not.
+    const polls = Array.from({ length: 8 }, (_, i) => fetch(url(`${path}?offset=${tail}&live=long-poll${i < 4 ? "" : `&cursor=${i}`}`)))
+    const sse = await Promise.all(["offset=-1", "offset=now", `offset=${tail}`].map((q) => fetch(url(`${path}?${q}&live=sse`))))
+    const following = sse.map((res) => readSse(res, 5000))
+    await sleep(200)
+    const deleted = Date.now()
+    expect((await fetch(url(path), { method: "DELETE" })).status).toBe(204)
+    for (const res of await Promise.all(polls)) await expectError(res, 404, "STREAM_NOT_FOUND")
+    // Woken by the delete: a long-poll that timed out would have been a 204.
+    expect(Date.now() - deleted).toBeLessThan(LONG_POLL_TIMEOUT_MS)
+    const ended = await Promise.all(following)
+    expect(ended.map((e) => e.ended)).toEqual([true, true, true])
+    expect(ended[0].received).toContain('event: data\ndata:[{"a":1}]')
+    for (const e of ended) expect(e.received).not.toContain("streamClosed")
+    // A reader reconnecting from where it was finds the stream gone.
+    await expectError(await fetch(url(`${path}?offset=${tail}&live=sse`)), 404, "STREAM_NOT_FOUND")
+    await expectError(await fetch(url(`${path}?offset=${tail}&live=long-poll`)), 404, "STREAM_NOT_FOUND")
+  })
+
+  test("DELETE ends a binary stream's SSE readers too", async () => {
+    const path = streamPath("delete-binary-sse")
+    await create(path, "application/octet-stream", new Uint8Array([1, 2, 3]))
+    const res = await fetch(url(`${path}?offset=-1&live=sse`))
+    expect(res.headers.get("stream-sse-data-encoding")).toBe("base64")
+    const { received, ended } = await readSse(res, 5000, async () => {
+      expect((await fetch(url(path), { method: "DELETE" })).status).toBe(204)
+    })
+    expect(received).toContain("event: data\ndata:AQID\n\n")
+    expect(ended).toBe(true)
   })
 })

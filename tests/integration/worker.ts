@@ -25,15 +25,28 @@ export function freshState(): string {
 
 export interface LocalWorker {
   url: string
+  /** Shuts the worker down cleanly (SIGTERM, then SIGKILL after 5 s). */
   stop(): Promise<void>
+  /**
+   * Crashes the worker: SIGKILL to its whole process group (npx, wrangler and the workerd
+   * processes it spawned), with no chance to finish writes or close connections.
+   */
+  kill(): Promise<void>
 }
 
-/** Starts the built worker on `state` and waits until it answers. */
-export async function startWorker(state: string, config = CONFIG): Promise<LocalWorker> {
+/**
+ * Starts the built worker on `state` and waits until it answers. `vars` override the
+ * worker's variables (`--var NAME:value`); `config` is the wrangler configuration.
+ */
+export async function startWorker(state: string, vars: Record<string, string> = {}, config = CONFIG): Promise<LocalWorker> {
   const [port, inspector] = [await freePort(), await freePort()]
+  const overrides = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])
   const child: ChildProcess = spawn(
     "npx",
-    ["wrangler", "dev", "-c", config, "--ip", "127.0.0.1", "--port", `${port}`, "--inspector-port", `${inspector}`, "--persist-to", state],
+    [
+      "wrangler", "dev", "-c", config, "--ip", "127.0.0.1", "--port", `${port}`, "--inspector-port", `${inspector}`,
+      "--persist-to", state, ...overrides,
+    ],
     { detached: true, stdio: "ignore", env },
   )
   const url = `http://127.0.0.1:${port}`
@@ -55,9 +68,22 @@ export async function startWorker(state: string, config = CONFIG): Promise<Local
       })
       signal("SIGTERM")
     })
+  // The group is the detached child's own, so this reaches workerd too and nothing else.
+  const groupAlive = () => {
+    try {
+      process.kill(-child.pid!, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  const kill = async () => {
+    signal("SIGKILL")
+    for (let i = 0; i < 100 && groupAlive(); i++) await new Promise((r) => setTimeout(r, 50))
+  }
   for (let i = 0; i < 300; i++) {
     try {
-      if ((await fetch(`${url}/health`)).ok) return { url, stop }
+      if ((await fetch(`${url}/health`)).ok) return { url, stop, kill }
     } catch {
       // Not listening yet.
     }
