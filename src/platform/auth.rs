@@ -12,7 +12,7 @@ use worker::Env;
 
 use super::timing::now_ms;
 use crate::auth::secrets::{self, ProjectSecrets};
-use crate::auth::{self, Access, Need};
+use crate::auth::{self, Access, Need, ACCESS_HEADER};
 use crate::protocol::fork::ForkRequest;
 use crate::protocol::headers as h;
 use crate::protocol::path::StreamName;
@@ -115,6 +115,15 @@ impl AuthSettings {
             m.insert(project.to_owned(), (now, answer.clone()));
         });
         Ok(answer)
+    }
+}
+
+/// Writes how a request was authorized into the headers it goes to a stream object
+/// with: [`ACCESS_HEADER`] set, or removed when auth is off.
+pub fn mark_access(headers: &worker::Headers, access: Access) -> worker::Result<()> {
+    match access.header_value() {
+        Some(value) => headers.set(ACCESS_HEADER, value),
+        None => headers.delete(ACCESS_HEADER),
     }
 }
 

@@ -15,8 +15,9 @@ use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use worker::{Delay, Headers, RequestInit, Response, ResponseBuilder, Stub, WebSocket, WebsocketEvent};
 
+use super::auth::mark_access;
 use super::timing::now_ms;
-use crate::auth::{Access, ACCESS_HEADER};
+use crate::auth::Access;
 use crate::protocol::headers as h;
 use crate::protocol::sse;
 
@@ -38,9 +39,7 @@ pub struct SessionLimits {
 pub async fn open(stub: &Stub, url: &str, access: Access, limits: SessionLimits) -> worker::Result<Response> {
     let headers = Headers::new();
     headers.set("Upgrade", "websocket")?;
-    if let Some(value) = access.header_value() {
-        headers.set(ACCESS_HEADER, value)?;
-    }
+    mark_access(&headers, access)?;
     let mut init = RequestInit::new();
     init.with_headers(headers);
     let response = stub.fetch_with_request(worker::Request::new_with_init(url, &init)?).await?;

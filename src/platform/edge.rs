@@ -211,26 +211,15 @@ async fn forward(
     Ok(Handled { response, cache: None, origin_ms: Some(now_precise() - started) })
 }
 
-/// The request with [`ACCESS_HEADER`] set as the edge decided (and any the client sent
-/// removed). Incoming headers are immutable, so a changed request is a new one with the
-/// same body stream.
+/// The request marked with how it was authorized (see [`auth::mark_access`]). Incoming
+/// headers are immutable, so a changed request is a new one with the same body stream;
+/// with auth off and no such header sent, the request goes as it came.
 fn with_access(req: worker::Request, access: Access) -> worker::Result<worker::Request> {
-    let sent = req.headers().has(ACCESS_HEADER)?;
-    let Some(value) = access.header_value() else {
-        if !sent {
-            return Ok(req);
-        }
-        return rebuild(&req, |h| h.delete(ACCESS_HEADER));
-    };
-    rebuild(&req, |h| h.set(ACCESS_HEADER, value))
-}
-
-fn rebuild(
-    req: &worker::Request,
-    edit: impl FnOnce(&worker::Headers) -> worker::Result<()>,
-) -> worker::Result<worker::Request> {
+    if access.header_value().is_none() && !req.headers().has(ACCESS_HEADER)? {
+        return Ok(req);
+    }
     let headers = req.headers().clone();
-    edit(&headers)?;
+    auth::mark_access(&headers, access)?;
     let mut init = worker::RequestInit::new();
     init.with_method(req.method()).with_headers(headers);
     if let Some(body) = req.inner().body() {

@@ -10,8 +10,9 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use worker::{Delay, Method, Request, Stub};
 
+use super::auth::mark_access;
 use super::timing::now_ms;
-use crate::auth::{Access, ACCESS_HEADER};
+use crate::auth::Access;
 use crate::gateway::read::Origin;
 use crate::protocol::ProtocolError;
 
@@ -32,9 +33,7 @@ impl DoOrigin {
         // A fresh request: the client's If-None-Match and Cache-Control stay at the edge,
         // so the answer serves every requester and can be stored.
         let headers = worker::Headers::new();
-        if let Some(value) = self.access.header_value() {
-            headers.set(ACCESS_HEADER, value)?;
-        }
+        mark_access(&headers, self.access)?;
         let mut init = worker::RequestInit::new();
         init.with_method(Method::Get).with_headers(headers);
         let req = Request::new_with_init(&self.url, &init)?;

@@ -80,34 +80,6 @@ pub const ACCEPTED: &[&str] = &[
     STREAM_READER_KEY,
 ];
 
-/// The `public` parameter of a PUT's query: `true` or `false`, absent meaning `false`.
-pub fn public_flag(query: &str) -> Result<bool, super::ProtocolError> {
-    let mut flag = None;
-    for pair in query.split('&') {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if k != "public" {
-            continue;
-        }
-        let value = match v {
-            "true" | "" => true,
-            "false" => false,
-            _ => {
-                return Err(super::ProtocolError::bad_request(
-                    "INVALID_PUBLIC",
-                    "public must be true or false",
-                ))
-            }
-        };
-        if flag.replace(value).is_some() {
-            return Err(super::ProtocolError::bad_request(
-                "DUPLICATE_PARAMETER",
-                "public may appear only once",
-            ));
-        }
-    }
-    Ok(flag.unwrap_or(false))
-}
-
 /// `Stream-Closed: true`, compared case-insensitively. Any other value means absent.
 pub fn is_true(value: Option<&str>) -> bool {
     value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
@@ -121,13 +93,5 @@ mod tests {
     fn stream_closed_is_case_insensitive_and_lenient() {
         assert!(is_true(Some("true")) && is_true(Some("TRUE")) && is_true(Some(" True ")));
         assert!(!is_true(Some("yes")) && !is_true(Some("")) && !is_true(None));
-    }
-
-    #[test]
-    fn the_public_flag() {
-        assert!(!public_flag("").unwrap() && !public_flag("x=1").unwrap());
-        assert!(public_flag("public=true").unwrap() && public_flag("a=b&public").unwrap());
-        assert!(!public_flag("public=false").unwrap());
-        assert!(public_flag("public=yes").is_err() && public_flag("public=true&public=true").is_err());
     }
 }

@@ -42,6 +42,31 @@ pub struct ReadQuery {
     pub reader_key: Option<String>,
 }
 
+/// The parameters of a raw query: decoded names with their raw values. A name that does
+/// not decode cannot be a parameter we know, so it is skipped, like every unknown one.
+fn params(raw: &str) -> impl Iterator<Item = (String, &str)> {
+    raw.split('&').filter(|p| !p.is_empty()).filter_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        percent::decode(key).map(|k| (k, value))
+    })
+}
+
+/// The `public` parameter of a PUT: `true` (or bare) or `false`; absent means `false`.
+pub fn public_flag(raw: &str) -> Result<bool, ProtocolError> {
+    let mut flag = None;
+    for (_, value) in params(raw).filter(|(k, _)| k == "public") {
+        let value = match percent::decode(value).as_deref() {
+            Some("true" | "") => true,
+            Some("false") => false,
+            _ => return Err(ProtocolError::bad_request("INVALID_PUBLIC", "public must be true or false")),
+        };
+        if flag.replace(value).is_some() {
+            return Err(ProtocolError::bad_request("DUPLICATE_PARAMETER", "public may appear only once"));
+        }
+    }
+    Ok(flag.unwrap_or(false))
+}
+
 impl ReadQuery {
     /// Parses a raw query string (without the leading `?`).
     pub fn parse(raw: &str) -> Result<Self, ProtocolError> {
@@ -49,11 +74,7 @@ impl ReadQuery {
         let mut live = None;
         let mut cursor = None;
         let mut reader_key = None;
-        for pair in raw.split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            // A name that does not decode cannot be a parameter we know: ignored, like
-            // every unknown parameter.
-            let Some(key) = percent::decode(key) else { continue };
+        for (key, value) in params(raw) {
             let slot = match key.as_str() {
                 "offset" => &mut offset,
                 "live" => &mut live,
@@ -179,6 +200,14 @@ mod tests {
             assert!(ReadQuery::parse(bad).is_err(), "{bad}");
         }
         assert!(ReadQuery::parse(&format!("rk={}", "k".repeat(129))).is_err());
+    }
+
+    #[test]
+    fn the_public_flag_of_a_create() {
+        assert!(!public_flag("").unwrap() && !public_flag("x=1").unwrap());
+        assert!(public_flag("public=true").unwrap() && public_flag("a=b&public").unwrap());
+        assert!(!public_flag("public=false").unwrap());
+        assert!(public_flag("public=yes").is_err() && public_flag("public=true&public=true").is_err());
     }
 
     proptest! {

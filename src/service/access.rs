@@ -33,10 +33,12 @@ pub(super) fn gate_cache(mut reply: Reply, m: &Meta, reader_key: Option<&str>) -
 }
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
-    /// Lets an anonymous read through only to a live public stream.
-    pub(super) async fn check_anonymous(&self) -> Result<(), ProtocolError> {
-        match self.state_at(self.host.now_ms()).await? {
-            State::Live(m) if m.public => Ok(()),
+    /// The stream at `now` for an anonymous read: only a live public stream. Anything
+    /// else is 401 before the request is looked at further, so nothing about a
+    /// protected or missing stream shows.
+    pub(super) async fn public_stream(&self, now: i64) -> Result<Meta, ProtocolError> {
+        match self.state_at(now).await? {
+            State::Live(m) if m.public => Ok(m),
             _ => Err(ProtocolError::Unauthorized {
                 code: "AUTH_REQUIRED",
                 message: "this stream needs a bearer token with read scope".into(),

@@ -1,11 +1,11 @@
 //! PUT: create a stream or a fork, idempotently (§5.1, §4.2).
 
+use super::access::access_of;
 use super::headers::{create_request, with_expiry};
 use super::http::{Reply, Request};
 use super::internal::{Call, CallReply, Grant};
 use super::registry::RegistryOp;
 use super::{Host, StreamService};
-use crate::auth::{Access, ACCESS_HEADER};
 use crate::engine::{CreateRequest, ForkOrigin, Meta, NewStream, Sql, State};
 use crate::protocol::expiry::Expiry;
 use crate::protocol::fork::ForkRequest;
@@ -47,7 +47,15 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             }
             State::Missing => {}
         }
-        let new = match &wanted.fork {
+        // With auth on, a protected stream gets a reader key, so caches in front of the
+        // edge can only be read by those who were given it. Made before a fork source is
+        // asked, so a failure here leaves nothing to release.
+        let reader_key = if access_of(&req).auth_enabled() && !wanted.public {
+            Some(self.new_reader_key()?)
+        } else {
+            None
+        };
+        let mut new = match &wanted.fork {
             None => plain_stream(stream_id, &wanted, &req.body)?,
             Some(fork) => {
                 let grant = self.acquire(fork, &wanted).await?;
@@ -60,13 +68,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 }
             }
         };
-        let mut new = new;
-        new.public = wanted.public;
-        // With auth on, a protected stream gets a reader key, so caches in front of the
-        // edge can only be read by those who were given it.
-        if Access::from_header(req.header(ACCESS_HEADER)).auth_enabled() && !wanted.public {
-            new.reader_key = Some(self.new_reader_key()?);
-        }
+        new.reader_key = reader_key;
         let fork = new.fork.clone();
         let m = match self.store.create(new, now) {
             Ok(m) => m,
@@ -128,7 +130,7 @@ fn plain_stream(stream_id: &str, wanted: &CreateRequest, body: &[u8]) -> Result<
         fork: None,
         prefix: Vec::new(),
         read_seq_base: 0,
-        public: false,
+        public: wanted.public,
         reader_key: None,
     })
 }
@@ -157,7 +159,7 @@ fn fork_stream(
         fork: Some(origin(fork, grant)),
         prefix: grant.prefix(),
         read_seq_base: grant.read_seq,
-        public: false,
+        public: wanted.public,
         reader_key: None,
     })
 }

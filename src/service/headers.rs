@@ -7,7 +7,7 @@ use crate::protocol::expiry::Expiry;
 use crate::protocol::fork::ForkRequest;
 use crate::protocol::headers as h;
 use crate::protocol::producer::Producer;
-use crate::protocol::{content_type, time, ProtocolError};
+use crate::protocol::{content_type, query, time, ProtocolError};
 
 /// The configuration a PUT asks for.
 pub fn create_request(req: &Request) -> Result<CreateRequest, ProtocolError> {
@@ -27,7 +27,7 @@ pub fn create_request(req: &Request) -> Result<CreateRequest, ProtocolError> {
             req.header(h::STREAM_FORK_OFFSET),
             req.header(h::STREAM_FORK_SUB_OFFSET),
         )?,
-        public: h::public_flag(req.query())?,
+        public: query::public_flag(req.query())?,
     })
 }
 

@@ -42,7 +42,6 @@ pub use config::Config;
 pub use host::Host;
 pub use http::{Body, Method, Reply, Request};
 
-use crate::auth::Access;
 use crate::engine::{Sql, State, Store};
 use crate::protocol::headers as h;
 use crate::protocol::path::StreamName;
@@ -115,17 +114,12 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 message: "the registry stream is written by the server only".into(),
             });
         }
-        if matches!(req.method, Method::Get | Method::Head) && access::access_of(&req) == Access::Anonymous {
-            if let Err(e) = self.check_anonymous().await {
-                return Reply::error(&e);
-            }
-        }
         let reply = match req.method {
             Method::Put => self.create(req, &name).await,
             Method::Post if req.header(h::STREAM_READER_KEY).is_some() => self.rotate_reader_key(&req).await,
             Method::Post => self.append(req).await,
             Method::Get => self.get(&req).await,
-            Method::Head => self.head().await,
+            Method::Head => self.head(&req).await,
             Method::Delete => self.delete().await,
             _ => Err(ProtocolError::MethodNotAllowed),
         };

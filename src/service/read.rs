@@ -1,9 +1,10 @@
 //! GET catch-up reads and HEAD (§5.5, §5.6).
 
-use super::access::gate_cache;
+use super::access::{access_of, gate_cache};
 use super::headers::with_expiry;
 use super::http::{Reply, Request};
 use super::{Host, StreamService};
+use crate::auth::Access;
 use crate::engine::{Chunk, Meta, Sql};
 use crate::protocol::headers as h;
 use crate::protocol::query::{Live, ReadQuery};
@@ -15,12 +16,19 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// GET in any mode. Every GET counts as activity for a sliding TTL, from the start
     /// of the request (§4).
     pub(super) async fn get(&self, req: &Request) -> Result<Reply, ProtocolError> {
+        let now = self.host.now_ms();
+        let public = match access_of(req) {
+            Access::Anonymous => Some(self.public_stream(now).await?),
+            _ => None,
+        };
         let query = ReadQuery::parse(req.query())?;
         if query.live != Live::No && query.offset.is_none() {
             return Err(ProtocolError::bad_request("OFFSET_REQUIRED", "live reads need an offset"));
         }
-        let now = self.host.now_ms();
-        let m = self.live(now).await?;
+        let m = match public {
+            Some(m) => m,
+            None => self.live(now).await?,
+        };
         self.store.touch(&m, now)?;
         let start = query.offset.unwrap_or(StartAt::Beginning);
         let from = start.position(m.tail);
@@ -54,8 +62,12 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     }
 
     /// HEAD: the stream's metadata. Does not count as activity (§4).
-    pub(super) async fn head(&self) -> Result<Reply, ProtocolError> {
-        let m = self.live(self.host.now_ms()).await?;
+    pub(super) async fn head(&self, req: &Request) -> Result<Reply, ProtocolError> {
+        let now = self.host.now_ms();
+        let m = match access_of(req) {
+            Access::Anonymous => self.public_stream(now).await?,
+            _ => self.live(now).await?,
+        };
         let reply = Reply::new(200)
             .header("Content-Type", m.content_type.clone())
             .header(h::STREAM_NEXT_OFFSET, self.offset(&m, m.tail)?)

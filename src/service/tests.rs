@@ -88,6 +88,18 @@ pub(super) struct FakeSubscriber {
     pub(super) closed: Cell<Option<u16>>,
 }
 
+impl FakeSubscriber {
+    /// The first `data:` line of each data event sent, as written.
+    fn first_data_lines(&self) -> Vec<String> {
+        self.sent
+            .borrow()
+            .iter()
+            .filter_map(|c| c.strip_prefix("event: data\ndata:").and_then(|d| d.split('\n').next()))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
 impl Subscriber for Rc<FakeSubscriber> {
     fn state(&self) -> Option<SubscriberState> {
         self.state.borrow().clone()
@@ -551,14 +563,7 @@ fn subscribers_get_each_append_once_in_order_and_end_on_delete() {
         World::post(&w, "live", &[TEXT], body);
     }
     for sub in [&at_tail, &from_start] {
-        let data: Vec<String> = sub
-            .sent
-            .borrow()
-            .iter()
-            .filter_map(|c| {
-                c.strip_prefix("event: data\ndata:").map(|d| d.split('\n').next().unwrap().to_owned())
-            })
-            .collect();
+        let data = sub.first_data_lines();
         assert_eq!(data, vec!["one", "two", "three"]);
     }
     World::send(&w, Method::Delete, "live", "", &[], b"");
@@ -625,14 +630,7 @@ fn text_pages_and_sse_events_end_between_characters() {
     assert_eq!(bytes(first.body), b"abcdefg");
     assert_eq!(World::read_all(&w, "utf8"), ("abcdefg€xyz".to_owned(), 2));
     let sub = World::subscribe(&w, "utf8", "offset=-1&live=sse");
-    let data: String = sub
-        .sent
-        .borrow()
-        .iter()
-        .filter_map(|c| {
-            c.strip_prefix("event: data\ndata:").map(|d| d.split('\n').next().unwrap().to_owned())
-        })
-        .collect();
+    let data: String = sub.first_data_lines().concat();
     assert_eq!(data, "abcdefg€xyz");
     // Binary streams are cut at the cap, whatever the bytes.
     World::put(&w, "bin", &[("Content-Type", "application/octet-stream")], "abcdefg€xyz");
