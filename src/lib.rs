@@ -1,21 +1,21 @@
 //! Durable Streams on Cloudflare Workers.
 //!
-//! The crate is organised from the protocol outwards:
+//! The folders follow a request: the edge worker ([`edge`]) receives it, the stream's
+//! Durable Object ([`stream_do`]) answers it, and the object's storage ([`store`]) keeps
+//! the stream. Beside them:
 //!
 //! - [`protocol`]: the wire rules of the Durable Streams protocol as pure values and
 //!   functions (offsets, cursors, headers, producers, JSON mode, SSE framing, errors).
-//! - [`engine`]: one stream's durable state on SQLite, behind the small [`engine::Sql`]
-//!   trait, so the same statements run in a Durable Object and in native tests.
-//! - [`service`]: the per-stream request handler (create, append, read, long-poll,
-//!   SSE, forks, expiry) over a [`service::Host`] that supplies time, timers and calls
-//!   to other streams.
+//! - [`http`]: the transport-neutral requests and replies both hops speak.
 //! - [`auth`]: who may do what: HS256 tokens per project, public streams, and how the
 //!   edge tells a stream object how a request was authorized.
-//! - [`gateway`]: the edge worker's pure parts: routing, CORS and security headers.
+//! - [`internal`]: the stream object's endpoints that are not the protocol's.
+//! - [`server_timing`]: the `Server-Timing` header each hop adds to.
 //! - `platform` (wasm32 only): the workers-rs glue — the `#[event(fetch)]` entry, the
-//!   `StreamDO` Durable Object, and adapters for SQLite, timers and stubs.
+//!   `StreamDO` Durable Object, and adapters for SQLite, R2, the cache, timers and stubs.
 //!
 //! Everything except `platform` compiles and tests natively with `cargo test`.
+//! docs/architecture.md draws the dependency graph between these modules.
 
 #![warn(missing_docs)]
 // A panic in a Durable Object aborts the whole wasm instance: the request path never
@@ -23,10 +23,13 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod auth;
-pub mod engine;
-pub mod gateway;
+pub mod edge;
+pub mod http;
+pub mod internal;
 pub mod protocol;
-pub mod service;
+pub mod server_timing;
+pub mod store;
+pub mod stream_do;
 
 #[cfg(target_arch = "wasm32")]
 mod platform;

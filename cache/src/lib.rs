@@ -1,6 +1,6 @@
 //! The edge cache policy of the Durable Streams worker, as pure Rust.
 //!
-//! Everything a read gateway decides about caching lives here, with no platform types
+//! Everything the edge worker decides about caching lives here, with no platform types
 //! and no clock of its own (time is always an argument):
 //!
 //! - [`key`]: canonical cache keys built from parsed reads;

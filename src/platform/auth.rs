@@ -13,11 +13,11 @@ use worker::Env;
 use super::timing::now_ms;
 use crate::auth::secrets::{self, ProjectSecrets};
 use crate::auth::{self, Access, Need, ACCESS_HEADER};
+use crate::http::Method;
 use crate::protocol::fork::ForkRequest;
 use crate::protocol::headers as h;
 use crate::protocol::path::StreamName;
 use crate::protocol::ProtocolError;
-use crate::service::Method;
 
 /// The secret holding every project's signing secrets.
 pub const SECRETS_VAR: &str = "AUTH_SECRETS";

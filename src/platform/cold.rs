@@ -7,9 +7,9 @@ use wasm_bindgen::JsValue;
 use worker::{Bucket, D1Database};
 
 use super::timing::{now_precise, record_r2};
-use crate::engine::Rotation;
 use crate::protocol::ProtocolError;
-use crate::service::host::ColdStore;
+use crate::store::Rotation;
+use crate::stream_do::host::ColdStore;
 
 /// The R2 bucket binding that holds segment objects. Without it, streams stay in SQLite.
 pub const SEGMENTS_BINDING: &str = "SEGMENTS";

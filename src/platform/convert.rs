@@ -1,10 +1,10 @@
-//! Conversions between workers-rs requests/responses and the service's neutral types.
+//! Conversions between workers-rs requests/responses and the neutral types of `crate::http`.
 
 use futures_util::StreamExt;
 use worker::{Headers, Response, ResponseBuilder};
 
+use crate::http::{Body, Method, Reply, Request};
 use crate::protocol::ProtocolError;
-use crate::service::{Body, Method, Reply, Request};
 
 /// Reads a request, with a body of at most `limit` bytes. A larger body is still read
 /// to the end (and dropped) so the client gets a clean 413 instead of a reset.
@@ -41,10 +41,6 @@ pub fn to_response(reply: Reply) -> worker::Result<Response> {
     Ok(match reply.body {
         Body::Empty => builder.empty(),
         Body::Bytes(b) => builder.fixed(b),
-        // Subscriptions become WebSockets before they get here (see `stream_do`).
-        Body::Subscribe(_) => {
-            return to_response(Reply::error(&ProtocolError::internal("unexpected subscription")))
-        }
     })
 }
 
@@ -52,7 +48,7 @@ pub fn to_response(reply: Reply) -> worker::Result<Response> {
 pub async fn from_response(mut resp: Response) -> worker::Result<Reply> {
     let mut reply = Reply::new(resp.status_code());
     for (k, v) in resp.headers().entries() {
-        if let Some(name) = crate::service::internal::known_header(&k) {
+        if let Some(name) = crate::stream_do::calls::known_header(&k) {
             reply = reply.header(name, v);
         }
     }

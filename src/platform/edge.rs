@@ -18,14 +18,15 @@ use super::origin::DoOrigin;
 use super::timing::now_precise;
 use super::STREAMS_BINDING;
 use crate::auth::{Access, ACCESS_HEADER};
-use crate::gateway::read::{self, CachedRead, EdgeInFlight, Served};
-use crate::gateway::timing::ServerTiming;
-use crate::gateway::{self, AllowedOrigins, Route};
+use crate::edge::read::{self, CachedRead, EdgeInFlight, Served};
+use crate::edge::{AllowedOrigins, Route};
+use crate::http::{Method, Reply, Request};
+use crate::internal::STATS_PATH;
 use crate::protocol::path::StreamName;
 use crate::protocol::query::ReadQuery;
 use crate::protocol::ProtocolError;
-use crate::service::internal::STATS_PATH;
-use crate::service::{Config, Method, Reply, Request};
+use crate::server_timing::ServerTiming;
+use crate::stream_do::Config;
 
 thread_local! {
     /// Identical misses in this isolate share one request to the stream object.
@@ -87,7 +88,7 @@ pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worke
     let target = Request::new(method, req.inner().url());
     let origin = header(&req, "Origin");
     let settings = EdgeSettings::get(&env);
-    let handled = match gateway::route(method, target.path()) {
+    let handled = match crate::edge::route(method, target.path()) {
         Ok(Route::Preflight) => preflight(&req).map(Handled::local),
         Ok(Route::Health) => health().map(Handled::local),
         Ok(Route::Stats(name)) => stats(&env, &settings, &name).await,
@@ -243,7 +244,7 @@ fn preflight(req: &worker::Request) -> worker::Result<Response> {
     let mut reply = Reply::new(204);
     reply
         .headers
-        .extend(gateway::preflight_headers(header(req, "Access-Control-Request-Headers").as_deref()));
+        .extend(crate::edge::preflight_headers(header(req, "Access-Control-Request-Headers").as_deref()));
     to_response(reply)
 }
 
@@ -265,10 +266,10 @@ fn decorate(
     edge_ms: f64,
 ) -> worker::Result<Response> {
     let headers = handled.response.headers().clone();
-    for (k, v) in gateway::SECURITY_HEADERS {
+    for (k, v) in crate::edge::SECURITY_HEADERS {
         headers.set(k, v)?;
     }
-    for (k, v) in gateway::cors_headers(allowed, origin) {
+    for (k, v) in crate::edge::cors_headers(allowed, origin) {
         headers.set(k, &v)?;
     }
     let mut timing = ServerTiming::after(headers.get("Server-Timing")?.as_deref());

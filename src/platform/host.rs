@@ -11,12 +11,11 @@ use super::cold::{AdminIndex, IndexedSegment, R2Cold, ADMIN_DB_BINDING, SEGMENTS
 use super::convert::from_response;
 use super::timing::now_ms;
 use super::STREAMS_BINDING;
-use crate::engine::Rotation;
 use crate::protocol::ProtocolError;
-use crate::service::host::{ColdStore, Subscriber};
-use crate::service::internal::{decode_reply, Call, CallReply};
-use crate::service::subscribers::SubscriberState;
-use crate::service::Host;
+use crate::store::Rotation;
+use crate::stream_do::calls::{decode_reply, Call, CallReply};
+use crate::stream_do::host::ColdStore;
+use crate::stream_do::{Host, Subscriber, SubscriberState};
 
 /// The tag of the WebSockets that carry SSE readers.
 pub const SSE_TAG: &str = "sse";
@@ -38,7 +37,7 @@ impl DoHost {
         Self { env, state, cold, admin }
     }
 
-    async fn send(&self, stream_id: &str, call: &Call) -> worker::Result<crate::service::Reply> {
+    async fn send(&self, stream_id: &str, call: &Call) -> worker::Result<crate::http::Reply> {
         let stub = self.env.durable_object(STREAMS_BINDING)?.get_by_name(stream_id)?;
         let (path, body) = call.encode();
         let body = js_sys::Uint8Array::from(body.as_slice());

@@ -1,5 +1,5 @@
-//! The workers-rs glue (wasm32 only): entry point, edge gateway, the `StreamDO`
-//! Durable Object, and adapters from the platform to the service's traits.
+//! The workers-rs glue (wasm32 only): entry point, edge worker, the `StreamDO`
+//! Durable Object, and adapters from the platform to the traits of `stream_do` and `edge`.
 
 mod auth;
 mod bridge;

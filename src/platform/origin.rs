@@ -13,7 +13,7 @@ use worker::{Delay, Method, Request, Stub};
 use super::auth::mark_access;
 use super::timing::now_ms;
 use crate::auth::Access;
-use crate::gateway::read::Origin;
+use crate::edge::read::Origin;
 use crate::protocol::ProtocolError;
 
 /// One GET to a stream object.

@@ -5,7 +5,7 @@ use wasm_bindgen::JsCast;
 use worker::{SqlStorage, SqlStorageValue};
 
 use super::timing::{now_precise, record_storage};
-use crate::engine::{Sql, StorageError, Value};
+use crate::store::{Sql, StorageError, Value};
 
 #[wasm_bindgen]
 extern "C" {

@@ -11,10 +11,10 @@ use super::convert::{read_request, to_response};
 use super::host::{DoHost, DoSubscriber, SSE_TAG};
 use super::sqlite::DoSql;
 use super::timing::{now_precise, Metered, RequestTimings};
-use crate::gateway::timing::ServerTiming;
+use crate::http::Reply;
 use crate::protocol::ProtocolError;
-use crate::service::subscribers::SubscriberState;
-use crate::service::{Body, Config, Reply, StreamService};
+use crate::server_timing::ServerTiming;
+use crate::stream_do::{Answer, Config, StreamService, SubscriberState};
 
 type Service = StreamService<DoSql, DoHost>;
 
@@ -48,25 +48,27 @@ impl DurableObject for StreamDO {
                     let upgrade = req.header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
                     (service.handle(req).await, upgrade)
                 }
-                Err(e) => (Reply::error(&e), false),
+                Err(e) => (Reply::error(&e).into(), false),
             }
         };
         let timings = Rc::new(RequestTimings::default());
-        let (reply, upgrade) = Metered::new(work, Rc::clone(&timings)).await;
+        let (answer, upgrade) = Metered::new(work, Rc::clone(&timings)).await;
         let mut timing = ServerTiming::after(None);
         timing.add("do", now_precise() - started, None).add("storage", timings.storage_ms.get(), None);
         if timings.r2_used.get() {
             let desc = if timings.r2_failed.get() { Some("error") } else { None };
             timing.add("r2", timings.r2_ms.get(), desc);
         }
-        let reply = reply.header("Server-Timing", timing.value());
-        match reply.body {
-            Body::Subscribe(state) if upgrade => self.subscribe(&service, state, reply.headers),
-            Body::Subscribe(_) => to_response(Reply::error(&ProtocolError::bad_request(
+        match answer {
+            Answer::Reply(reply) => to_response(reply.header("Server-Timing", timing.value())),
+            Answer::Subscribe { reply, state } if upgrade => {
+                let reply = reply.header("Server-Timing", timing.value());
+                self.subscribe(&service, state, reply.headers)
+            }
+            Answer::Subscribe { .. } => to_response(Reply::error(&ProtocolError::bad_request(
                 "UPGRADE_REQUIRED",
                 "SSE reaches a stream object as a WebSocket from the edge",
             ))),
-            _ => to_response(reply),
         }
     }
 

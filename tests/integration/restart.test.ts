@@ -7,7 +7,7 @@ import { freshState, r2Object, startWorker } from "./worker"
 const json = { "Content-Type": "application/json" }
 const BUCKET = "durable-streams-segments"
 
-/** The object key of a default-project stream's segment (see src/engine/segment.rs). */
+/** The object key of a default-project stream's segment (see src/store/segment.rs). */
 const segmentKey = (id: string, readSeq: number) =>
   `streams/${Buffer.from(`_default/${id}`).toString("base64url")}/1/${String(readSeq).padStart(16, "0")}.seg`
 

@@ -22,7 +22,7 @@ pub struct Config {
     pub sse_keepalive_ms: u64,
     /// When the hot log is cut into a cold segment (`SEGMENT_MAX_MESSAGES`,
     /// `SEGMENT_MAX_BYTES`).
-    pub segments: crate::engine::SegmentLimits,
+    pub segments: crate::store::SegmentLimits,
 }
 
 impl Default for Config {
@@ -35,7 +35,7 @@ impl Default for Config {
             max_append_bytes: 16 << 20,
             sse_session_ms: 60_000,
             sse_keepalive_ms: 15_000,
-            segments: crate::engine::SegmentLimits::default(),
+            segments: crate::store::SegmentLimits::default(),
         }
     }
 }
@@ -55,7 +55,7 @@ impl Config {
             max_append_bytes: num("MAX_APPEND_BYTES", d.max_append_bytes as u64, 1024, 64 << 20) as usize,
             sse_session_ms: num("SSE_SESSION_MS", d.sse_session_ms, 1_000, 600_000),
             sse_keepalive_ms: num("SSE_KEEPALIVE_MS", d.sse_keepalive_ms, 1_000, 300_000),
-            segments: crate::engine::SegmentLimits {
+            segments: crate::store::SegmentLimits {
                 max_messages: num("SEGMENT_MAX_MESSAGES", d.segments.max_messages, 1, 1_000_000),
                 max_bytes: num("SEGMENT_MAX_BYTES", d.segments.max_bytes, 1024, 64 << 20),
             },

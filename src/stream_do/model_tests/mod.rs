@@ -1,4 +1,4 @@
-//! Randomized model testing of the service.
+//! Randomized model testing of the stream object.
 //!
 //! A seeded generator drives a handful of streams through random creates (text, binary
 //! and JSON, with and without an initial body, sometimes closed, sometimes with a
@@ -74,9 +74,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use super::tests::{key_of, FakeSubscriber, World};
-use super::{Body, Config, Method, Reply};
-use crate::engine::SegmentLimits;
+use super::Config;
+use crate::http::{Body, Method, Reply};
 use crate::protocol::headers as h;
+use crate::store::SegmentLimits;
 use generate::*;
 use model::*;
 use run::*;

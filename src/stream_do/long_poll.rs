@@ -1,5 +1,4 @@
-//! Live reads: long-poll (§5.7), and accepting SSE readers (§5.8), which are then served
-//! as subscribers (see [`super::subscribers`]).
+//! Long-poll reads (§5.7).
 //!
 //! A long-poll waits on [`super::notify::Notify`]: it takes the change version, checks the
 //! stream, and only then waits for a newer version, so no append slips between the check
@@ -7,14 +6,13 @@
 
 use futures_util::future::{select, Either};
 
-use super::http::{Body, Reply};
 use super::{Host, StreamService};
-use crate::engine::{Meta, Sql, State};
+use crate::http::Reply;
 use crate::protocol::headers as h;
 use crate::protocol::query::ReadQuery;
-use crate::protocol::sse;
 use crate::protocol::ProtocolError;
-use durable_streams_cache::control::{self, Answer};
+use crate::store::{Meta, Sql, State};
+use durable_streams_cache::control;
 use durable_streams_cache::cursor;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
@@ -35,7 +33,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 let chunk = self.read_page(&m, from, self.config.max_chunk_bytes).await?;
                 let now = self.host.now_ms();
                 // `offset=now` URLs do not name a position, so their answers are not shared.
-                let answer = if now_mode { Answer::Current } else { Answer::LongPollData };
+                let answer = if now_mode { control::Answer::Current } else { control::Answer::LongPollData };
                 let cc = control::for_answer(answer, now, m.deadline());
                 let cursor = cursor::next_cursor(now, query.cursor);
                 return Ok(self
@@ -81,18 +79,6 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             .header_if(m.closed, h::STREAM_CLOSED, "true")
             .header_if(!m.closed, h::STREAM_CURSOR, cursor::next_cursor(now, client_cursor).to_string())
             .header("Cache-Control", control::NO_STORE))
-    }
-
-    /// Accepts an SSE reader from `from`: the platform turns the reply into a subscriber
-    /// (see [`super::subscribers`]).
-    pub(super) fn sse(&self, m: &Meta, from: u64, client_cursor: Option<u64>) -> Reply {
-        let state = self.subscription(m, from, client_cursor);
-        Reply::new(200)
-            .header("Content-Type", sse::CONTENT_TYPE)
-            .header("Cache-Control", control::SSE)
-            .header("X-Accel-Buffering", "no")
-            .header_if(state.base64, h::STREAM_SSE_DATA_ENCODING, "base64")
-            .with_body(Body::Subscribe(state))
     }
 }
 

@@ -6,12 +6,12 @@
 //! A protected stream's reader key decides whether a read's answer may be stored by
 //! caches: only reads that carry it (`rk`) get a shareable `Cache-Control`.
 
-use super::http::{Reply, Request};
 use super::{Host, StreamService};
 use crate::auth::{Access, ACCESS_HEADER};
-use crate::engine::{Meta, Sql, State};
+use crate::http::{Reply, Request};
 use crate::protocol::headers as h;
 use crate::protocol::ProtocolError;
+use crate::store::{Meta, Sql, State};
 use durable_streams_cache::control;
 
 /// The `Cache-Control` of an answer that no cache may keep.
@@ -23,13 +23,13 @@ pub(super) fn access_of(req: &Request) -> Access {
 }
 
 /// Makes an answer of a keyed stream unstorable unless the read named the key.
-pub(super) fn gate_cache(mut reply: Reply, m: &Meta, reader_key: Option<&str>) -> Reply {
-    let Some(key) = m.reader_key.as_deref() else { return reply };
+pub(super) fn gate_cache(reply: &mut Reply, m: &Meta, reader_key: Option<&str>) {
+    let Some(key) = m.reader_key.as_deref() else { return };
     if m.public || reader_key == Some(key) {
-        return reply;
+        return;
     }
     reply.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("cache-control"));
-    reply.header("Cache-Control", PRIVATE)
+    reply.headers.push(("Cache-Control", PRIVATE.to_owned()));
 }
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {

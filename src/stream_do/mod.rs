@@ -1,7 +1,10 @@
 //! One stream's request handler: the logic of the `StreamDO` Durable Object.
 //!
-//! [`StreamService`] receives neutral [`http::Request`]s for one stream path, applies
-//! the protocol through the [`crate::engine`], and answers with [`http::Reply`]s. Waiting
+//! [`StreamService`] receives neutral [`Request`]s for one stream path, applies the
+//! protocol through its [`Store`], and answers with an [`Answer`]. Each method has its
+//! module (`put`, `post`, `get`, `head`, `delete`); live reads continue in `long_poll`
+//! and `sse`, and every read of stored data goes `pages` → `coalesce` → `fork` (the
+//! fork chain) → `cold` (segments and the hot log) → the store. Waiting
 //! (long-poll, SSE), calls to fork sources and timers go through the [`Host`], so the
 //! same code runs in a Durable Object and natively.
 //!
@@ -11,23 +14,26 @@
 //! `.await` inside. Reads take no lock: a read is one synchronous query.
 
 mod access;
+pub mod calls;
+mod coalesce;
 mod cold;
 pub mod config;
-mod create;
+mod delete;
+mod expiry;
 mod fork;
+mod get;
+mod head;
 mod headers;
 pub mod host;
-pub mod http;
-pub mod internal;
-mod lifecycle;
-mod live;
+mod long_poll;
 pub mod notify;
-mod read;
-mod reads;
+mod pages;
+mod post;
+mod put;
 mod registry;
+mod sse;
 pub mod stats;
-pub mod subscribers;
-mod write;
+pub mod subscriber;
 
 #[cfg(test)]
 mod model_tests;
@@ -40,28 +46,72 @@ use futures_util::lock::Mutex;
 
 pub use config::Config;
 pub use host::Host;
-pub use http::{Body, Method, Reply, Request};
+pub use subscriber::{Subscriber, SubscriberState};
 
-use crate::engine::{Sql, State, Store};
+use crate::http::{Method, Reply, Request};
+use crate::internal;
 use crate::protocol::headers as h;
 use crate::protocol::path::StreamName;
 use crate::protocol::query::{Live, ReadQuery};
 use crate::protocol::ProtocolError;
+use crate::store::{Sql, State, Store};
 use notify::Notify;
 use stats::Stats;
 
+/// What a stream object answers.
+#[derive(Debug)]
+pub enum Answer {
+    /// A reply to send as it is.
+    Reply(Reply),
+    /// An SSE reader accepted from `state`: the platform keeps its connection as a
+    /// subscriber and answers with `reply`'s status and headers.
+    Subscribe {
+        /// The status and headers of the SSE response.
+        reply: Reply,
+        /// Where the reader starts.
+        state: SubscriberState,
+    },
+}
+
+impl Answer {
+    /// The reply, or the head of the SSE response.
+    pub fn reply(&self) -> &Reply {
+        match self {
+            Self::Reply(reply) | Self::Subscribe { reply, .. } => reply,
+        }
+    }
+
+    fn reply_mut(&mut self) -> &mut Reply {
+        match self {
+            Self::Reply(reply) | Self::Subscribe { reply, .. } => reply,
+        }
+    }
+}
+
+impl From<Reply> for Answer {
+    fn from(reply: Reply) -> Self {
+        Self::Reply(reply)
+    }
+}
+
+impl From<Result<Reply, ProtocolError>> for Answer {
+    fn from(r: Result<Reply, ProtocolError>) -> Self {
+        Self::Reply(r.into())
+    }
+}
+
 /// The handler for one stream path.
 pub struct StreamService<S, H> {
-    /// The service itself, for work that outlives a request (pushing to subscribers).
+    /// The handler itself, for work that outlives a request (pushing to subscribers).
     me: Weak<Self>,
     store: Store<S>,
     host: H,
     config: Config,
     changes: Notify,
     writes: Mutex<()>,
-    reads: reads::ReadCoalescer,
-    pumps: subscribers::Pumps,
-    subscriber_ids: subscribers::SubscriberIds,
+    reads: coalesce::ReadCoalescer,
+    pumps: sse::Pumps,
+    subscriber_ids: sse::SubscriberIds,
     /// Whether a rotation to the cold tier is running.
     rotating: std::cell::Cell<bool>,
     segment_cache: cold::SegmentCache,
@@ -79,9 +129,9 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             config,
             changes: Notify::default(),
             writes: Mutex::new(()),
-            reads: reads::coalescer(),
-            pumps: subscribers::Pumps::default(),
-            subscriber_ids: subscribers::SubscriberIds::default(),
+            reads: coalesce::coalescer(),
+            pumps: sse::Pumps::default(),
+            subscriber_ids: sse::SubscriberIds::default(),
             rotating: std::cell::Cell::new(false),
             segment_cache: cold::SegmentCache::default(),
             stats: Stats::default(),
@@ -94,10 +144,10 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     }
 
     /// Answers one request.
-    pub async fn handle(&self, req: Request) -> Reply {
+    pub async fn handle(&self, req: Request) -> Answer {
         let path = req.path().to_owned();
         if path == internal::STATS_PATH {
-            return self.stats_reply();
+            return self.stats_reply().into();
         }
         self.stats.request(request_kind(&req));
         if path.starts_with(internal::PREFIX) {
@@ -105,25 +155,27 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         }
         let name = match StreamName::parse(&path) {
             Some(Ok(name)) => name,
-            Some(Err(e)) => return Reply::error(&e),
-            None => return Reply::error(&ProtocolError::NotFound),
+            Some(Err(e)) => return Reply::error(&e).into(),
+            None => return Reply::error(&ProtocolError::NotFound).into(),
         };
         if name.is_registry() && matches!(req.method, Method::Put | Method::Post | Method::Delete) {
             return Reply::error(&ProtocolError::Forbidden {
                 code: "REGISTRY_READ_ONLY",
                 message: "the registry stream is written by the server only".into(),
-            });
+            })
+            .into();
         }
-        let reply = match req.method {
-            Method::Put => self.create(req, &name).await,
-            Method::Post if req.header(h::STREAM_READER_KEY).is_some() => self.rotate_reader_key(&req).await,
-            Method::Post => self.append(req).await,
-            Method::Get => self.get(&req).await,
-            Method::Head => self.head(&req).await,
-            Method::Delete => self.delete().await,
-            _ => Err(ProtocolError::MethodNotAllowed),
-        };
-        reply.into()
+        match req.method {
+            Method::Get => self.get(&req).await.unwrap_or_else(|e| Reply::error(&e).into()),
+            Method::Put => self.create(req, &name).await.into(),
+            Method::Post if req.header(h::STREAM_READER_KEY).is_some() => {
+                self.rotate_reader_key(&req).await.into()
+            }
+            Method::Post => self.append(req).await.into(),
+            Method::Head => self.head(&req).await.into(),
+            Method::Delete => self.delete().await.into(),
+            _ => Reply::error(&ProtocolError::MethodNotAllowed).into(),
+        }
     }
 
     /// The object's counters (see [`stats`]).
@@ -139,28 +191,28 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             .bytes(self.stats.to_json(self.changes.waiting(), tiering).into_bytes())
     }
 
-    /// Runs scheduled expiry: removes the stream if it is past its deadline, otherwise
-    /// re-arms the alarm for the current deadline.
-    pub async fn on_alarm(&self) {
-        match self.state_at(self.host.now_ms()).await {
-            Ok(State::Live(m)) => {
-                if let Some(deadline) = m.deadline() {
-                    self.host.schedule_alarm(deadline);
+    /// Wakes waiting readers after a change, pushes it to subscribers, and then cuts the
+    /// hot log into a cold segment if one is due — all after the current request.
+    pub(super) fn announce_change(&self) {
+        self.changes.bump();
+        if let Some(me) = self.me.upgrade() {
+            self.host.spawn(Box::pin(async move {
+                for subscriber in me.host.subscribers() {
+                    me.pump(&subscriber).await;
                 }
-            }
-            Ok(_) => {}
-            Err(e) => self.host.log_error(&format!("expiry failed: {e}")),
+                me.rotate().await;
+            }));
         }
     }
 
     /// The offset of `pos` in `m`, as sent to clients.
-    fn offset(&self, m: &crate::engine::Meta, pos: u64) -> Result<String, ProtocolError> {
+    fn offset(&self, m: &crate::store::Meta, pos: u64) -> Result<String, ProtocolError> {
         Ok(self.store.offset(m, pos)?.to_string())
     }
 
     /// The live stream at `now`, after lazy expiry: 404 if missing, 410 if retained
     /// only for its forks.
-    async fn live(&self, now: i64) -> Result<crate::engine::Meta, ProtocolError> {
+    async fn live(&self, now: i64) -> Result<crate::store::Meta, ProtocolError> {
         match self.state_at(now).await? {
             State::Live(m) => Ok(m),
             State::Gone(_) => Err(ProtocolError::StreamGone),

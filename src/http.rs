@@ -1,13 +1,14 @@
 //! Transport-neutral requests and replies.
 //!
-//! The service speaks only these types; the platform layer converts them to and from
-//! `worker::Request`/`worker::Response`, so the handlers compile and test natively.
+//! The edge and the stream object speak only these types; the platform layer converts
+//! them to and from `worker::Request`/`worker::Response`, so the handlers compile and
+//! test natively.
 
 use std::fmt;
 
 use crate::protocol::ProtocolError;
 
-/// The request methods the service distinguishes.
+/// The request methods the worker distinguishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     /// GET.
@@ -109,8 +110,6 @@ pub enum Body {
     Empty,
     /// A complete body.
     Bytes(Vec<u8>),
-    /// An SSE reader to turn into a subscriber (see `subscribers`).
-    Subscribe(super::subscribers::SubscriberState),
 }
 
 impl fmt::Debug for Body {
@@ -118,7 +117,6 @@ impl fmt::Debug for Body {
         match self {
             Self::Empty => f.write_str("Empty"),
             Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
-            Self::Subscribe(s) => write!(f, "Subscribe({s:?})"),
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use crate::engine::meta::Tiering;
+use crate::store::meta::Tiering;
 
 /// Counters of one stream object.
 #[derive(Default)]

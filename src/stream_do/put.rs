@@ -1,17 +1,17 @@
 //! PUT: create a stream or a fork, idempotently (§5.1, §4.2).
 
 use super::access::access_of;
+use super::calls::{Call, CallReply, Grant};
 use super::headers::{create_request, with_expiry};
-use super::http::{Reply, Request};
-use super::internal::{Call, CallReply, Grant};
 use super::registry::RegistryOp;
 use super::{Host, StreamService};
-use crate::engine::{CreateRequest, ForkOrigin, Meta, NewStream, Sql, State};
+use crate::http::{Reply, Request};
 use crate::protocol::expiry::Expiry;
 use crate::protocol::fork::ForkRequest;
 use crate::protocol::headers as h;
 use crate::protocol::path::StreamName;
 use crate::protocol::{content_type, json, ProtocolError};
+use crate::store::{CreateRequest, ForkOrigin, Meta, NewStream, Sql, State};
 use durable_streams_cache::control;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {

@@ -5,15 +5,15 @@
 //! point are read from the source with one call per read, and the source does the same
 //! for its own source, so a read crosses each ancestor once.
 
-use super::internal::{Call, CallReply, Grant};
+use super::calls::{Call, CallReply, Grant};
 use super::{Host, StreamService};
-use crate::engine::{Chunk, ForkOrigin, Meta, Removal, Sql, State};
 use crate::protocol::expiry::Expiry;
 use crate::protocol::{json, ProtocolError};
+use crate::store::{Chunk, ForkOrigin, Meta, Removal, Sql, State};
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Reads stored bytes of `m` in `[from, until)`, at most `cap` bytes (see
-    /// [`crate::engine::log::read`]), following the fork chain below the fork point.
+    /// [`crate::store::log::read`]), following the fork chain below the fork point.
     pub(super) async fn read_chain(
         &self,
         m: &Meta,

@@ -1,21 +1,22 @@
-//! GET catch-up reads and HEAD (§5.5, §5.6).
+//! GET (§5.6): catch-up reads and `offset=now` here; long-poll and SSE hand over to
+//! their own modules.
 
 use super::access::{access_of, gate_cache};
-use super::headers::with_expiry;
-use super::http::{Reply, Request};
-use super::{Host, StreamService};
+use super::pages::body_of;
+use super::{Answer, Host, StreamService};
 use crate::auth::Access;
-use crate::engine::{Chunk, Meta, Sql};
+use crate::http::{Reply, Request};
 use crate::protocol::headers as h;
 use crate::protocol::query::{Live, ReadQuery};
-use crate::protocol::{json, ProtocolError, StartAt};
-use durable_streams_cache::control::{self, Answer};
+use crate::protocol::{ProtocolError, StartAt};
+use crate::store::{Chunk, Meta, Sql};
+use durable_streams_cache::control;
 use durable_streams_cache::etag;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// GET in any mode. Every GET counts as activity for a sliding TTL, from the start
     /// of the request (§4).
-    pub(super) async fn get(&self, req: &Request) -> Result<Reply, ProtocolError> {
+    pub(super) async fn get(&self, req: &Request) -> Result<Answer, ProtocolError> {
         let now = self.host.now_ms();
         let public = match access_of(req) {
             Access::Anonymous => Some(self.public_stream(now).await?),
@@ -38,47 +39,29 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 "offset is beyond the stream's tail",
             ));
         }
-        let reply = match query.live {
-            Live::No if start == StartAt::Now => self.now_reply(&m),
-            Live::No => self.catch_up(req, &m, from, now).await,
-            Live::LongPoll => self.long_poll(&m, from, &query, start == StartAt::Now).await,
+        let mut answer = match query.live {
+            Live::No if start == StartAt::Now => self.now_reply(&m)?.into(),
+            Live::No => self.catch_up(req, &m, from, now).await?.into(),
+            Live::LongPoll => self.long_poll(&m, from, &query, start == StartAt::Now).await?.into(),
             Live::Sse => {
                 // Checked before accepting: once the reader is a subscriber, a bad start
                 // can only end its response, and a client would reconnect to it forever.
                 if from != 0 && from < m.tail {
                     self.check_boundary(&m, from).await?;
                 }
-                Ok(self.sse(&m, from, query.cursor))
+                self.sse(&m, from, query.cursor)
             }
-        }?;
-        Ok(gate_cache(reply, &m, query.reader_key.as_deref()))
+        };
+        gate_cache(answer.reply_mut(), &m, query.reader_key.as_deref());
+        Ok(answer)
     }
 
     async fn catch_up(&self, req: &Request, m: &Meta, from: u64, now: i64) -> Result<Reply, ProtocolError> {
         let chunk = self.read_page(m, from, self.config.max_chunk_bytes).await?;
         let at_tail = chunk.end == m.tail;
-        let cache_control = control::for_answer(Answer::CatchUp { at_tail }, now, m.deadline()).into_owned();
+        let cache_control =
+            control::for_answer(control::Answer::CatchUp { at_tail }, now, m.deadline()).into_owned();
         self.data_reply(req.header("if-none-match"), m, from, chunk, cache_control)
-    }
-
-    /// HEAD: the stream's metadata. Does not count as activity (§4).
-    pub(super) async fn head(&self, req: &Request) -> Result<Reply, ProtocolError> {
-        let now = self.host.now_ms();
-        let m = match access_of(req) {
-            Access::Anonymous => self.public_stream(now).await?,
-            _ => self.live(now).await?,
-        };
-        let reply = Reply::new(200)
-            .header("Content-Type", m.content_type.clone())
-            .header(h::STREAM_NEXT_OFFSET, self.offset(&m, m.tail)?)
-            .header("Cache-Control", control::NO_STORE)
-            .header_if(m.closed, h::STREAM_CLOSED, "true")
-            .header_if(
-                m.reader_key.is_some(),
-                h::STREAM_READER_KEY,
-                m.reader_key.clone().unwrap_or_default(),
-            );
-        Ok(with_expiry(reply, &m))
     }
 
     /// A 200 carrying the read `[from, chunk.end)`, or a 304 if `if_none_match` matches.
@@ -113,14 +96,5 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             .header_if(m.closed, h::STREAM_CLOSED, "true")
             .header("Cache-Control", control::NO_STORE)
             .bytes(body_of(m, Vec::new())))
-    }
-}
-
-/// The body of a read: a JSON array in JSON mode, the bytes otherwise.
-pub(super) fn body_of(m: &Meta, bytes: Vec<u8>) -> Vec<u8> {
-    if m.is_json() {
-        json::to_array(&bytes)
-    } else {
-        bytes
     }
 }

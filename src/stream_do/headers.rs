@@ -1,13 +1,13 @@
 //! Reading protocol values out of request headers, and the headers every stream reply
 //! shares.
 
-use super::http::{Reply, Request};
-use crate::engine::{Append, CreateRequest, Meta};
+use crate::http::{Reply, Request};
 use crate::protocol::expiry::Expiry;
 use crate::protocol::fork::ForkRequest;
 use crate::protocol::headers as h;
 use crate::protocol::producer::Producer;
 use crate::protocol::{content_type, query, time, ProtocolError};
+use crate::store::{Append, CreateRequest, Meta};
 
 /// The configuration a PUT asks for.
 pub fn create_request(req: &Request) -> Result<CreateRequest, ProtocolError> {

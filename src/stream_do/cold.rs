@@ -1,4 +1,4 @@
-//! The cold tier from the service's side: cutting the hot log into segment objects after
+//! The cold tier from the stream object's side: cutting the hot log into segment objects after
 //! writes, and reading a stream's own data across segments and the hot log.
 //!
 //! A read that starts in the cold range is served from segment objects, continuing into
@@ -9,10 +9,10 @@
 use std::rc::Rc;
 
 use super::{Host, StreamService};
-use crate::engine::rows::{Chunk, RangeRead, RecordRead, RowReader};
-use crate::engine::segment::{self, Segment};
-use crate::engine::{log, Meta, SegmentInfo, Sql, State};
 use crate::protocol::ProtocolError;
+use crate::store::rows::{Chunk, RangeRead, RecordRead, RowReader};
+use crate::store::segment::{self, Segment};
+use crate::store::{log, Meta, SegmentInfo, Sql, State};
 
 /// How many decoded segments an object keeps for readers catching up.
 const CACHED_SEGMENTS: usize = 4;

@@ -399,7 +399,7 @@ impl Run {
             let r = self.send(Method::Head, name, "", &[], b"");
             self.check_head(name, &r);
             if !self.streams.contains_key(name) {
-                let prefix = crate::engine::segment::object_prefix(&key_of(name), 0);
+                let prefix = crate::store::segment::object_prefix(&key_of(name), 0);
                 let prefix = prefix.strip_suffix("0/").unwrap();
                 let left = self.w.bucket.objects.borrow().keys().filter(|k| k.starts_with(prefix)).count();
                 ensure!(self, left == 0, "{name} was purged but {left} segment objects remain");

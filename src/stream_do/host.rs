@@ -1,11 +1,11 @@
-//! What the service needs from its platform besides SQL.
+//! What the stream object needs from its platform besides SQL.
 
 use futures_util::future::LocalBoxFuture;
 
-use super::internal::{Call, CallReply};
-use super::subscribers::SubscriberState;
-use crate::engine::Rotation;
+use super::calls::{Call, CallReply};
+use super::subscriber::Subscriber;
 use crate::protocol::ProtocolError;
+use crate::store::Rotation;
 
 /// Time, timers, background work, live subscribers, and calls to other streams' objects.
 pub trait Host {
@@ -48,21 +48,6 @@ pub trait Host {
 
     /// Reports a failure that has no client to go to (for example a failed cleanup).
     fn log_error(&self, message: &str);
-}
-
-/// One live subscriber, whose progress survives the object's hibernation.
-pub trait Subscriber {
-    /// Its saved progress, if it has any.
-    fn state(&self) -> Option<SubscriberState>;
-
-    /// Saves its progress.
-    fn save(&self, state: &SubscriberState);
-
-    /// Sends one chunk of the event stream. `false` if the subscriber is gone.
-    fn send(&self, chunk: &[u8]) -> bool;
-
-    /// Ends the subscription.
-    fn close(&self, code: u16, reason: &str);
 }
 
 /// Object storage for cold segments (R2 in production).

@@ -4,7 +4,7 @@
 //! in-memory SQLite in tests. Each operation that writes runs in one transaction, so an
 //! append is stored whole or not at all, and no reader sees part of it. Operations that
 //! need another stream (forks) or a clock take their inputs as values; the caller
-//! performs cross-stream calls (see `service`).
+//! performs cross-stream calls (see `stream_do`).
 
 mod append;
 pub mod cold;
@@ -123,7 +123,7 @@ impl<S: Sql> Store<S> {
     }
 
     /// Reads stored bytes of the hot log (see [`log::read`]); reads that may reach into
-    /// cold segments go through the service.
+    /// cold segments go through the stream object.
     pub fn read(
         &self,
         m: &Meta,

@@ -1,8 +1,8 @@
 //! What an incoming request is for.
 
+use crate::http::Method;
 use crate::protocol::path::StreamName;
 use crate::protocol::{percent, ProtocolError};
-use crate::service::Method;
 
 /// What an incoming request asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,11 +1,11 @@
 //! POST: append and/or close (§5.2, §5.3).
 
 use super::headers::append_request;
-use super::http::{Reply, Request};
 use super::{Host, StreamService};
-use crate::engine::{AppendOutcome, Sql};
+use crate::http::{Reply, Request};
 use crate::protocol::headers as h;
 use crate::protocol::ProtocolError;
+use crate::store::{AppendOutcome, Sql};
 use durable_streams_cache::control;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {

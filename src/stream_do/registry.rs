@@ -14,12 +14,12 @@
 //! to the registry's, so they never delay a client. Events of one stream are sent in
 //! order, but events of different streams interleave as they arrive.
 
-use super::internal::Call;
+use super::calls::Call;
 use super::{Host, StreamService};
-use crate::engine::{Append, Meta, NewStream, Sql, State};
 use crate::protocol::expiry::Expiry;
 use crate::protocol::path::StreamName;
 use crate::protocol::ProtocolError;
+use crate::store::{Append, Meta, NewStream, Sql, State};
 
 /// What happened to a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The service end to end, natively: real SQLite, a virtual clock, and stream objects
+//! The stream object end to end, natively: real SQLite, a virtual clock, and stream objects
 //! that call each other in process, through the same internal-call codec as in
 //! production.
 
@@ -9,13 +9,13 @@ use std::rc::{Rc, Weak};
 use futures_executor::block_on;
 use futures_util::future::LocalBoxFuture;
 
-use super::host::{ColdStore, Subscriber};
-use super::internal::{decode_reply, Call, CallReply};
-use super::subscribers::SubscriberState;
+use super::calls::{decode_reply, Call, CallReply};
+use super::host::ColdStore;
 use super::*;
-use crate::engine::sql::native::NativeSql;
+use crate::http::{Body, Method, Reply, Request};
 use crate::protocol::headers as h;
 use crate::protocol::path::StreamName;
+use crate::store::sql::native::NativeSql;
 
 type Svc = StreamService<NativeSql, TestHost>;
 
@@ -160,9 +160,10 @@ impl Host for TestHost {
             }
             let target = World::object(&world, stream_id);
             let (path, body) = call.encode();
-            let reply = target
+            let answer = target
                 .handle(Request::new(Method::Post, format!("https://stream.internal{path}")).with_body(body))
                 .await;
+            let reply = reply_of(answer);
             let reply = Reply { body: Body::Bytes(bytes(reply.body)), ..reply };
             decode_reply(&call, reply)
         })
@@ -186,7 +187,7 @@ impl Host for TestHost {
         Some(&*self.bucket)
     }
 
-    fn segment_committed(&self, stream_id: &str, segment: &crate::engine::Rotation) {
+    fn segment_committed(&self, stream_id: &str, segment: &crate::store::Rotation) {
         if let Some(w) = self.world.upgrade() {
             w.committed.borrow_mut().push((stream_id.to_owned(), segment.read_seq));
         }
@@ -237,6 +238,13 @@ pub(super) fn key_of(spec: &str) -> String {
     name_of(spec).key()
 }
 
+/// The reply of an answer; an accepted SSE reader's is the head of its response.
+fn reply_of(answer: Answer) -> Reply {
+    match answer {
+        Answer::Reply(reply) | Answer::Subscribe { reply, .. } => reply,
+    }
+}
+
 fn bytes(body: Body) -> Vec<u8> {
     match body {
         Body::Bytes(b) => b,
@@ -250,7 +258,7 @@ fn config() -> Config {
 
 /// A configuration that cuts a segment every `n` messages.
 fn segments_every(n: u64) -> Config {
-    Config { segments: crate::engine::SegmentLimits { max_messages: n, max_bytes: 1 << 20 }, ..config() }
+    Config { segments: crate::store::SegmentLimits { max_messages: n, max_bytes: 1 << 20 }, ..config() }
 }
 
 impl World {
@@ -301,14 +309,26 @@ impl World {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Reply {
+        reply_of(World::answer(world, method, id, query, headers, body))
+    }
+
+    /// Like [`World::send`], with the answer as the object gave it.
+    fn answer(
+        world: &Rc<World>,
+        method: Method,
+        id: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
         let mut req = Request::new(method, format!("http://h{}?{query}", name_of(id).path()));
         for (k, v) in headers {
             req = req.with_header(k, *v);
         }
         let svc = World::object(world, id);
-        let reply = block_on(svc.handle(req.with_body(body.to_vec())));
+        let answer = block_on(svc.handle(req.with_body(body.to_vec())));
         World::run_tasks(world);
-        reply
+        answer
     }
 
     /// Runs the work requests left behind, until there is none.
@@ -335,7 +355,7 @@ impl World {
     ) -> LocalBoxFuture<'static, Reply> {
         let req = Request::new(method, format!("http://h{}?{query}", name_of(id).path()));
         let svc = World::object(world, id);
-        Box::pin(async move { svc.handle(req).await })
+        Box::pin(async move { reply_of(svc.handle(req).await) })
     }
 
     /// Runs an object's alarm, and the work it leaves behind.
@@ -346,8 +366,8 @@ impl World {
 
     /// Opens an SSE read and connects a subscriber for it.
     pub(super) fn subscribe(world: &Rc<World>, id: &str, query: &str) -> Rc<FakeSubscriber> {
-        let reply = World::get(world, id, query);
-        let Body::Subscribe(state) = reply.body else { panic!("not an SSE reply: {reply:?}") };
+        let answer = World::answer(world, Method::Get, id, query, &[], b"");
+        let Answer::Subscribe { state, .. } = answer else { panic!("not an SSE reply: {answer:?}") };
         let sub = Rc::new(FakeSubscriber { state: RefCell::new(Some(state)), ..Default::default() });
         world.subscribers.borrow_mut().entry(key_of(id)).or_default().push(Rc::clone(&sub));
         World::object(world, id).attach(Rc::clone(&sub));
@@ -472,7 +492,7 @@ fn a_long_poll_ends_when_its_expired_stream_is_replaced_while_it_waits() {
     let svc = World::object(&w, "lp");
     w.hold_sleeps.set(true);
     let req = Request::new(Method::Get, format!("http://h/v1/stream/lp?offset={tail}&live=long-poll"));
-    let mut waiting = Box::pin(svc.handle(req));
+    let mut waiting = Box::pin(async { reply_of(svc.handle(req).await) });
     let mut cx = Context::from_waker(Waker::noop());
     assert!(waiting.as_mut().poll(&mut cx).is_pending(), "waits at the tail");
     w.hold_sleeps.set(false);
@@ -546,8 +566,8 @@ fn sse_inside_a_json_message_is_rejected_like_other_reads() {
     let tail =
         World::send(&w, Method::Head, "mid", "", &[], b"").get(h::STREAM_NEXT_OFFSET).unwrap().to_owned();
     for offset in ["-1", "now", boundary, tail.as_str()] {
-        let reply = World::get(&w, "mid", &format!("offset={offset}&live=sse"));
-        assert!(matches!(reply.body, Body::Subscribe(_)), "{offset}");
+        let answer = World::answer(&w, Method::Get, "mid", &format!("offset={offset}&live=sse"), &[], b"");
+        assert!(matches!(answer, Answer::Subscribe { .. }), "{offset}");
     }
 }
 
@@ -609,7 +629,7 @@ fn producers_get_200_then_204_for_retries() {
 
 /// The keys of a stream's segment objects (the registry stream shares the bucket).
 fn objects_of(w: &World, id: &str) -> Vec<String> {
-    let prefix = crate::engine::segment::object_prefix(&key_of(id), 1);
+    let prefix = crate::store::segment::object_prefix(&key_of(id), 1);
     let mut keys: Vec<String> =
         w.bucket.objects.borrow().keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
     keys.sort();

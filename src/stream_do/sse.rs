@@ -1,4 +1,4 @@
-//! SSE subscribers (§5.8), pushed to rather than polled.
+//! SSE readers (§5.8), pushed to rather than polled.
 //!
 //! Each SSE reader is a subscriber the platform keeps for the object — in production a
 //! WebSocket from the edge, accepted with the Hibernation API, so an idle stream object
@@ -10,43 +10,26 @@
 //! `control` event — the bytes the edge writes to the SSE response unchanged. Pumping
 //! reads from the saved position, so a subscriber connecting while appends arrive, or one
 //! pumped twice, gets every byte exactly once and in order. Subscribers at the same
-//! position share one storage read (see `reads`).
+//! position share one storage read (see `coalesce`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use durable_streams_cache::control;
 use durable_streams_cache::cursor;
-use serde::{Deserialize, Serialize};
 
-use super::host::Subscriber;
-use super::read::body_of;
-use super::{Host, StreamService};
-use crate::engine::{Meta, Sql, State};
+use super::pages::body_of;
+use super::subscriber::{Subscriber, SubscriberState};
+use super::{Answer, Host, StreamService};
+use crate::http::Reply;
+use crate::protocol::headers as h;
 use crate::protocol::sse::{self, Control, Encoding};
 use crate::protocol::ProtocolError;
+use crate::store::{Meta, Sql, State};
 
 /// The most payload bytes in one chunk sent to a subscriber, keeping WebSocket messages
 /// well under the platform's limit even after base64.
 pub const CHUNK_BYTES: usize = 256 * 1024;
-
-/// A subscriber's progress.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubscriberState {
-    /// Identifies the subscriber among the object's others.
-    pub id: u64,
-    /// The position after the data sent so far.
-    pub offset: u64,
-    /// The cursor last sent (or the client's, before anything was sent).
-    pub cursor: Option<u64>,
-    /// Whether anything was sent yet.
-    pub started: bool,
-    /// The SSE encoding of the stream's data.
-    pub base64: bool,
-    /// The stream incarnation being read: a stream created at the same path later is
-    /// another stream, and ends the response. 0 in states saved before it was kept.
-    #[serde(default)]
-    pub incarnation: u64,
-}
 
 /// Which subscribers are being pumped now, and whether another change arrived meanwhile.
 #[derive(Default)]
@@ -55,8 +38,20 @@ pub struct Pumps {
 }
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
-    /// A new subscriber's initial state, for a read from `from` (already validated).
-    pub(super) fn subscription(&self, m: &Meta, from: u64, client_cursor: Option<u64>) -> SubscriberState {
+    /// Accepts an SSE reader from `from` (already validated): the platform keeps it as
+    /// a subscriber.
+    pub(super) fn sse(&self, m: &Meta, from: u64, client_cursor: Option<u64>) -> Answer {
+        let state = self.subscription(m, from, client_cursor);
+        let reply = Reply::new(200)
+            .header("Content-Type", sse::CONTENT_TYPE)
+            .header("Cache-Control", control::SSE)
+            .header("X-Accel-Buffering", "no")
+            .header_if(state.base64, h::STREAM_SSE_DATA_ENCODING, "base64");
+        Answer::Subscribe { reply, state }
+    }
+
+    /// A new subscriber's initial state, for a read from `from`.
+    fn subscription(&self, m: &Meta, from: u64, client_cursor: Option<u64>) -> SubscriberState {
         // 48 bits, so the id survives the trip through JavaScript numbers intact.
         let id =
             (self.host.now_ms().max(0) as u64 & 0xffff_ffff) << 16 | (self.subscriber_ids.next() & 0xffff);
@@ -78,23 +73,9 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         }
     }
 
-    /// Wakes waiting readers after a change, pushes it to subscribers, and then cuts the
-    /// hot log into a cold segment if one is due — all after the current request.
-    pub(super) fn announce_change(&self) {
-        self.changes.bump();
-        if let Some(me) = self.me.upgrade() {
-            self.host.spawn(Box::pin(async move {
-                for subscriber in me.host.subscribers() {
-                    me.pump(&subscriber).await;
-                }
-                me.rotate().await;
-            }));
-        }
-    }
-
     /// Sends a subscriber everything it has not seen yet. If the subscriber is being
     /// pumped already, the running pump goes round once more instead.
-    async fn pump(&self, subscriber: &H::Subscriber) {
+    pub(super) async fn pump(&self, subscriber: &H::Subscriber) {
         let Some(state) = subscriber.state() else { return };
         if let Some(again) = self.pumps.running.borrow_mut().get_mut(&state.id) {
             *again = true;

@@ -1,4 +1,4 @@
-//! Calls between stream objects, for forks (§4.2).
+//! Calls between stream objects: for forks (§4.2), and registry events.
 //!
 //! A fork's object asks its source's object to validate and count the fork, to read
 //! inherited bytes, to hand over the record a sub-offset slices, and to drop the
@@ -12,16 +12,12 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::http::{Body, Reply, Request};
-use crate::engine::Chunk;
+use super::{Host, StreamService};
+use crate::http::{Body, Method, Reply, Request};
+use crate::internal::PREFIX;
 use crate::protocol::expiry::Expiry;
 use crate::protocol::ProtocolError;
-
-/// The path prefix of internal calls.
-pub const PREFIX: &str = "/_internal/";
-
-/// The path of a stream object's request counters (see [`super::stats`]).
-pub const STATS_PATH: &str = "/_internal/stats";
+use crate::store::{Chunk, Sql};
 
 const END_HEADER: &str = "X-Stream-End";
 
@@ -202,10 +198,40 @@ pub fn decode_reply(call: &Call, reply: Reply) -> Result<CallReply, ProtocolErro
     call.decode_reply(reply.status, end.as_deref(), body)
 }
 
+impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
+    /// Answers a call from another stream's object.
+    pub(super) async fn handle_internal(&self, req: &Request) -> Result<Reply, ProtocolError> {
+        if req.method != Method::Post {
+            return Err(ProtocolError::MethodNotAllowed);
+        }
+        let answer = match Call::decode(req)? {
+            Call::Acquire { offset, sub_offset, content_type } => {
+                CallReply::Granted(self.grant_fork(offset, sub_offset, content_type.as_deref()).await?)
+            }
+            Call::Release { incarnation } => {
+                self.release_fork(incarnation).await?;
+                CallReply::Released
+            }
+            Call::Read { incarnation, from, until, cap, must_progress } => {
+                let m = self.inherited(incarnation).await?;
+                CallReply::Read(self.read_range(&m, from, until.min(m.tail), cap, must_progress).await?)
+            }
+            Call::Registry { registry, event } => {
+                self.record_registry_event(&registry, &event).await?;
+                CallReply::Released
+            }
+            Call::Record { incarnation, at, until } => {
+                let m = self.inherited(incarnation).await?;
+                CallReply::Record(self.record_at(&m, at, until.min(m.tail)).await?)
+            }
+        };
+        Ok(answer.encode())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::http::Method;
 
     fn round_trip(call: Call, answer: CallReply) -> CallReply {
         let (path, body) = call.encode();

@@ -1,0 +1,33 @@
+//! HEAD (§5.5): the stream's metadata.
+
+use super::access::access_of;
+use super::headers::with_expiry;
+use super::{Host, StreamService};
+use crate::auth::Access;
+use crate::http::{Reply, Request};
+use crate::protocol::headers as h;
+use crate::protocol::ProtocolError;
+use crate::store::Sql;
+use durable_streams_cache::control;
+
+impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
+    /// HEAD: the stream's metadata. Does not count as activity (§4).
+    pub(super) async fn head(&self, req: &Request) -> Result<Reply, ProtocolError> {
+        let now = self.host.now_ms();
+        let m = match access_of(req) {
+            Access::Anonymous => self.public_stream(now).await?,
+            _ => self.live(now).await?,
+        };
+        let reply = Reply::new(200)
+            .header("Content-Type", m.content_type.clone())
+            .header(h::STREAM_NEXT_OFFSET, self.offset(&m, m.tail)?)
+            .header("Cache-Control", control::NO_STORE)
+            .header_if(m.closed, h::STREAM_CLOSED, "true")
+            .header_if(
+                m.reader_key.is_some(),
+                h::STREAM_READER_KEY,
+                m.reader_key.clone().unwrap_or_default(),
+            );
+        Ok(with_expiry(reply, &m))
+    }
+}
