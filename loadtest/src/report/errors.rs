@@ -1,0 +1,33 @@
+//! The ERRORS section: errors by kind over writers and readers, with a sample of each.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::format::counts_line;
+use crate::reader::ReaderResult;
+use crate::stats::{Counts, Errors};
+use crate::writer::WriterResult;
+
+/// Every writer's and reader's errors, their kinds marked `write: ` and `read: `.
+pub(super) fn collect(writers: &[WriterResult], readers: &[ReaderResult]) -> Errors {
+    let mut errors = Errors::default();
+    for w in writers {
+        errors.merge_prefixed("write: ", &w.errors);
+    }
+    for r in readers {
+        errors.merge_prefixed("read: ", &r.errors);
+    }
+    errors
+}
+
+/// The ERRORS line, and a line with the first message of each kind that had one.
+pub(super) fn render(counts: &Counts, samples: &BTreeMap<String, String>, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "ERRORS          {}",
+        if counts.total() == 0 { "none".to_owned() } else { counts_line(counts) }
+    );
+    for (kind, sample) in samples {
+        let _ = writeln!(out, "  {kind:<13} e.g. {sample}");
+    }
+}
