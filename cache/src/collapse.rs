@@ -15,9 +15,11 @@
 //! on it. Native code can use [`Slot::settled`].
 
 use std::any::Any;
+use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::Hash;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -140,9 +142,9 @@ pub enum Settle<V> {
 }
 
 /// The outcome of [`InFlight::join`].
-pub enum Joined<V: Clone + 'static> {
+pub enum Joined<K: Eq + Hash + Clone + 'static, V: Clone + 'static> {
     /// Fetch, then settle through the guard.
-    Leader(Leader<V>),
+    Leader(Leader<K, V>),
     /// Wait on the slot, then use its answer or fetch alone.
     Follower(Rc<Slot<V>>),
     /// A stored answer settled moments ago.
@@ -151,14 +153,15 @@ pub enum Joined<V: Clone + 'static> {
     Alone,
 }
 
-/// The in-flight map of one isolate.
-pub struct InFlight<V> {
-    entries: RefCell<HashMap<String, Entry<V>>>,
+/// The in-flight map of one isolate (or one stream object), keyed by what makes two
+/// requests identical.
+pub struct InFlight<K, V> {
+    entries: RefCell<HashMap<K, Entry<V>>>,
     capacity: usize,
     linger_ms: i64,
 }
 
-impl<V: Clone + 'static> InFlight<V> {
+impl<K: Eq + Hash + Clone + 'static, V: Clone + 'static> InFlight<K, V> {
     /// An empty map holding at most `capacity` keys, keeping stored answers for
     /// `linger_ms`.
     pub fn new(capacity: usize, linger_ms: i64) -> Rc<Self> {
@@ -178,7 +181,11 @@ impl<V: Clone + 'static> InFlight<V> {
     /// Joins a request for `key` that is already on its way, or an answer stored moments
     /// ago; `None` when there is neither. Checked before the cache: either is as fresh as
     /// a cache entry and costs no lookup.
-    pub fn join_existing(&self, key: &str, now_ms: i64) -> Option<Joined<V>> {
+    pub fn join_existing<Q>(&self, key: &Q, now_ms: i64) -> Option<Joined<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         match self.entries.borrow_mut().get_mut(key) {
             Some(Entry::Pending(slot)) => Some(Joined::Follower(Rc::clone(slot))),
             Some(Entry::Lingering { value, until_ms }) if *until_ms > now_ms => {
@@ -189,7 +196,11 @@ impl<V: Clone + 'static> InFlight<V> {
     }
 
     /// Joins the request for `key`, leading it if nobody else is.
-    pub fn join(self: &Rc<Self>, key: &str, now_ms: i64) -> Joined<V> {
+    pub fn join<Q>(self: &Rc<Self>, key: &Q, now_ms: i64) -> Joined<K, V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ToOwned<Owned = K> + ?Sized,
+    {
         if let Some(joined) = self.join_existing(key, now_ms) {
             return joined;
         }
@@ -208,7 +219,7 @@ impl<V: Clone + 'static> InFlight<V> {
         Joined::Leader(Leader { map: Rc::clone(self), key: key.to_owned(), slot, settled: false })
     }
 
-    fn settle(&self, key: &str, slot: &Slot<V>, outcome: Settle<V>, now_ms: i64) {
+    fn settle(&self, key: &K, slot: &Slot<V>, outcome: Settle<V>, now_ms: i64) {
         {
             let mut entries = self.entries.borrow_mut();
             if matches!(entries.get(key), Some(Entry::Pending(p)) if std::ptr::eq(p.as_ref(), slot)) {
@@ -216,7 +227,7 @@ impl<V: Clone + 'static> InFlight<V> {
             }
             if let Settle::Stored(v) = &outcome {
                 entries.insert(
-                    key.to_owned(),
+                    key.clone(),
                     Entry::Lingering { value: v.clone(), until_ms: now_ms + self.linger_ms },
                 );
             }
@@ -231,14 +242,14 @@ impl<V: Clone + 'static> InFlight<V> {
 
 /// The leader's obligation to settle its key. Dropping it unsettled releases the
 /// followers to fetch on their own.
-pub struct Leader<V: Clone + 'static> {
-    map: Rc<InFlight<V>>,
-    key: String,
+pub struct Leader<K: Eq + Hash + Clone + 'static, V: Clone + 'static> {
+    map: Rc<InFlight<K, V>>,
+    key: K,
     slot: Rc<Slot<V>>,
     settled: bool,
 }
 
-impl<V: Clone + 'static> Leader<V> {
+impl<K: Eq + Hash + Clone + 'static, V: Clone + 'static> Leader<K, V> {
     /// The slot the followers wait on, to attach a wake-up to.
     pub fn slot(&self) -> &Rc<Slot<V>> {
         &self.slot
@@ -251,7 +262,7 @@ impl<V: Clone + 'static> Leader<V> {
     }
 }
 
-impl<V: Clone + 'static> Drop for Leader<V> {
+impl<K: Eq + Hash + Clone + 'static, V: Clone + 'static> Drop for Leader<K, V> {
     fn drop(&mut self) {
         if !self.settled {
             // The time only matters for a stored answer, which this is not.
@@ -265,14 +276,14 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
-    fn leader(j: Joined<u32>) -> Leader<u32> {
+    fn leader(j: Joined<String, u32>) -> Leader<String, u32> {
         match j {
             Joined::Leader(l) => l,
             _ => panic!("expected to lead"),
         }
     }
 
-    fn follower(j: Joined<u32>) -> Rc<Slot<u32>> {
+    fn follower(j: Joined<String, u32>) -> Rc<Slot<u32>> {
         match j {
             Joined::Follower(s) => s,
             _ => panic!("expected to follow"),

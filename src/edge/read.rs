@@ -18,7 +18,7 @@ use crate::protocol::{Offset, ProtocolError, StartAt};
 use durable_streams_cache::{KeyOffset, Mode};
 
 /// The collapsing map of one isolate, shared by all its requests.
-pub type EdgeInFlight = Rc<InFlight<Rc<Buffered>>>;
+pub type EdgeInFlight = Rc<InFlight<CacheKey, Rc<Buffered>>>;
 
 /// What the read path needs from the platform besides the cache.
 pub trait Origin {
@@ -122,7 +122,7 @@ pub async fn serve<C: EdgeCache, O: Origin>(
             // An identical request on its way, or an answer stored moments ago, is as
             // fresh as the cache and saves the lookup: at the tail of a busy stream that
             // is every reader but the first after each append.
-            if let Some(joined) = in_flight.join_existing(read.key.as_str(), origin.now_ms()) {
+            if let Some(joined) = in_flight.join_existing(read.key, origin.now_ms()) {
                 return follow(cache, origin, &read, joined, lookup_ms).await;
             }
             let started = origin.now_ms();
@@ -143,7 +143,7 @@ pub async fn serve<C: EdgeCache, O: Origin>(
         }
         Lookup::CollapseOnly => {}
     }
-    let joined = in_flight.join(read.key.as_str(), origin.now_ms());
+    let joined = in_flight.join(read.key, origin.now_ms());
     follow(cache, origin, &read, joined, lookup_ms).await
 }
 
@@ -152,7 +152,7 @@ async fn follow<C: EdgeCache, O: Origin>(
     cache: &C,
     origin: &O,
     read: &CachedRead<'_>,
-    joined: Joined<Rc<Buffered>>,
+    joined: Joined<CacheKey, Rc<Buffered>>,
     lookup_ms: f64,
 ) -> Result<ReadResult<C::Entry>, ProtocolError> {
     match joined {

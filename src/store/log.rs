@@ -6,7 +6,7 @@
 //! is split across rows that hold nothing else; the rows after its first are flagged
 //! [`CONTINUES_MESSAGE`], so a read never ends inside a message.
 
-use super::rows::{split_rows, Chunk, RangeRead, RecordRead, Row, RowReader};
+use super::rows::{split_rows, Row, RowReader};
 use super::sql::{Sql, StorageError, Value};
 use crate::protocol::ProtocolError;
 
@@ -52,40 +52,12 @@ fn scan(
     failure.map_or(Ok(()), Err)
 }
 
-/// Reads stored bytes from `from` towards `until`, at most `cap` bytes (see
-/// [`RangeRead`]).
-pub fn read(
-    sql: &impl Sql,
-    from: u64,
-    until: u64,
-    cap: usize,
-    json_mode: bool,
-    must_progress: bool,
-) -> Result<Chunk, ProtocolError> {
-    let mut reader = RangeRead::new(from, until, cap, json_mode, must_progress);
-    continue_reader(sql, &mut reader)?;
-    Ok(reader.finish())
-}
-
 /// Feeds hot rows to a reader from where it stands.
-pub fn continue_reader(sql: &impl Sql, reader: &mut impl RowReader) -> Result<(), ProtocolError> {
+pub(super) fn continue_reader(sql: &impl Sql, reader: &mut impl RowReader) -> Result<(), ProtocolError> {
     if reader.wants_more() {
         scan(sql, reader.position(), reader.until(), &mut |row| reader.feed(&row))?;
     }
     Ok(())
-}
-
-/// The rest of the record that contains `at`, up to `until`: the bytes a sub-offset
-/// fork slices (§4.2). `None` when there is no data at `at`.
-pub fn record_at(
-    sql: &impl Sql,
-    at: u64,
-    until: u64,
-    json_mode: bool,
-) -> Result<Option<Vec<u8>>, ProtocolError> {
-    let mut reader = RecordRead::new(at, until, json_mode);
-    continue_reader(sql, &mut reader)?;
-    Ok(reader.finish())
 }
 
 /// Removes every row.
@@ -95,7 +67,7 @@ pub fn clear(sql: &impl Sql) -> Result<(), StorageError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::rows::CONTINUES_MESSAGE;
+    use super::super::rows::{Chunk, RangeRead, RecordRead, Span, CONTINUES_MESSAGE};
     use super::super::{schema, sql::native::NativeSql};
     use super::*;
     use crate::protocol::json;
@@ -105,6 +77,30 @@ mod tests {
         let db = NativeSql::new();
         schema::ensure(&db).unwrap();
         db
+    }
+
+    fn read(
+        db: &NativeSql,
+        from: u64,
+        until: u64,
+        cap: usize,
+        json_mode: bool,
+        must_progress: bool,
+    ) -> Result<Chunk, ProtocolError> {
+        let mut reader = RangeRead::new(Span { from, until, cap, must_progress }, json_mode);
+        continue_reader(db, &mut reader)?;
+        Ok(reader.finish())
+    }
+
+    fn record_at(
+        db: &NativeSql,
+        at: u64,
+        until: u64,
+        json_mode: bool,
+    ) -> Result<Option<Vec<u8>>, ProtocolError> {
+        let mut reader = RecordRead::new(at, until, json_mode);
+        continue_reader(db, &mut reader)?;
+        Ok(reader.finish())
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use append::{Append, AppendOutcome};
 pub use cold::{Rotation, SegmentInfo, SegmentLimits};
 pub use create::{CreateRequest, NewStream};
 pub use meta::{ForkOrigin, Meta};
-pub use rows::Chunk;
+pub use rows::{Chunk, Span};
 pub use sql::{Sql, SqlExt, StorageError, Value};
 
 use crate::protocol::ProtocolError;
@@ -64,8 +64,7 @@ impl<S: Sql> Store<S> {
         Ok(Self { sql })
     }
 
-    /// The underlying SQL connection.
-    pub fn sql(&self) -> &S {
+    fn sql(&self) -> &S {
         &self.sql
     }
 
@@ -122,17 +121,10 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
-    /// Reads stored bytes of the hot log (see [`log::read`]); reads that may reach into
-    /// cold segments go through the stream object.
-    pub fn read(
-        &self,
-        m: &Meta,
-        from: u64,
-        until: u64,
-        cap: usize,
-        must_progress: bool,
-    ) -> Result<Chunk, ProtocolError> {
-        log::read(&self.sql, from, until.min(m.tail), cap, m.is_json(), must_progress)
+    /// Feeds a reader the hot log's rows from where it stands. Rows below the hot log
+    /// are in cold segments, which the stream object feeds first.
+    pub fn feed_hot(&self, reader: &mut impl rows::RowReader) -> Result<(), ProtocolError> {
+        log::continue_reader(&self.sql, reader)
     }
 
     /// Counts a new fork reading from this stream.

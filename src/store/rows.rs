@@ -2,6 +2,8 @@
 //! log in SQLite, or cold segments in R2. Rows are fed in position order; the readers
 //! keep the rules of where a read may start, stop and be cut.
 
+use serde::{Deserialize, Serialize};
+
 use crate::protocol::{json, ProtocolError};
 
 /// The flag of the first row of a record (an append).
@@ -24,6 +26,41 @@ impl Row {
     /// The position after the last byte.
     pub fn end(&self) -> u64 {
         self.start + self.body.len() as u64
+    }
+}
+
+/// A read of stored bytes: from `from` towards `until`, at most `cap` bytes. JSON reads
+/// end on a message boundary; with `must_progress` they return at least one whole
+/// message even if it is larger than `cap`. Two reads of one stream incarnation with the
+/// same span get the same bytes, so a span is what identical reads share (see
+/// `stream_do::coalesce`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Span {
+    /// The first position.
+    pub from: u64,
+    /// Where the read ends at the latest.
+    pub until: u64,
+    /// The most bytes returned.
+    pub cap: usize,
+    /// Return at least one JSON message even beyond the cap.
+    pub must_progress: bool,
+}
+
+impl Span {
+    /// A client's page: from `from` to `until`, at most `cap` bytes but at least one
+    /// message.
+    pub fn page(from: u64, until: u64, cap: usize) -> Self {
+        Self { from, until, cap, must_progress: true }
+    }
+
+    /// No bytes at all: only checks that a JSON read may start at `at`.
+    pub fn boundary(at: u64, until: u64) -> Self {
+        Self { from: at, until, cap: 0, must_progress: false }
+    }
+
+    /// The same read, ending at `end` at the latest (a stream's tail).
+    pub fn ending_by(self, end: u64) -> Self {
+        Self { until: self.until.min(end), ..self }
     }
 }
 
@@ -70,9 +107,7 @@ pub trait RowReader {
     fn feed(&mut self, row: &Row) -> Result<bool, ProtocolError>;
 }
 
-/// A read of `[from, until)`, at most `cap` bytes. JSON reads end on a message boundary;
-/// with `must_progress` they return at least one whole message even if it is larger than
-/// `cap`.
+/// A read of a [`Span`].
 pub struct RangeRead {
     until: u64,
     cap: usize,
@@ -86,16 +121,16 @@ pub struct RangeRead {
 
 impl RangeRead {
     /// A read that has not seen any row yet.
-    pub fn new(from: u64, until: u64, cap: usize, json_mode: bool, must_progress: bool) -> Self {
+    pub fn new(span: Span, json_mode: bool) -> Self {
         Self {
-            until,
-            cap,
+            until: span.until,
+            cap: span.cap,
             json_mode,
-            must_progress,
+            must_progress: span.must_progress,
             out: Vec::new(),
-            pos: from,
+            pos: span.from,
             started: false,
-            stopped: from >= until,
+            stopped: span.from >= span.until,
         }
     }
 

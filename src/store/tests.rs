@@ -1,4 +1,4 @@
-//! Engine tests against a real (in-memory) SQLite database.
+//! Store tests against a real (in-memory) SQLite database.
 
 use super::sql::native::NativeSql;
 use super::*;
@@ -40,9 +40,16 @@ fn producer(epoch: u64, seq: u64) -> Option<Producer> {
     Some(Producer { id: "p".into(), epoch, seq })
 }
 
+/// The hot log's bytes of `m` in `span`, read as the stream object reads them.
+fn read(s: &Store<NativeSql>, m: &Meta, span: Span) -> Vec<u8> {
+    let mut reader = rows::RangeRead::new(span.ending_by(m.tail), m.is_json());
+    s.feed_hot(&mut reader).unwrap();
+    reader.finish().bytes
+}
+
 fn all(s: &Store<NativeSql>) -> Vec<u8> {
     let m = live(s);
-    s.read(&m, 0, m.tail, usize::MAX, true).unwrap().bytes
+    read(s, &m, Span::page(0, m.tail, usize::MAX))
 }
 
 #[test]
@@ -179,7 +186,7 @@ fn a_stream_with_forks_is_retained_until_its_last_fork_goes() {
     s.add_fork().unwrap();
     assert_eq!(s.remove(&live(&s)).unwrap(), Removal::Retained);
     let State::Gone(gone) = s.state().unwrap() else { panic!("not retained") };
-    assert_eq!(s.read(&gone, 0, gone.tail, 10, true).unwrap().bytes, b"abc");
+    assert_eq!(read(&s, &gone, Span::page(0, gone.tail, 10)), b"abc");
     assert_eq!(s.release_fork(m.incarnation).unwrap(), None);
     assert_eq!(
         s.release_fork(m.incarnation).unwrap(),
@@ -207,8 +214,10 @@ fn forks_store_only_their_own_bytes_from_the_fork_point() {
     n.prefix = b"hel".to_vec();
     let m = s.create(n, 1).unwrap();
     assert_eq!((m.own_start(), m.tail), (10, 15));
-    assert_eq!(s.read(&m, 10, m.tail, 100, true).unwrap().bytes, b"helXY");
-    assert_eq!(log::record_at(s.sql(), 10, m.tail, false).unwrap().unwrap(), b"hel");
+    assert_eq!(read(&s, &m, Span::page(10, m.tail, 100)), b"helXY");
+    let mut record = rows::RecordRead::new(10, m.tail, false);
+    s.feed_hot(&mut record).unwrap();
+    assert_eq!(record.finish().unwrap(), b"hel");
 }
 
 #[test]

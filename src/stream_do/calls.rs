@@ -17,7 +17,7 @@ use crate::http::{Body, Method, Reply, Request};
 use crate::internal::PREFIX;
 use crate::protocol::expiry::Expiry;
 use crate::protocol::ProtocolError;
-use crate::store::{Chunk, Sql};
+use crate::store::{Chunk, Span, Sql};
 
 const END_HEADER: &str = "X-Stream-End";
 
@@ -39,18 +39,13 @@ pub enum Call {
         /// The source incarnation the fork was made from.
         incarnation: u64,
     },
-    /// Read stored bytes in `[from, until)`.
+    /// Read stored bytes (on the wire, the span's fields sit beside `incarnation`).
     Read {
         /// The source incarnation the fork was made from.
         incarnation: u64,
-        /// First position.
-        from: u64,
-        /// End of the inherited range.
-        until: u64,
-        /// Byte cap.
-        cap: usize,
-        /// Return at least one JSON message even beyond the cap.
-        must_progress: bool,
+        /// What to read, ending at the fork point at the latest.
+        #[serde(flatten)]
+        span: Span,
     },
     /// Append an event to the registry stream (sent to the registry's object).
     Registry {
@@ -212,9 +207,9 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 self.release_fork(incarnation).await?;
                 CallReply::Released
             }
-            Call::Read { incarnation, from, until, cap, must_progress } => {
+            Call::Read { incarnation, span } => {
                 let m = self.inherited(incarnation).await?;
-                CallReply::Read(self.read_range(&m, from, until.min(m.tail), cap, must_progress).await?)
+                CallReply::Read(self.read_range(&m, span).await?)
             }
             Call::Registry { registry, event } => {
                 self.record_registry_event(&registry, &event).await?;
@@ -258,7 +253,7 @@ mod tests {
         assert_eq!(round_trip(acquire, CallReply::Granted(grant.clone())), CallReply::Granted(grant.clone()));
         assert_eq!(grant.prefix(), b"hel");
         assert_eq!(grant.expiry(), Expiry::Ttl(9));
-        let read = Call::Read { incarnation: 1, from: 0, until: 9, cap: 4, must_progress: true };
+        let read = Call::Read { incarnation: 1, span: Span::page(0, 9, 4) };
         let chunk = Chunk { bytes: b"abcd".to_vec(), end: 4 };
         assert_eq!(round_trip(read, CallReply::Read(chunk.clone())), CallReply::Read(chunk));
         let record = Call::Record { incarnation: 1, at: 0, until: 9 };
@@ -268,6 +263,17 @@ mod tests {
             CallReply::Record(Some(b"x".to_vec()))
         );
         assert_eq!(round_trip(Call::Release { incarnation: 3 }, CallReply::Released), CallReply::Released);
+    }
+
+    #[test]
+    fn a_read_keeps_its_wire_fields() {
+        // Objects of different versions call each other during a deploy.
+        let (_, body) = Call::Read { incarnation: 1, span: Span::page(0, 9, 4) }.encode();
+        let wire: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let expected = serde_json::json!({
+            "op": "read", "incarnation": 1, "from": 0, "until": 9, "cap": 4, "must_progress": true,
+        });
+        assert_eq!(wire, expected);
     }
 
     #[test]

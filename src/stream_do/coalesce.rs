@@ -1,9 +1,9 @@
 //! Read coalescing: identical reads that overlap in time share one storage read, and a
 //! result is reused for a moment after it was produced.
 //!
-//! The key includes the incarnation and the end of the range (the tail, for public
-//! reads), so any write — which moves the tail — or a re-creation makes new keys and old
-//! results are never served for new data. When many long-poll readers are released by
+//! The key is the stream incarnation and the read's [`Span`], whose end is the tail for
+//! client reads, so any write — which moves the tail — or a re-creation makes new keys
+//! and old results are never served for new data. When many long-poll readers are released by
 //! one append, they all read the same range: one read serves them all.
 
 use std::rc::Rc;
@@ -12,7 +12,7 @@ use durable_streams_cache::{InFlight, Joined, Settle};
 
 use super::{Host, StreamService};
 use crate::protocol::ProtocolError;
-use crate::store::{Chunk, Meta, Sql};
+use crate::store::{Chunk, Meta, Span, Sql};
 
 /// How long a read result is reused.
 pub const REUSE_MS: i64 = 100;
@@ -21,8 +21,8 @@ pub const CAPACITY: usize = 64;
 /// Results larger than this are shared with concurrent readers but not kept.
 const KEEP_MAX_BYTES: usize = 256 * 1024;
 
-/// The coalescing map of one stream object.
-pub type ReadCoalescer = Rc<InFlight<Chunk>>;
+/// The coalescing map of one stream object, keyed by `(incarnation, span)`.
+pub type ReadCoalescer = Rc<InFlight<(u64, Span), Chunk>>;
 
 /// A new, empty coalescing map.
 pub fn coalescer() -> ReadCoalescer {
@@ -30,18 +30,11 @@ pub fn coalescer() -> ReadCoalescer {
 }
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
-    /// Reads stored bytes of `m` in `[from, until)`, at most `cap` bytes (see
-    /// [`crate::store::log::read`]), across the fork chain, sharing identical reads.
-    pub(super) async fn read_range(
-        &self,
-        m: &Meta,
-        from: u64,
-        until: u64,
-        cap: usize,
-        must_progress: bool,
-    ) -> Result<Chunk, ProtocolError> {
-        let key = format!("{}:{from}:{until}:{cap}:{must_progress}", m.incarnation);
-        let leader = match self.reads.join(&key, self.host.now_ms()) {
+    /// Reads `span` of `m`'s stored bytes, up to its tail, across the fork chain, sharing
+    /// identical reads.
+    pub(super) async fn read_range(&self, m: &Meta, span: Span) -> Result<Chunk, ProtocolError> {
+        let span = span.ending_by(m.tail);
+        let leader = match self.reads.join(&(m.incarnation, span), self.host.now_ms()) {
             Joined::Ready(chunk) => {
                 self.stats.reused_read();
                 return Ok(chunk);
@@ -57,7 +50,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             Joined::Alone => None,
         };
         self.stats.storage_read();
-        let result = self.read_chain(m, from, until, cap, must_progress).await;
+        let result = self.read_chain(m, span).await;
         if let (Some(l), Ok(chunk)) = (leader, &result) {
             let settle = if chunk.bytes.len() <= KEEP_MAX_BYTES {
                 Settle::Stored(chunk.clone())

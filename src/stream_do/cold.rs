@@ -12,7 +12,7 @@ use super::{Host, StreamService};
 use crate::protocol::ProtocolError;
 use crate::store::rows::{Chunk, RangeRead, RecordRead, RowReader};
 use crate::store::segment::{self, Segment};
-use crate::store::{log, Meta, SegmentInfo, Sql, State};
+use crate::store::{Meta, SegmentInfo, Span, Sql, State};
 
 /// How many decoded segments an object keeps for readers catching up.
 const CACHED_SEGMENTS: usize = 4;
@@ -74,16 +74,9 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         }));
     }
 
-    /// Reads this stream's own bytes in `[from, until)` (see [`RangeRead`]).
-    pub(super) async fn read_own(
-        &self,
-        m: &Meta,
-        from: u64,
-        until: u64,
-        cap: usize,
-        must_progress: bool,
-    ) -> Result<Chunk, ProtocolError> {
-        let mut reader = RangeRead::new(from, until.min(m.tail), cap, m.is_json(), must_progress);
+    /// Reads `span` of this stream's own bytes.
+    pub(super) async fn read_own(&self, m: &Meta, span: Span) -> Result<Chunk, ProtocolError> {
+        let mut reader = RangeRead::new(span.ending_by(m.tail), m.is_json());
         self.feed_own(m, &mut reader).await?;
         Ok(reader.finish())
     }
@@ -117,7 +110,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 }
             }
         }
-        log::continue_reader(self.store.sql(), reader)
+        self.store.feed_hot(reader)
     }
 
     /// A segment's rows, from the object's small cache or from the cold store.

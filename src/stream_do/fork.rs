@@ -9,40 +9,28 @@ use super::calls::{Call, CallReply, Grant};
 use super::{Host, StreamService};
 use crate::protocol::expiry::Expiry;
 use crate::protocol::{json, ProtocolError};
-use crate::store::{Chunk, ForkOrigin, Meta, Removal, Sql, State};
+use crate::store::{Chunk, ForkOrigin, Meta, Removal, Span, Sql, State};
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
-    /// Reads stored bytes of `m` in `[from, until)`, at most `cap` bytes (see
-    /// [`crate::store::log::read`]), following the fork chain below the fork point.
-    pub(super) async fn read_chain(
-        &self,
-        m: &Meta,
-        from: u64,
-        until: u64,
-        cap: usize,
-        must_progress: bool,
-    ) -> Result<Chunk, ProtocolError> {
+    /// Reads `span` of `m`'s stored bytes, following the fork chain below the fork point:
+    /// the source's part first, then, while the cap allows, this stream's own.
+    pub(super) async fn read_chain(&self, m: &Meta, span: Span) -> Result<Chunk, ProtocolError> {
         let own = m.own_start();
-        if from >= own {
-            return self.read_own(m, from, until, cap, must_progress).await;
+        if span.from >= own {
+            return self.read_own(m, span).await;
         }
         let origin = m.fork.as_ref().ok_or_else(|| ProtocolError::internal("fork origin missing"))?;
-        let inherited_until = own.min(until);
-        let call = Call::Read {
-            incarnation: origin.source_incarnation,
-            from,
-            until: inherited_until,
-            cap,
-            must_progress,
-        };
+        let inherited = span.ending_by(own);
+        let call = Call::Read { incarnation: origin.source_incarnation, span: inherited };
         let mut chunk = match self.host.call(&origin.source, call).await? {
             CallReply::Read(c) => c,
             _ => return Err(ProtocolError::Unavailable("unexpected reply to a read".into())),
         };
-        if chunk.end < inherited_until || chunk.end >= until || chunk.bytes.len() >= cap {
+        if chunk.end < inherited.until || chunk.end >= span.until || chunk.bytes.len() >= span.cap {
             return Ok(chunk);
         }
-        let rest = self.read_own(m, own, until, cap - chunk.bytes.len(), false).await?;
+        let rest_span = Span { from: own, cap: span.cap - chunk.bytes.len(), must_progress: false, ..span };
+        let rest = self.read_own(m, rest_span).await?;
         chunk.bytes.extend_from_slice(&rest.bytes);
         chunk.end = rest.end;
         Ok(chunk)
@@ -73,7 +61,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         if !m.is_json() {
             return Ok(());
         }
-        self.read_range(m, at, m.tail, 0, false).await.map(|_| ())
+        self.read_range(m, Span::boundary(at, m.tail)).await.map(|_| ())
     }
 
     /// Source side of fork creation: validates the request, materializes the sub-offset

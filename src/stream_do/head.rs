@@ -7,7 +7,7 @@ use crate::auth::Access;
 use crate::http::{Reply, Request};
 use crate::protocol::headers as h;
 use crate::protocol::ProtocolError;
-use crate::store::Sql;
+use crate::store::{Meta, Sql};
 use durable_streams_cache::control;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
@@ -18,9 +18,15 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             Access::Anonymous => self.public_stream(now).await?,
             _ => self.live(now).await?,
         };
-        let reply = Reply::new(200)
+        self.describe(200, &m)
+    }
+
+    /// A reply that describes stream `m`: its type, tail, closure, reader key and expiry.
+    /// HEAD answers with it, and PUT for the stream it created or found.
+    pub(super) fn describe(&self, status: u16, m: &Meta) -> Result<Reply, ProtocolError> {
+        let reply = Reply::new(status)
             .header("Content-Type", m.content_type.clone())
-            .header(h::STREAM_NEXT_OFFSET, self.offset(&m, m.tail)?)
+            .header(h::STREAM_NEXT_OFFSET, self.offset(m, m.tail)?)
             .header("Cache-Control", control::NO_STORE)
             .header_if(m.closed, h::STREAM_CLOSED, "true")
             .header_if(
@@ -28,6 +34,6 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 h::STREAM_READER_KEY,
                 m.reader_key.clone().unwrap_or_default(),
             );
-        Ok(with_expiry(reply, &m))
+        Ok(with_expiry(reply, m))
     }
 }

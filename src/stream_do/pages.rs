@@ -2,7 +2,7 @@
 
 use super::{Host, StreamService};
 use crate::protocol::{content_type, json, ProtocolError};
-use crate::store::{Chunk, Meta, Sql};
+use crate::store::{Chunk, Meta, Span, Sql};
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// One page for a client from `from` towards the tail, at most `cap` bytes (at least
@@ -11,7 +11,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// the offset handed out would split it, and a reader that decodes each page or SSE
     /// event as text (SSE always does) would get replacement characters.
     pub(super) async fn read_page(&self, m: &Meta, from: u64, cap: usize) -> Result<Chunk, ProtocolError> {
-        let mut chunk = self.read_range(m, from, m.tail, cap, true).await?;
+        let mut chunk = self.read_range(m, Span::page(from, m.tail, cap)).await?;
         let text = content_type::is_textual(&m.content_type) && !m.is_json();
         if text && chunk.end < m.tail {
             let keep = char_boundary(&chunk.bytes);

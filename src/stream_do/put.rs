@@ -2,17 +2,15 @@
 
 use super::access::access_of;
 use super::calls::{Call, CallReply, Grant};
-use super::headers::{create_request, with_expiry};
+use super::headers::create_request;
 use super::registry::RegistryOp;
 use super::{Host, StreamService};
 use crate::http::{Reply, Request};
 use crate::protocol::expiry::Expiry;
 use crate::protocol::fork::ForkRequest;
-use crate::protocol::headers as h;
 use crate::protocol::path::StreamName;
 use crate::protocol::{content_type, json, ProtocolError};
 use crate::store::{CreateRequest, ForkOrigin, Meta, NewStream, Sql, State};
-use durable_streams_cache::control;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     pub(super) async fn create(&self, req: Request, name: &StreamName) -> Result<Reply, ProtocolError> {
@@ -89,18 +87,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
 
     /// 201 for a new stream, 200 for an idempotent repeat.
     fn created(&self, status: u16, m: &Meta, req: &Request) -> Result<Reply, ProtocolError> {
-        let reply = Reply::new(status)
-            .header("Content-Type", m.content_type.clone())
-            .header(h::STREAM_NEXT_OFFSET, self.offset(m, m.tail)?)
-            .header("Location", format!("{}{}", req.origin(), req.path()))
-            .header("Cache-Control", control::NO_STORE)
-            .header_if(m.closed, h::STREAM_CLOSED, "true")
-            .header_if(
-                m.reader_key.is_some(),
-                h::STREAM_READER_KEY,
-                m.reader_key.clone().unwrap_or_default(),
-            );
-        Ok(with_expiry(reply, m))
+        Ok(self.describe(status, m)?.header("Location", format!("{}{}", req.origin(), req.path())))
     }
 
     /// Asks the source to validate and count the fork.
