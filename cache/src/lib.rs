@@ -30,5 +30,5 @@ pub mod revalidate;
 pub use collapse::{InFlight, Joined, Settle, Slot};
 pub use edge::{Buffered, EdgeCache, HasHeaders};
 pub use key::{CacheKey, KeyOffset, Mode, ReadFacts};
-pub use outcome::CacheOutcome;
-pub use policy::{Lookup, ReplyFacts, SkipReason, Store};
+pub use outcome::{CacheOutcome, CacheReport};
+pub use policy::{Lookup, ReplyFacts, SkipReason, StoreDecision};

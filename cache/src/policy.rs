@@ -1,6 +1,8 @@
 //! The two decisions around the origin: whether to look a read up, and whether to store
 //! (and share) its answer. Each "no" carries its reason, for logs and `Server-Timing`.
 
+use std::fmt;
+
 use crate::control;
 use crate::key::{KeyOffset, Mode, ReadFacts};
 
@@ -64,23 +66,25 @@ pub enum SkipReason {
     NoMaxAge,
 }
 
-impl SkipReason {
-    /// A short name for logs and `Server-Timing`.
-    pub fn as_str(self) -> &'static str {
+/// A short name for logs and `Server-Timing`: an error status is `error`, any other
+/// status that is not 200 is `status-<code>`.
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NotOk(_) => "not-ok",
-            Self::NowOffset => "offset-now",
-            Self::Sse => "sse",
-            Self::NoStore => "no-store",
-            Self::AtTailPlainGet => "at-tail",
-            Self::NoMaxAge => "no-max-age",
+            Self::NotOk(status) if *status >= 400 => f.write_str("error"),
+            Self::NotOk(status) => write!(f, "status-{status}"),
+            Self::NowOffset => f.write_str("offset-now"),
+            Self::Sse => f.write_str("sse"),
+            Self::NoStore => f.write_str("no-store"),
+            Self::AtTailPlainGet => f.write_str("at-tail"),
+            Self::NoMaxAge => f.write_str("no-max-age"),
         }
     }
 }
 
 /// Whether to store an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Store {
+pub enum StoreDecision {
     /// Store it; it stays fresh for this many seconds.
     Yes {
         /// Freshness lifetime in seconds.
@@ -92,26 +96,26 @@ pub enum Store {
 
 /// The store guard: only a 200 without `no-store` that is either not at the tail or a
 /// long-poll answer, and only with a positive `max-age`.
-pub fn store(facts: &ReadFacts, reply: &ReplyFacts<'_>) -> Store {
+pub fn store(facts: &ReadFacts, reply: &ReplyFacts<'_>) -> StoreDecision {
     if facts.mode == Mode::Sse {
-        return Store::No(SkipReason::Sse);
+        return StoreDecision::No(SkipReason::Sse);
     }
     if reply.status != 200 {
-        return Store::No(SkipReason::NotOk(reply.status));
+        return StoreDecision::No(SkipReason::NotOk(reply.status));
     }
     if facts.offset == KeyOffset::Now {
-        return Store::No(SkipReason::NowOffset);
+        return StoreDecision::No(SkipReason::NowOffset);
     }
     let cc = reply.cache_control.unwrap_or("");
     if control::has(cc, "no-store") {
-        return Store::No(SkipReason::NoStore);
+        return StoreDecision::No(SkipReason::NoStore);
     }
     if reply.up_to_date && facts.mode == Mode::CatchUp {
-        return Store::No(SkipReason::AtTailPlainGet);
+        return StoreDecision::No(SkipReason::AtTailPlainGet);
     }
     match control::shared_max_age(cc) {
-        Some(ttl_secs) if ttl_secs > 0 => Store::Yes { ttl_secs },
-        _ => Store::No(SkipReason::NoMaxAge),
+        Some(ttl_secs) if ttl_secs > 0 => StoreDecision::Yes { ttl_secs },
+        _ => StoreDecision::No(SkipReason::NoMaxAge),
     }
 }
 
@@ -123,7 +127,7 @@ pub fn store(facts: &ReadFacts, reply: &ReplyFacts<'_>) -> Store {
 /// may predate a write the follower made just before asking, so the follower asks the
 /// origin itself (read-your-writes).
 pub fn share(facts: &ReadFacts, reply: &ReplyFacts<'_>) -> bool {
-    matches!(store(facts, reply), Store::Yes { .. })
+    matches!(store(facts, reply), StoreDecision::Yes { .. })
         || (facts.mode == Mode::LongPoll && matches!(reply.status, 200 | 204))
 }
 
@@ -156,36 +160,36 @@ mod tests {
     fn mid_stream_chunks_are_stored() {
         assert_eq!(
             store(&facts(Mode::CatchUp, false), &reply(200, CHUNK, false)),
-            Store::Yes { ttl_secs: 60 }
+            StoreDecision::Yes { ttl_secs: 60 }
         );
     }
 
     #[test]
     fn at_tail_plain_get_is_never_stored_even_with_a_max_age() {
         let s = store(&facts(Mode::CatchUp, false), &reply(200, CHUNK, true));
-        assert_eq!(s, Store::No(SkipReason::AtTailPlainGet));
+        assert_eq!(s, StoreDecision::No(SkipReason::AtTailPlainGet));
     }
 
     #[test]
     fn long_poll_answers_are_stored_at_the_tail_too() {
         let s = store(&facts(Mode::LongPoll, false), &reply(200, control::LONG_POLL, true));
-        assert_eq!(s, Store::Yes { ttl_secs: 20 });
+        assert_eq!(s, StoreDecision::Yes { ttl_secs: 20 });
     }
 
     #[test]
     fn no_store_non_200_and_offset_now_are_never_stored() {
         let f = facts(Mode::LongPoll, false);
-        assert_eq!(store(&f, &reply(204, "no-store", true)), Store::No(SkipReason::NotOk(204)));
-        assert_eq!(store(&f, &reply(304, CHUNK, false)), Store::No(SkipReason::NotOk(304)));
-        assert_eq!(store(&f, &reply(404, "no-store", false)), Store::No(SkipReason::NotOk(404)));
-        assert_eq!(store(&f, &reply(200, "no-store", false)), Store::No(SkipReason::NoStore));
+        assert_eq!(store(&f, &reply(204, "no-store", true)), StoreDecision::No(SkipReason::NotOk(204)));
+        assert_eq!(store(&f, &reply(304, CHUNK, false)), StoreDecision::No(SkipReason::NotOk(304)));
+        assert_eq!(store(&f, &reply(404, "no-store", false)), StoreDecision::No(SkipReason::NotOk(404)));
+        assert_eq!(store(&f, &reply(200, "no-store", false)), StoreDecision::No(SkipReason::NoStore));
         assert_eq!(
             store(&facts(Mode::LongPoll, true), &reply(200, control::LONG_POLL, true)),
-            Store::No(SkipReason::NowOffset)
+            StoreDecision::No(SkipReason::NowOffset)
         );
         assert_eq!(
             store(&facts(Mode::CatchUp, false), &reply(200, "public", false)),
-            Store::No(SkipReason::NoMaxAge)
+            StoreDecision::No(SkipReason::NoMaxAge)
         );
     }
 

@@ -7,8 +7,8 @@
 use std::rc::Rc;
 
 use durable_streams_cache::{
-    policy, revalidate, Buffered, CacheKey, CacheOutcome, EdgeCache, InFlight, Joined, Lookup, ReadFacts,
-    Settle, Slot, Store,
+    policy, revalidate, Buffered, CacheKey, CacheOutcome, CacheReport, EdgeCache, InFlight, Joined, Lookup,
+    ReadFacts, Settle, Slot, StoreDecision,
 };
 use futures_util::future::LocalBoxFuture;
 
@@ -65,8 +65,8 @@ pub enum Served<E> {
 pub struct ReadResult<E> {
     /// What to send.
     pub served: Served<E>,
-    /// How it was served.
-    pub outcome: CacheOutcome,
+    /// How it was served, and whether an answer it fetched was stored.
+    pub report: CacheReport,
     /// Time spent looking the cache up (ms).
     pub lookup_ms: f64,
 }
@@ -113,10 +113,10 @@ pub async fn serve<C: EdgeCache, O: Origin>(
     let mut lookup_ms = 0.0;
     match read.lookup {
         Lookup::Bypass | Lookup::NotCacheable => {
-            let answer = fetch_and_store(cache, origin, &read).await?;
+            let (answer, stored) = fetch_and_store(cache, origin, &read).await?;
             let outcome =
                 if read.lookup == Lookup::Bypass { CacheOutcome::Bypass } else { CacheOutcome::Miss };
-            return Ok(finish(&read, answer, outcome, lookup_ms));
+            return Ok(finish(&read, answer, CacheReport { outcome, stored: Some(stored) }, lookup_ms));
         }
         Lookup::Lookup => {
             // An identical request on its way, or an answer stored moments ago, is as
@@ -134,11 +134,11 @@ pub async fn serve<C: EdgeCache, O: Origin>(
                     None => Served::Entry(entry),
                 };
                 let outcome = if matches!(served, Served::NotModified(_)) {
-                    CacheOutcome::NotModified
+                    CacheOutcome::Revalidated
                 } else {
                     CacheOutcome::Hit
                 };
-                return Ok(ReadResult { served, outcome, lookup_ms });
+                return Ok(ReadResult { served, report: CacheReport::without_fetch(outcome), lookup_ms });
             }
         }
         Lookup::CollapseOnly => {}
@@ -155,35 +155,37 @@ async fn follow<C: EdgeCache, O: Origin>(
     joined: Joined<CacheKey, Rc<Buffered>>,
     lookup_ms: f64,
 ) -> Result<ReadResult<C::Entry>, ProtocolError> {
+    let coalesced = CacheReport::without_fetch(CacheOutcome::Coalesced);
+    let missed = |stored| CacheReport { outcome: CacheOutcome::Miss, stored: Some(stored) };
     match joined {
-        Joined::Ready(answer) => Ok(finish(read, answer, CacheOutcome::Coalesced, lookup_ms)),
+        Joined::Ready(answer) => Ok(finish(read, answer, coalesced, lookup_ms)),
         Joined::Follower(slot) => {
             origin.wait(&slot, read.follower_bound_ms).await;
-            let answer = match slot.answer() {
-                Some(answer) => return Ok(finish(read, answer, CacheOutcome::Coalesced, lookup_ms)),
-                None => fetch_and_store(cache, origin, read).await?,
-            };
-            Ok(finish(read, answer, CacheOutcome::Miss, lookup_ms))
+            if let Some(answer) = slot.answer() {
+                return Ok(finish(read, answer, coalesced, lookup_ms));
+            }
+            let (answer, stored) = fetch_and_store(cache, origin, read).await?;
+            Ok(finish(read, answer, missed(stored), lookup_ms))
         }
         Joined::Leader(leader) => {
             origin.lead(leader.slot());
             // On error the leader is dropped unsettled, which sends its followers to the
             // origin on their own.
             let answer = Rc::new(origin.fetch().await?);
-            let facts = answer.facts();
-            let settle = if store(cache, read, &answer) {
+            let stored = store(cache, read, &answer);
+            let settle = if matches!(stored, StoreDecision::Yes { .. }) {
                 Settle::Stored(Rc::clone(&answer))
-            } else if policy::share(read.facts, &facts) {
+            } else if policy::share(read.facts, &answer.facts()) {
                 Settle::Shared(Rc::clone(&answer))
             } else {
                 Settle::Private
             };
             leader.settle(settle, origin.now_ms());
-            Ok(finish(read, answer, CacheOutcome::Miss, lookup_ms))
+            Ok(finish(read, answer, missed(stored), lookup_ms))
         }
         Joined::Alone => {
-            let answer = fetch_and_store(cache, origin, read).await?;
-            Ok(finish(read, answer, CacheOutcome::Miss, lookup_ms))
+            let (answer, stored) = fetch_and_store(cache, origin, read).await?;
+            Ok(finish(read, answer, missed(stored), lookup_ms))
         }
     }
 }
@@ -192,26 +194,26 @@ async fn fetch_and_store<C: EdgeCache, O: Origin>(
     cache: &C,
     origin: &O,
     read: &CachedRead<'_>,
-) -> Result<Rc<Buffered>, ProtocolError> {
+) -> Result<(Rc<Buffered>, StoreDecision), ProtocolError> {
     let answer = Rc::new(origin.fetch().await?);
-    store(cache, read, &answer);
-    Ok(answer)
+    let stored = store(cache, read, &answer);
+    Ok((answer, stored))
 }
 
-/// Stores the answer if the store guard allows it.
-fn store<C: EdgeCache>(cache: &C, read: &CachedRead<'_>, answer: &Buffered) -> bool {
-    let allowed = matches!(policy::store(read.facts, &answer.facts()), Store::Yes { .. });
-    if allowed {
+/// Stores the answer if the store guard allows it, and says what it decided.
+fn store<C: EdgeCache>(cache: &C, read: &CachedRead<'_>, answer: &Buffered) -> StoreDecision {
+    let decision = policy::store(read.facts, &answer.facts());
+    if matches!(decision, StoreDecision::Yes { .. }) {
         cache.put(read.key, answer);
     }
-    allowed
+    decision
 }
 
 /// Answers a 200 with a 304 when the client already has it.
 fn finish<E>(
     read: &CachedRead<'_>,
     answer: Rc<Buffered>,
-    outcome: CacheOutcome,
+    report: CacheReport,
     lookup_ms: f64,
 ) -> ReadResult<E> {
     let not_modified =
@@ -220,7 +222,7 @@ fn finish<E>(
         Some(headers) => Served::NotModified(headers),
         None => Served::Answer(answer),
     };
-    ReadResult { served, outcome, lookup_ms }
+    ReadResult { served, report, lookup_ms }
 }
 
 #[cfg(test)]

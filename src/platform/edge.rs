@@ -7,7 +7,7 @@
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use durable_streams_cache::{collapse, policy, CacheKey, CacheOutcome, InFlight, Lookup};
+use durable_streams_cache::{collapse, policy, CacheKey, CacheOutcome, CacheReport, InFlight, Lookup};
 use worker::{Context, Env, Response, ResponseBuilder, Stub};
 
 use super::auth::{self, AuthSettings};
@@ -69,7 +69,7 @@ impl EdgeSettings {
 struct Handled {
     response: Response,
     /// For cacheable reads: how it was served, and the lookup time.
-    cache: Option<(CacheOutcome, f64)>,
+    cache: Option<(CacheReport, f64)>,
     /// Time spent waiting for the stream object, when it was asked.
     origin_ms: Option<f64>,
 }
@@ -152,21 +152,21 @@ async fn cached_read(
     let started = now_precise();
     let result = read::serve(&cache, &origin, &in_flight, read).await;
     let elapsed = now_precise() - started;
-    let (served, outcome, lookup_ms) = match result {
-        Ok(r) => (r.served, r.outcome, r.lookup_ms),
+    let (served, report, lookup_ms) = match result {
+        Ok(r) => (r.served, r.report, r.lookup_ms),
         Err(e) => {
             let response = to_response(Reply::error(&e))?;
             return Ok(Handled {
                 response,
-                cache: Some((CacheOutcome::Miss, 0.0)),
+                cache: Some((CacheReport::without_fetch(CacheOutcome::Error), 0.0)),
                 origin_ms: Some(elapsed),
             });
         }
     };
-    let asked_origin = matches!(outcome, CacheOutcome::Miss | CacheOutcome::Bypass);
+    let asked_origin = report.outcome.asked_origin();
     Ok(Handled {
         response: served_response(served, asked_origin)?,
-        cache: Some((outcome, lookup_ms)),
+        cache: Some((report, lookup_ms)),
         origin_ms: asked_origin.then_some(elapsed - lookup_ms),
     })
 }
@@ -273,12 +273,12 @@ fn decorate(
         headers.set(k, &v)?;
     }
     let mut timing = ServerTiming::after(headers.get("Server-Timing")?.as_deref());
-    if let Some((outcome, lookup_ms)) = handled.cache {
+    if let Some((report, lookup_ms)) = handled.cache {
         // The Cache API marks its matches with a status of its own; X-Cache reports our
         // lookup, so a `cf-cache-status` the client sees is always a CDN's.
         headers.delete("cf-cache-status")?;
-        headers.set("X-Cache", outcome.x_cache())?;
-        timing.add("cache", lookup_ms, Some(outcome.x_cache()));
+        headers.set("X-Cache", report.outcome.x_cache())?;
+        timing.add("cache", lookup_ms, Some(&report.to_string()));
     }
     if let Some(ms) = handled.origin_ms {
         timing.add("origin", ms, None);

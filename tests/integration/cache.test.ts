@@ -3,7 +3,7 @@
 // asserted; DO request counts come from the stream object's counters.
 import { describe, expect, test } from "vitest"
 import {
-  BASE, append, create, createMultiChunk, doRequests, doStats, sleep, streamPath, tailOf, url,
+  BASE, append, cacheDesc, create, createMultiChunk, doRequests, doStats, sleep, streamPath, tailOf, url,
 } from "./helpers"
 
 const xcache = (res: Response) => res.headers.get("x-cache")
@@ -18,7 +18,10 @@ async function untilHit(path: string, query: string): Promise<Response> {
   await sleep(250)
   for (let i = 0; i < 100; i++) {
     const res = await get(path, query)
-    if (xcache(res) === "HIT") return res
+    if (xcache(res) === "HIT") {
+      expect(cacheDesc(res)).toBe("hit")
+      return res
+    }
     await res.arrayBuffer()
     await sleep(20)
   }
@@ -31,6 +34,7 @@ describe("what is stored", () => {
     await createMultiChunk(path)
     const first = await get(path, "offset=-1")
     expect(xcache(first)).toBe("MISS")
+    expect(cacheDesc(first)).toBe("miss")
     expect(first.headers.get("stream-up-to-date")).toBeNull()
     expect(first.headers.get("cache-control")).toBe("public, max-age=60, stale-while-revalidate=300")
     const original = Buffer.from(await first.arrayBuffer())
@@ -45,6 +49,7 @@ describe("what is stored", () => {
     for (let i = 0; i < 3; i++) {
       const res = await get(path, "offset=-1")
       expect(xcache(res)).toBe("MISS")
+      expect(cacheDesc(res)).toBe("miss (not stored: at-tail)")
       expect(res.headers.get("cache-control")).toBe("no-cache")
       await res.arrayBuffer()
     }
@@ -80,6 +85,7 @@ describe("what is stored", () => {
     const first = await waiting
     expect(first.status).toBe(200)
     expect(xcache(first)).toBe("MISS")
+    expect(cacheDesc(first)).toBe("miss")
     expect(first.headers.get("cache-control")).toBe("public, max-age=20")
     expect(await first.text()).toBe("new")
     const again = await untilHit(path, `offset=${tail}&live=long-poll&cursor=7`)
@@ -105,6 +111,7 @@ describe("what is stored", () => {
       const res = await get(path, `offset=${tail}&live=long-poll&cursor=3`)
       expect(res.status).toBe(204)
       expect(xcache(res)).toBe("MISS")
+      expect(cacheDesc(res)).toBe("miss (not stored: status-204)")
       expect(res.headers.get("cache-control")).toBe("no-store")
     }
     expect(await doRequests(path, "long_poll")).toBe(2)
@@ -116,6 +123,7 @@ describe("what is stored", () => {
     for (let i = 0; i < 2; i++) {
       const res = await get(path, "offset=now")
       expect(xcache(res)).toBe("MISS")
+      expect(cacheDesc(res)).toBe("miss (not stored: offset-now)")
       expect(res.headers.get("cache-control")).toBe("no-store")
     }
   })
@@ -125,6 +133,7 @@ describe("what is stored", () => {
     const missing = await get(path, "offset=-1")
     expect(missing.status).toBe(404)
     expect(xcache(missing)).toBe("MISS")
+    expect(cacheDesc(missing)).toBe("miss (not stored: error)")
     expect(missing.headers.get("cache-control")).toBe("no-store")
     await create(path, "text/plain", "now here")
     const found = await get(path, "offset=-1")
@@ -163,6 +172,7 @@ describe("X-Cache and what is not cacheable", () => {
     await createMultiChunk(path)
     const fresh = await get(path, "offset=-1", { "Cache-Control": "no-cache" })
     expect(xcache(fresh)).toBe("BYPASS")
+    expect(cacheDesc(fresh)).toBe("bypass")
     await fresh.arrayBuffer()
     await untilHit(path, "offset=-1")
     const again = await get(path, "offset=-1", { "Cache-Control": "no-cache" })
@@ -211,6 +221,7 @@ describe("revalidation and keys", () => {
     const revalidated = await get(path, "offset=-1", { "If-None-Match": `W/${etag}, "other"`, "Cache-Control": "max-age=0" })
     expect(revalidated.status).toBe(304)
     expect(xcache(revalidated)).toBe("HIT")
+    expect(cacheDesc(revalidated)).toBe("revalidated")
     expect(revalidated.headers.get("etag")).toBe(etag)
     expect(await revalidated.text()).toBe("")
     expect(await doRequests(path, "read")).toBe(reads)
@@ -255,7 +266,7 @@ describe("revalidation and keys", () => {
     const hit = await untilHit(path, "offset=-1")
     expect(hit.headers.get("access-control-allow-origin")).toBe("*")
     expect(hit.headers.get("x-content-type-options")).toBe("nosniff")
-    expect(hit.headers.get("server-timing")).toMatch(/cache;dur=[\d.]+;desc="HIT"/)
+    expect(hit.headers.get("server-timing")).toMatch(/cache;dur=[\d.]+;desc="hit"/)
     // The Cache API's own status would be mistaken for a CDN's.
     expect(hit.headers.get("cf-cache-status")).toBeNull()
   })
@@ -268,7 +279,8 @@ describe("Server-Timing", () => {
     const res = await get(path, "offset=-1")
     const timing = res.headers.get("server-timing") ?? ""
     for (const name of ["do", "storage", "cache", "origin", "edge"]) expect(timing).toMatch(new RegExp(`(^|, )${name};dur=[\\d.]+`))
-    expect(timing).toContain('desc="MISS"')
+    expect(timing).toContain('cache;dur=')
+    expect(cacheDesc(res)).toBe("miss (not stored: at-tail)")
     const put = await fetch(url(streamPath("timing-put")), { method: "PUT" })
     expect(put.headers.get("server-timing")).toMatch(/do;dur=.*edge;dur=/)
     const err = await fetch(`${BASE}/nowhere`)

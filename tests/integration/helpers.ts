@@ -92,6 +92,15 @@ export async function tailOf(path: string): Promise<string> {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/**
+ * How the edge served a cacheable read, from its Server-Timing `cache` entry: `hit`,
+ * `revalidated`, `coalesced`, `miss`, `bypass` or `error`, with the reason when an answer
+ * it fetched was not stored (`miss (not stored: at-tail)`). See docs/operations.md.
+ */
+export function cacheDesc(res: Response): string | undefined {
+  return /(?:^|, )cache;dur=[\d.]+;desc="([^"]*)"/.exec(res.headers.get("server-timing") ?? "")?.[1]
+}
+
 /** The stream object's request counters (the worker runs with DEBUG_STATS=1). */
 export async function doStats(path: string): Promise<{
   requests: { total: number; by_kind: Record<string, number> }

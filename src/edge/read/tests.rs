@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use durable_streams_cache::control;
 use durable_streams_cache::edge::MemoryCache;
-use durable_streams_cache::{policy, KeyOffset, Mode};
+use durable_streams_cache::{policy, KeyOffset, Mode, SkipReason};
 use futures_executor::block_on;
 use futures_util::future::join_all;
 
@@ -126,7 +126,7 @@ fn concurrently(n: usize, cache: &MemoryCache, origin: &TestOrigin, facts: &Read
         };
         serve(cache, origin, &in_flight, read)
     });
-    block_on(join_all(reads)).into_iter().map(|r| r.unwrap().outcome).collect()
+    block_on(join_all(reads)).into_iter().map(|r| r.unwrap().report.outcome).collect()
 }
 
 fn in_flight() -> EdgeInFlight {
@@ -137,10 +137,12 @@ fn in_flight() -> EdgeInFlight {
 fn a_mid_stream_chunk_is_stored_then_served_from_the_cache() {
     let (cache, origin, map) = (MemoryCache::default(), chunk(), in_flight());
     let f = facts_for(Mode::CatchUp);
-    assert_eq!(run(&cache, &origin, &map, &f, None, None).outcome, CacheOutcome::Miss);
+    let first = run(&cache, &origin, &map, &f, None, None).report;
+    assert_eq!(first.outcome, CacheOutcome::Miss);
+    assert_eq!(first.stored, Some(StoreDecision::Yes { ttl_secs: 60 }));
     // Another isolate (its own collapsing map) finds the entry in the cache.
     let second = run(&cache, &origin, &in_flight(), &f, None, None);
-    assert_eq!(second.outcome, CacheOutcome::Hit);
+    assert_eq!(second.report, CacheReport::without_fetch(CacheOutcome::Hit));
     assert!(matches!(second.served, Served::Entry(ref e) if e.body == b"data"));
     assert_eq!(origin.fetches.get(), 1);
 }
@@ -151,7 +153,7 @@ fn an_answer_stored_moments_ago_is_reused_without_a_lookup() {
     let f = facts_for(Mode::CatchUp);
     run(&cache, &origin, &map, &f, None, None);
     let second = run(&cache, &origin, &map, &f, None, None);
-    assert_eq!(second.outcome, CacheOutcome::Coalesced);
+    assert_eq!(second.report.outcome, CacheOutcome::Coalesced);
     assert!(matches!(second.served, Served::Answer(ref a) if a.body == b"data"));
     assert_eq!((origin.fetches.get(), cache.lookups.get()), (1, 1));
 }
@@ -162,7 +164,7 @@ fn a_matching_if_none_match_on_a_hit_is_a_304_without_the_origin() {
     let f = facts_for(Mode::CatchUp);
     run(&cache, &origin, &map, &f, None, None);
     let revalidated = run(&cache, &origin, &in_flight(), &f, None, Some(ETAG));
-    assert_eq!(revalidated.outcome, CacheOutcome::NotModified);
+    assert_eq!(revalidated.report.outcome, CacheOutcome::Revalidated);
     assert!(
         matches!(revalidated.served, Served::NotModified(ref h) if h.iter().any(|(k, v)| *k == "ETag" && v == ETAG))
     );
@@ -174,7 +176,10 @@ fn at_tail_plain_reads_are_not_stored() {
     let (cache, origin, map) = (MemoryCache::default(), at_tail(), in_flight());
     let f = facts_for(Mode::CatchUp);
     run(&cache, &origin, &map, &f, None, None);
-    assert_eq!(run(&cache, &origin, &map, &f, None, None).outcome, CacheOutcome::Miss);
+    let again = run(&cache, &origin, &map, &f, None, None).report;
+    assert_eq!(again.outcome, CacheOutcome::Miss);
+    assert_eq!(again.skipped(), Some(SkipReason::AtTailPlainGet));
+    assert_eq!(again.to_string(), "miss (not stored: at-tail)");
     assert_eq!((origin.fetches.get(), cache.puts.get()), (2, 0));
 }
 
@@ -190,6 +195,16 @@ fn concurrent_identical_long_polls_cost_one_origin_request() {
 }
 
 #[test]
+fn a_long_poll_timeout_is_shared_with_followers_but_not_stored() {
+    let (cache, origin, map) =
+        (MemoryCache::default(), TestOrigin::answering(204, &[("Cache-Control", "no-store")]), in_flight());
+    let report = run(&cache, &origin, &map, &facts_for(Mode::LongPoll), None, None).report;
+    assert_eq!(report.skipped(), Some(SkipReason::NotOk(204)));
+    assert_eq!(report.to_string(), "miss (not stored: status-204)");
+    assert_eq!(cache.puts.get(), 0);
+}
+
+#[test]
 fn concurrent_plain_reads_at_the_tail_each_ask_the_origin() {
     // Sharing them could hide a reader's own preceding write.
     let (cache, origin) = (MemoryCache::default(), at_tail());
@@ -202,8 +217,8 @@ fn concurrent_plain_reads_at_the_tail_each_ask_the_origin() {
 fn a_bypassing_client_refreshes_the_entry_for_everyone() {
     let (cache, origin, map) = (MemoryCache::default(), chunk(), in_flight());
     let f = facts_for(Mode::CatchUp);
-    assert_eq!(run(&cache, &origin, &map, &f, Some("no-cache"), None).outcome, CacheOutcome::Bypass);
-    assert_eq!(run(&cache, &origin, &map, &f, None, None).outcome, CacheOutcome::Hit);
+    assert_eq!(run(&cache, &origin, &map, &f, Some("no-cache"), None).report.outcome, CacheOutcome::Bypass);
+    assert_eq!(run(&cache, &origin, &map, &f, None, None).report.outcome, CacheOutcome::Hit);
     assert_eq!(origin.fetches.get(), 1);
 }
 
