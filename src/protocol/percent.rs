@@ -1,49 +1,30 @@
 //! Percent-decoding of URL path segments and query components (RFC 3986 §2.1).
 
+use std::borrow::Cow;
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// Everything but the RFC 3986 unreserved characters and `/`.
+const PATH: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
+
 /// Decodes `%XX` escapes. Fails on a malformed escape or on a result that is not UTF-8.
 /// `+` is left as is: it means a space only in form bodies, not in URLs.
 pub fn decode(input: &str) -> Option<String> {
-    if !input.contains('%') {
-        return Some(input.to_owned());
+    // `percent_decode_str` passes a malformed escape through as text; we reject it.
+    let well_formed = input
+        .split('%')
+        .skip(1)
+        .all(|rest| rest.as_bytes().get(..2).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)));
+    if !well_formed {
+        return None;
     }
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hi = hex_value(*bytes.get(i + 1)?)?;
-            let lo = hex_value(*bytes.get(i + 2)?)?;
-            out.push(hi << 4 | lo);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_decode_str(input).decode_utf8().ok().map(Cow::into_owned)
 }
 
 /// Encodes a stream id for use as a URL path: every byte outside the RFC 3986
 /// unreserved set and `/` is escaped.
 pub fn encode_path(input: &str) -> String {
-    let mut out = String::with_capacity(input.len());
-    for &b in input.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    utf8_percent_encode(input, PATH).to_string()
 }
 
 #[cfg(test)]

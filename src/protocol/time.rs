@@ -1,111 +1,44 @@
 //! RFC 3339 timestamps, converted to and from milliseconds since the Unix epoch.
+//!
+//! The calendar is the `time` crate's; the wrappers keep the protocol's own rules.
 
-/// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+use ::time::format_description::well_known::Rfc3339;
+use ::time::OffsetDateTime;
 
-/// The date for a count of days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
+/// 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: what four-digit years can write.
+const FIRST_MS: i64 = -62_167_219_200_000;
+const LAST_MS: i64 = 253_402_300_799_999;
 
 /// Parses an RFC 3339 `date-time` (for example `2026-01-02T03:04:05.678+01:00`) into
 /// milliseconds since the Unix epoch. Fractions beyond milliseconds are truncated.
 pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 {
+    // `time` skips any one byte between date and time; RFC 3339 names `T`, `t` and (§5.6) space.
+    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
         return None;
     }
-    let year = digits(b, 0, 4)? as i64;
-    let month = digits(b, 5, 2)?;
-    let day = digits(b, 8, 2)?;
-    let hour = digits(b, 11, 2)?;
-    let minute = digits(b, 14, 2)?;
-    let second = digits(b, 17, 2)?;
-    let separators_ok =
-        b[4] == b'-' && b[7] == b'-' && matches!(b[10], b'T' | b't' | b' ') && b[13] == b':' && b[16] == b':';
-    let fields_ok = (1..=12).contains(&month)
-        && day >= 1
-        && day <= days_in_month(year, month)
-        && hour < 24
-        && minute < 60
-        && second < 61;
-    if !separators_ok || !fields_ok {
-        return None;
-    }
-    let mut i = 19;
-    let mut millis = 0i64;
-    if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        for (k, d) in b[start..i].iter().take(3).enumerate() {
-            millis += i64::from(d - b'0') * 10i64.pow(2 - k as u32);
-        }
-    }
-    let offset_minutes = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let (h, m) = (digits(b, i + 1, 2)?, digits(b, i + 4, 2)?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let total = i64::from(h * 60 + m);
-            if *sign == b'+' {
-                total
-            } else {
-                -total
-            }
-        }
-        _ => return None,
+    // A leap second reads as :59 at any time of day, keeping its fraction; `time` takes :60
+    // only at a UTC month end, and as 59.999999999.
+    let t = if b.get(17..19) == Some(b"60") {
+        OffsetDateTime::parse(&format!("{}59{}", &s[..17], &s[19..]), &Rfc3339)
+    } else {
+        OffsetDateTime::parse(s, &Rfc3339)
     };
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second.min(59)) - offset_minutes * 60;
-    Some(secs * 1000 + millis)
+    let t = t.ok()?;
+    Some(t.unix_timestamp() * 1000 + i64::from(t.millisecond()))
 }
 
-/// Formats milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+/// Formats milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`. An instant
+/// outside years 0000–9999 (reachable only through an offset at the very edge) is written
+/// as the nearest one inside, so the result is always RFC 3339.
 pub fn format_rfc3339_millis(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let (year, month, day) = civil_from_days(days);
-    let (h, m, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    let ms = ms.clamp(FIRST_MS, LAST_MS);
+    // Always in range after the clamp. The layout is fixed-width milliseconds, which the
+    // crate's `Rfc3339` formatter (it trims the fraction) does not write.
+    let t = OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let (year, month, day) = (t.year(), u8::from(t.month()), t.day());
+    let (h, m, s, milli) = (t.hour(), t.minute(), t.second(), ms.rem_euclid(1000));
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
-}
-
-fn digits(b: &[u8], at: usize, len: usize) -> Option<u32> {
-    let slice = b.get(at..at + len)?;
-    slice.iter().try_fold(0u32, |acc, d| d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0')))
 }
 
 #[cfg(test)]
@@ -137,6 +70,33 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339_millis(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn keeps_the_protocol_rules_over_the_crates() {
+        // Separators: `T`, `t` or a space, nothing else.
+        assert_eq!(parse_rfc3339_millis("1970-01-01 00:00:00z"), Some(0));
+        assert_eq!(parse_rfc3339_millis("1970-01-01t00:00:00-00:00"), Some(0));
+        assert_eq!(parse_rfc3339_millis("1970-01-01x00:00:00Z"), None);
+        // A leap second is :59 at any time, fraction kept; :61 is not a second.
+        assert_eq!(parse_rfc3339_millis("1970-01-01T00:00:60.5Z"), Some(59_500));
+        assert_eq!(parse_rfc3339_millis("1970-01-01T00:00:61Z"), None);
+        // Offsets up to 23:59; the instant may leave four-digit years.
+        assert_eq!(parse_rfc3339_millis("1970-01-01T00:00:00+24:00"), None);
+        assert_eq!(parse_rfc3339_millis("1970-01-01T00:00:00+00:60"), None);
+        assert_eq!(parse_rfc3339_millis("9999-12-31T23:59:59.999-23:59"), Some(LAST_MS + 86_340_000));
+        assert_eq!(parse_rfc3339_millis("0000-01-01T00:00:00+23:59"), Some(FIRST_MS - 86_340_000));
+        // Many fraction digits are truncated, never rounded.
+        assert_eq!(parse_rfc3339_millis("1970-01-01T00:00:00.99999999999999999999Z"), Some(999));
+    }
+
+    #[test]
+    fn formats_any_instant_within_four_digit_years() {
+        assert_eq!(format_rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(format_rfc3339_millis(FIRST_MS), "0000-01-01T00:00:00.000Z");
+        assert_eq!(format_rfc3339_millis(i64::MIN), "0000-01-01T00:00:00.000Z");
+        assert_eq!(format_rfc3339_millis(i64::MAX), "9999-12-31T23:59:59.999Z");
     }
 
     proptest! {
