@@ -176,9 +176,6 @@ impl Reply {
             .header("Content-Type", "application/json")
             .header("Cache-Control", durable_streams_cache::control::NO_STORE);
         r.headers.extend(e.headers());
-        if e.status() == 405 {
-            r = r.header("Allow", "GET, HEAD, PUT, POST, DELETE, OPTIONS");
-        }
         r.bytes(e.to_json().into_bytes())
     }
 }

@@ -39,7 +39,7 @@ fn check_ttl(s: &str) {
         }
         Err(e) => {
             assert_eq!(expected, None, "{s:?} rejected");
-            assert_eq!(e.code(), "INVALID_TTL");
+            assert_eq!(e.code().as_str(), "INVALID_TTL");
         }
     }
 }

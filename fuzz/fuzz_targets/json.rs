@@ -32,7 +32,7 @@ fuzz_target!(|body: &[u8]| {
         Ok(s) => assert_eq!(s, &(wire.clone(), count)),
         Err(e) => {
             assert_eq!(count, 0);
-            assert_eq!(e.code(), "EMPTY_JSON_ARRAY");
+            assert_eq!(e.code().as_str(), "EMPTY_JSON_ARRAY");
         }
     }
     check_wire(body, &wire, count);

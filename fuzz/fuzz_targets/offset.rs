@@ -47,7 +47,7 @@ fn check_text(s: &str) {
         Err(e) => {
             assert!(!wire_form && s != "-1" && s != "now", "rejected {s:?}");
             assert_eq!(e.status(), 400);
-            assert_eq!(e.code(), "INVALID_OFFSET");
+            assert_eq!(e.code().as_str(), "INVALID_OFFSET");
         }
     }
     assert_eq!(s.parse::<Offset>().is_ok(), wire_form);

@@ -3,7 +3,7 @@
 #![no_main]
 
 use durable_streams_cloudflare::protocol::producer::{
-    fence, Fencing, Producer, ProducerState, MAX_PRODUCER_ID_BYTES, MAX_PRODUCER_NUMBER,
+    fence, Admission, Producer, ProducerState, Rejection, MAX_PRODUCER_ID_BYTES, MAX_PRODUCER_NUMBER,
 };
 use durable_streams_fuzz::decimal;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
@@ -34,13 +34,13 @@ fuzz_target!(|input: Input| {
                     check_fence(state, &p);
                 }
                 (id_ok, _, _) => {
-                    let code = parsed.unwrap_err().code();
+                    let code = parsed.unwrap_err().code().as_str();
                     let want = if id_ok { "INVALID_PRODUCER_NUMBER" } else { "INVALID_PRODUCER_ID" };
                     assert_eq!(code, want);
                 }
             }
         }
-        _ => assert_eq!(parsed.unwrap_err().code(), "INCOMPLETE_PRODUCER_HEADERS"),
+        _ => assert_eq!(parsed.unwrap_err().code().as_str(), "INCOMPLETE_PRODUCER_HEADERS"),
     }
 
     check_run(&run);
@@ -51,22 +51,26 @@ fn check_fence(state: Option<(u64, u64)>, p: &Producer) {
     let state = state.map(|(epoch, last_seq)| ProducerState { epoch, last_seq });
     let got = fence(state, p);
     let want = match state {
-        None if p.seq == 0 => Fencing::Accept,
-        None => Fencing::Gap { expected: 0, received: p.seq },
-        Some(st) if p.epoch < st.epoch => Fencing::StaleEpoch { current: st.epoch },
+        None if p.seq == 0 => Ok(Admission::Accept),
+        None => Err(Rejection::Gap { expected: 0, received: p.seq }),
+        Some(st) if p.epoch < st.epoch => Err(Rejection::StaleEpoch { current: st.epoch }),
         Some(st) if p.epoch > st.epoch => {
             if p.seq == 0 {
-                Fencing::Accept
+                Ok(Admission::Accept)
             } else {
-                Fencing::NewEpochMustStartAtZero
+                Err(Rejection::NewEpochMustStartAtZero)
             }
         }
-        Some(st) if p.seq <= st.last_seq => Fencing::Duplicate { last_seq: st.last_seq },
-        Some(st) if u128::from(p.seq) == u128::from(st.last_seq) + 1 => Fencing::Accept,
-        Some(st) => Fencing::Gap { expected: st.last_seq + 1, received: p.seq },
+        Some(st) if p.seq <= st.last_seq => Ok(Admission::Duplicate { last_seq: st.last_seq }),
+        Some(st) if u128::from(p.seq) == u128::from(st.last_seq) + 1 => Ok(Admission::Accept),
+        Some(st) => Err(Rejection::Gap { expected: st.last_seq + 1, received: p.seq }),
     };
     assert_eq!(got, want);
-    assert_eq!(got.rejection().is_none(), matches!(got, Fencing::Accept | Fencing::Duplicate { .. }));
+    // Every refusal becomes a client error, never a server one.
+    if let Err(rejection) = got {
+        let status = durable_streams_cloudflare::protocol::ProtocolError::from(rejection).status();
+        assert!((400..500).contains(&status), "{rejection:?}");
+    }
 }
 
 /// Whatever a producer sends, what gets written is, per epoch, exactly 0, 1, 2, … and
@@ -76,7 +80,7 @@ fn check_run(run: &[(u8, u8)]) {
     let mut written: Vec<(u64, u64)> = Vec::new();
     for &(epoch, seq) in run {
         let p = Producer { id: "p".into(), epoch: u64::from(epoch), seq: u64::from(seq) };
-        if fence(state, &p) == Fencing::Accept {
+        if fence(state, &p) == Ok(Admission::Accept) {
             state = Some(ProducerState { epoch: p.epoch, last_seq: p.seq });
             written.push((p.epoch, p.seq));
         }

@@ -12,7 +12,7 @@ pub mod jwt;
 pub mod secrets;
 
 use crate::protocol::path::StreamName;
-use crate::protocol::ProtocolError;
+use crate::protocol::{ErrorCode, ProtocolError};
 use jwt::{Claims, Scope, TokenError};
 
 /// The header in which the edge tells a stream object how a request was authorized.
@@ -74,7 +74,9 @@ pub fn bearer(authorization: Option<&str>) -> Result<Option<&str>, ProtocolError
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
             Ok(Some(token.trim()))
         }
-        _ => Err(unauthorized("INVALID_AUTHORIZATION", "Authorization must be 'Bearer <token>'")),
+        _ => {
+            Err(ProtocolError::new(ErrorCode::InvalidAuthorization, "Authorization must be 'Bearer <token>'"))
+        }
     }
 }
 
@@ -89,12 +91,18 @@ pub fn authorize(
     now_secs: i64,
 ) -> Result<Access, ProtocolError> {
     let Some(secrets) = secrets else {
-        return Err(unauthorized("UNKNOWN_PROJECT", "this project has no signing secret configured"));
+        return Err(ProtocolError::new(
+            ErrorCode::UnknownProject,
+            "this project has no signing secret configured",
+        ));
     };
     let Some(token) = token else {
         return match need {
             Need::Read => Ok(Access::Anonymous),
-            Need::Write => Err(unauthorized("AUTH_REQUIRED", "writes need a bearer token with write scope")),
+            Need::Write => Err(ProtocolError::new(
+                ErrorCode::AuthRequired,
+                "writes need a bearer token with write scope",
+            )),
         };
     };
     let claims = jwt::verify(token, secrets, now_secs).map_err(token_error)?;
@@ -109,19 +117,22 @@ fn check_claims(
     fork_source: Option<&StreamName>,
 ) -> Result<(), ProtocolError> {
     if claims.project != name.project {
-        return Err(forbidden("WRONG_PROJECT", "the token is for another project"));
+        return Err(ProtocolError::new(ErrorCode::WrongProject, "the token is for another project"));
     }
     if need == Need::Write && claims.scope != Scope::Write {
-        return Err(forbidden("INSUFFICIENT_SCOPE", "writes need a token with write scope"));
+        return Err(ProtocolError::new(ErrorCode::InsufficientScope, "writes need a token with write scope"));
     }
     if let Some(only) = &claims.stream_id {
         if *only != name.id {
-            return Err(forbidden("STREAM_NOT_ALLOWED", "the token is restricted to another stream"));
+            return Err(ProtocolError::new(
+                ErrorCode::StreamNotAllowed,
+                "the token is restricted to another stream",
+            ));
         }
         // A fork reads its source: a token for one stream cannot read another this way.
         if fork_source.is_some_and(|s| s.id != *only) {
-            return Err(forbidden(
-                "STREAM_NOT_ALLOWED",
+            return Err(ProtocolError::new(
+                ErrorCode::StreamNotAllowed,
                 "the token is restricted to one stream and cannot fork another",
             ));
         }
@@ -131,21 +142,13 @@ fn check_claims(
 
 fn token_error(e: TokenError) -> ProtocolError {
     let code = match e {
-        TokenError::Expired => "TOKEN_EXPIRED",
-        TokenError::NotYetValid => "TOKEN_NOT_YET_VALID",
+        TokenError::Expired => ErrorCode::TokenExpired,
+        TokenError::NotYetValid => ErrorCode::TokenNotYetValid,
         TokenError::Malformed | TokenError::UnsupportedAlgorithm | TokenError::BadSignature => {
-            "INVALID_TOKEN"
+            ErrorCode::InvalidToken
         }
     };
-    unauthorized(code, e.message())
-}
-
-fn unauthorized(code: &'static str, message: &'static str) -> ProtocolError {
-    ProtocolError::Unauthorized { code, message: message.into() }
-}
-
-fn forbidden(code: &'static str, message: &'static str) -> ProtocolError {
-    ProtocolError::Forbidden { code, message: message.into() }
+    ProtocolError::new(code, e.message())
 }
 
 #[cfg(test)]
@@ -177,7 +180,7 @@ mod tests {
         let secrets = vec![SECRET.to_vec()];
         let fork = fork.map(acme);
         authorize(need, &acme(id), token, Some(&secrets), fork.as_ref(), NOW)
-            .map_err(|e| (e.status(), e.code()))
+            .map_err(|e| (e.status(), e.code().as_str()))
     }
 
     #[test]
@@ -216,7 +219,7 @@ mod tests {
         let forged = jwt::sign(b"guess", &json!({"sub": "acme", "scope": "write", "exp": NOW + 60}));
         assert_eq!(decide(Need::Read, "s", Some(&forged), None), Err((401, "INVALID_TOKEN")));
         let e = authorize(Need::Read, &acme("s"), None, None, None, NOW).unwrap_err();
-        assert_eq!((e.status(), e.code()), (401, "UNKNOWN_PROJECT"));
+        assert_eq!((e.status(), e.code().as_str()), (401, "UNKNOWN_PROJECT"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use crate::http::Method;
 use crate::protocol::path::StreamName;
+use crate::protocol::ErrorCode;
 use crate::protocol::{percent, ProtocolError};
 
 /// What an incoming request asks for.
@@ -33,16 +34,16 @@ pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
         let id = percent::decode(raw).filter(|id| !id.is_empty());
         return id
             .map(|id| Route::Stats(StreamName::default_project(id)))
-            .ok_or_else(|| ProtocolError::bad_request("INVALID_STREAM_ID", "bad stream id"));
+            .ok_or_else(|| ProtocolError::new(ErrorCode::InvalidStreamId, "bad stream id"));
     }
-    let name = StreamName::parse(path).ok_or(ProtocolError::NotFound)??;
+    let name = StreamName::parse(path).ok_or(ProtocolError::not_found())??;
     if name.is_reserved() {
         // The subscription API (§6) is not offered; its paths never name streams.
-        return Err(ProtocolError::NotFound);
+        return Err(ProtocolError::not_found());
     }
     match method {
         Method::Get | Method::Head | Method::Put | Method::Post | Method::Delete => Ok(Route::Stream(name)),
-        _ => Err(ProtocolError::MethodNotAllowed),
+        _ => Err(ProtocolError::method_not_allowed()),
     }
 }
 

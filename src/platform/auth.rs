@@ -90,13 +90,13 @@ impl AuthSettings {
         if let Some(answer) = remembered {
             return Ok(answer);
         }
-        let kv = env
-            .kv(KV_BINDING)
-            .map_err(|e| ProtocolError::Unavailable(format!("{KV_BINDING}: {e}").into()))?;
-        let record =
-            kv.get(project).cache_ttl(60).text().await.map_err(|e| {
-                ProtocolError::Unavailable(format!("{KV_BINDING} could not be read: {e}").into())
-            })?;
+        let kv = env.kv(KV_BINDING).map_err(|e| ProtocolError::unavailable(format!("{KV_BINDING}: {e}")))?;
+        let record = kv
+            .get(project)
+            .cache_ttl(60)
+            .text()
+            .await
+            .map_err(|e| ProtocolError::unavailable(format!("{KV_BINDING} could not be read: {e}")))?;
         let answer = match record {
             None => None,
             Some(json) => match secrets::parse_kv_record(&json) {

@@ -29,7 +29,7 @@ impl R2Cold {
 }
 
 fn r2_error(what: &str, e: worker::Error) -> ProtocolError {
-    ProtocolError::SegmentUnreadable(format!("R2 {what} failed: {e}").into())
+    ProtocolError::segment_unreadable(&format!("R2 {what} failed: {e}"))
 }
 
 impl ColdStore for R2Cold {

@@ -4,7 +4,7 @@ use futures_util::StreamExt;
 use worker::{Headers, Response, ResponseBuilder};
 
 use crate::http::{Body, Method, Reply, Request};
-use crate::protocol::ProtocolError;
+use crate::protocol::{ErrorCode, ProtocolError};
 
 /// Reads a request, with a body of at most `limit` bytes. A larger body is still read
 /// to the end (and dropped) so the client gets a clean 413 instead of a reset.
@@ -16,17 +16,25 @@ pub async fn read_request(mut req: worker::Request, limit: usize) -> Result<Requ
     if matches!(method, Method::Get | Method::Head | Method::Options) || req.inner().body().is_none() {
         return Ok(out);
     }
-    let mut stream = req.stream().map_err(platform)?;
+    let mut stream =
+        req.stream().map_err(|e| ProtocolError::internal(format!("the request body cannot be read: {e}")))?;
     let mut total = 0usize;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(platform)?;
+        // The body stream fails when the client goes away mid-upload: its mistake, never
+        // a server error, and nothing is stored.
+        let chunk = chunk.map_err(|e| {
+            ProtocolError::new(
+                ErrorCode::IncompleteBody,
+                format!("the request body broke off after {total} bytes: {e}"),
+            )
+        })?;
         total += chunk.len();
         if total <= limit {
             out.body.extend_from_slice(&chunk);
         }
     }
     if total > limit {
-        return Err(ProtocolError::PayloadTooLarge { limit: limit as u64 });
+        return Err(ProtocolError::payload_too_large(limit as u64));
     }
     Ok(out)
 }
@@ -53,8 +61,4 @@ pub async fn from_response(mut resp: Response) -> worker::Result<Reply> {
         }
     }
     Ok(reply.bytes(resp.bytes().await?))
-}
-
-fn platform(e: worker::Error) -> ProtocolError {
-    ProtocolError::internal(format!("reading the request failed: {e}"))
 }

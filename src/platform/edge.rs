@@ -65,6 +65,56 @@ impl EdgeSettings {
     }
 }
 
+/// What the edge was doing when the platform failed it: the log and the client's error
+/// both say so.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// Finding the stream's object through the `STREAMS` binding.
+    FindObject,
+    /// Sending the request to the stream's object and waiting for its answer.
+    AskObject,
+    /// Building the response.
+    Respond,
+}
+
+impl Step {
+    fn doing(self) -> &'static str {
+        match self {
+            Self::FindObject => "finding the stream object",
+            Self::AskObject => "asking the stream object",
+            Self::Respond => "building the response",
+        }
+    }
+
+    /// The client's error: an object that did not answer is a dependency failure, the
+    /// rest is the edge's own.
+    fn error(self) -> ProtocolError {
+        match self {
+            Self::AskObject => ProtocolError::unavailable("the stream object could not be reached"),
+            Self::FindObject | Self::Respond => {
+                ProtocolError::internal(format!("the edge failed while {}", self.doing()))
+            }
+        }
+    }
+}
+
+/// A platform failure at the edge, with the step it happened in.
+struct Failure {
+    step: Step,
+    cause: worker::Error,
+}
+
+/// Marks a platform result with the step it belongs to.
+trait During<T> {
+    fn during(self, step: Step) -> Result<T, Failure>;
+}
+
+impl<T> During<T> for worker::Result<T> {
+    fn during(self, step: Step) -> Result<T, Failure> {
+        self.map_err(|cause| Failure { step, cause })
+    }
+}
+
 /// A response and what the edge did to produce it.
 struct Handled {
     response: Response,
@@ -84,31 +134,31 @@ impl Handled {
 /// `#[event(fetch)]`.
 pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = now_precise();
-    let method = Method::parse(&req.inner().method());
+    let verb = req.inner().method();
+    let method = Method::parse(&verb);
     let target = Request::new(method, req.inner().url());
     let origin = header(&req, "Origin");
     let settings = EdgeSettings::get(&env);
     let handled = match crate::edge::route(method, target.path()) {
-        Ok(Route::Preflight) => preflight(&req).map(Handled::local),
-        Ok(Route::Health) => health().map(Handled::local),
+        Ok(Route::Preflight) => preflight(&req).map(Handled::local).during(Step::Respond),
+        Ok(Route::Health) => health().map(Handled::local).during(Step::Respond),
         Ok(Route::Stats(name)) => stats(&env, &settings, &name).await,
         Ok(Route::Stream(name)) => {
             match auth::authorize(&env, settings.auth.as_ref(), method, &name, &req).await {
-                Err(e) => to_response(Reply::error(&e)).map(Handled::local),
+                Err(e) => refused(&e),
                 Ok(access) if method == Method::Get => {
                     cached_read(&env, &ctx, &settings, &name, access, &target, req).await
                 }
                 Ok(access) => forward(&env, &name, access, req).await,
             }
         }
-        Err(e) => to_response(Reply::error(&e)).map(Handled::local),
+        Err(e) => refused(&e),
     };
     let handled = match handled {
         Ok(h) => h,
-        Err(e) => {
-            worker::console_error!("request failed: {e}");
-            let unavailable = ProtocolError::Unavailable("the stream could not be reached".into());
-            Handled::local(to_response(Reply::error(&unavailable))?)
+        Err(Failure { step, cause }) => {
+            worker::console_error!("{verb} {} failed while {}: {cause}", target.path(), step.doing());
+            Handled::local(to_response(Reply::error(&step.error()))?)
         }
     };
     decorate(handled, &settings.allowed_origins, origin.as_deref(), now_precise() - started)
@@ -124,17 +174,19 @@ async fn cached_read(
     access: Access,
     target: &Request,
     req: worker::Request,
-) -> worker::Result<Handled> {
+) -> Result<Handled, Failure> {
     let query = match ReadQuery::parse(target.query()) {
         Ok(q) => q,
         // Malformed reads are answered here; they never reach the stream object.
-        Err(e) => return to_response(Reply::error(&e)).map(Handled::local),
+        Err(e) => return refused(&e),
     };
     let facts = read::facts(name, &query, access == Access::Anonymous);
     let lookup = policy::lookup(&facts, header(&req, "Cache-Control").as_deref());
     if lookup == Lookup::NotCacheable {
         let started = now_precise();
-        let response = bridge::open(&stub(env, name)?, &target.url, access, settings.sse).await?;
+        let stub = stub(env, name)?;
+        let response =
+            bridge::open(&stub, &target.url, access, settings.sse).await.during(Step::AskObject)?;
         return Ok(Handled { response, cache: None, origin_ms: Some(now_precise() - started) });
     }
     let key = CacheKey::for_read(target.origin(), &facts);
@@ -155,7 +207,7 @@ async fn cached_read(
     let (served, report, lookup_ms) = match result {
         Ok(r) => (r.served, r.report, r.lookup_ms),
         Err(e) => {
-            let response = to_response(Reply::error(&e))?;
+            let response = to_response(Reply::error(&e)).during(Step::Respond)?;
             return Ok(Handled {
                 response,
                 cache: Some((CacheReport::without_fetch(CacheOutcome::Error), 0.0)),
@@ -165,7 +217,7 @@ async fn cached_read(
     };
     let asked_origin = report.outcome.asked_origin();
     Ok(Handled {
-        response: served_response(served, asked_origin)?,
+        response: served_response(served, asked_origin).during(Step::Respond)?,
         cache: Some((report, lookup_ms)),
         origin_ms: asked_origin.then_some(elapsed - lookup_ms),
     })
@@ -205,10 +257,10 @@ async fn forward(
     name: &StreamName,
     access: Access,
     req: worker::Request,
-) -> worker::Result<Handled> {
+) -> Result<Handled, Failure> {
     let started = now_precise();
-    let req = with_access(req, access)?;
-    let response = stub(env, name)?.fetch_with_request(req).await?;
+    let req = with_access(req, access).during(Step::AskObject)?;
+    let response = stub(env, name)?.fetch_with_request(req).await.during(Step::AskObject)?;
     Ok(Handled { response, cache: None, origin_ms: Some(now_precise() - started) })
 }
 
@@ -231,13 +283,19 @@ fn with_access(req: worker::Request, access: Access) -> worker::Result<worker::R
 
 /// The stream object's request counters, when the deployment enables them
 /// (`DEBUG_STATS = "1"`).
-async fn stats(env: &Env, settings: &EdgeSettings, name: &StreamName) -> worker::Result<Handled> {
+async fn stats(env: &Env, settings: &EdgeSettings, name: &StreamName) -> Result<Handled, Failure> {
     if !settings.stats_enabled {
-        return to_response(Reply::error(&ProtocolError::NotFound)).map(Handled::local);
+        return refused(&ProtocolError::not_found());
     }
-    let req = worker::Request::new(&format!("https://stream.internal{STATS_PATH}"), worker::Method::Get)?;
-    let response = stub(env, name)?.fetch_with_request(req).await?;
+    let url = format!("https://stream.internal{STATS_PATH}");
+    let req = worker::Request::new(&url, worker::Method::Get).during(Step::AskObject)?;
+    let response = stub(env, name)?.fetch_with_request(req).await.during(Step::AskObject)?;
     Ok(Handled::local(response))
+}
+
+/// The edge's own answer to a request it refuses.
+fn refused(e: &ProtocolError) -> Result<Handled, Failure> {
+    to_response(Reply::error(e)).map(Handled::local).during(Step::Respond)
 }
 
 fn preflight(req: &worker::Request) -> worker::Result<Response> {
@@ -288,8 +346,8 @@ fn decorate(
     Ok(handled.response.with_headers(headers))
 }
 
-fn stub(env: &Env, name: &StreamName) -> worker::Result<Stub> {
-    env.durable_object(STREAMS_BINDING)?.get_by_name(&name.key())
+fn stub(env: &Env, name: &StreamName) -> Result<Stub, Failure> {
+    env.durable_object(STREAMS_BINDING).and_then(|ns| ns.get_by_name(&name.key())).during(Step::FindObject)
 }
 
 fn header(req: &worker::Request, name: &str) -> Option<String> {

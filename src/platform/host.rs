@@ -13,7 +13,7 @@ use super::timing::now_ms;
 use super::STREAMS_BINDING;
 use crate::protocol::ProtocolError;
 use crate::store::Rotation;
-use crate::stream_do::calls::{decode_reply, Call, CallReply};
+use crate::stream_do::calls::{Call, CallReply};
 use crate::stream_do::host::ColdStore;
 use crate::stream_do::{Host, Subscriber, SubscriberState};
 
@@ -70,10 +70,11 @@ impl Host for DoHost {
         call: Call,
     ) -> LocalBoxFuture<'a, Result<CallReply, ProtocolError>> {
         Box::pin(async move {
-            let reply = self.send(stream_id, &call).await.map_err(|e| {
-                ProtocolError::Unavailable(format!("stream {stream_id} did not answer: {e}").into())
-            })?;
-            decode_reply(&call, reply)
+            let reply = self
+                .send(stream_id, &call)
+                .await
+                .map_err(|e| ProtocolError::unavailable(format!("stream {stream_id} did not answer: {e}")))?;
+            call.decode_reply(reply)
         })
     }
 

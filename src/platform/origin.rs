@@ -52,7 +52,7 @@ impl Origin for DoOrigin {
         Box::pin(async move {
             self.get().await.map_err(|e| {
                 worker::console_error!("stream object request failed: {e}");
-                ProtocolError::Unavailable("the stream could not be reached".into())
+                ProtocolError::unavailable("the stream could not be reached")
             })
         })
     }

@@ -12,6 +12,7 @@ use super::host::{DoHost, DoSubscriber, SSE_TAG};
 use super::sqlite::DoSql;
 use super::timing::{now_precise, Metered, RequestTimings};
 use crate::http::Reply;
+use crate::protocol::ErrorCode;
 use crate::protocol::ProtocolError;
 use crate::server_timing::ServerTiming;
 use crate::stream_do::{Answer, Config, StreamService, SubscriberState};
@@ -65,8 +66,8 @@ impl DurableObject for StreamDO {
                 let reply = reply.header("Server-Timing", timing.value());
                 self.subscribe(&service, state, reply.headers)
             }
-            Answer::Subscribe { .. } => to_response(Reply::error(&ProtocolError::bad_request(
-                "UPGRADE_REQUIRED",
+            Answer::Subscribe { .. } => to_response(Reply::error(&ProtocolError::new(
+                ErrorCode::UpgradeRequired,
                 "SSE reaches a stream object as a WebSocket from the edge",
             ))),
         }

@@ -1,6 +1,7 @@
 //! `Stream-TTL` and `Stream-Expires-At` (§5.1, §4).
 
 use super::{time, ProtocolError};
+use crate::protocol::ErrorCode;
 
 /// The longest TTL accepted, in seconds (about 100 years), so deadlines never overflow.
 pub const MAX_TTL_SECONDS: u64 = 100 * 365 * 24 * 3600;
@@ -21,8 +22,8 @@ impl Expiry {
     /// Parses the two request headers. Both together is an error.
     pub fn from_headers(ttl: Option<&str>, expires_at: Option<&str>) -> Result<Self, ProtocolError> {
         match (ttl, expires_at) {
-            (Some(_), Some(_)) => Err(ProtocolError::bad_request(
-                "TTL_AND_EXPIRES_AT",
+            (Some(_), Some(_)) => Err(ProtocolError::new(
+                ErrorCode::TtlAndExpiresAt,
                 "Stream-TTL and Stream-Expires-At are mutually exclusive",
             )),
             (Some(t), None) => parse_ttl(t).map(Self::Ttl),
@@ -53,8 +54,8 @@ pub fn parse_ttl(s: &str) -> Result<u64, ProtocolError> {
     let secs = canonical.then(|| s.parse::<u64>().ok()).flatten();
     match secs {
         Some(v) if v <= MAX_TTL_SECONDS => Ok(v),
-        _ => Err(ProtocolError::bad_request(
-            "INVALID_TTL",
+        _ => Err(ProtocolError::new(
+            ErrorCode::InvalidTtl,
             "Stream-TTL must be a whole number of seconds without sign or leading zeros",
         )),
     }
@@ -63,7 +64,7 @@ pub fn parse_ttl(s: &str) -> Result<u64, ProtocolError> {
 /// Parses `Stream-Expires-At` (RFC 3339).
 pub fn parse_expires_at(s: &str) -> Result<i64, ProtocolError> {
     time::parse_rfc3339_millis(s).ok_or_else(|| {
-        ProtocolError::bad_request("INVALID_EXPIRES_AT", "Stream-Expires-At must be an RFC 3339 timestamp")
+        ProtocolError::new(ErrorCode::InvalidExpiresAt, "Stream-Expires-At must be an RFC 3339 timestamp")
     })
 }
 

@@ -2,6 +2,7 @@
 
 use super::path::StreamName;
 use super::{Offset, ProtocolError};
+use crate::protocol::ErrorCode;
 
 /// A validated fork request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,8 +24,8 @@ impl ForkRequest {
     ) -> Result<Option<Self>, ProtocolError> {
         let Some(from) = forked_from else {
             if fork_offset.is_some() || sub_offset.is_some() {
-                return Err(ProtocolError::bad_request(
-                    "FORK_HEADERS_WITHOUT_SOURCE",
+                return Err(ProtocolError::new(
+                    ErrorCode::ForkHeadersWithoutSource,
                     "Stream-Fork-Offset and Stream-Fork-Sub-Offset require Stream-Forked-From",
                 ));
             }
@@ -34,8 +35,8 @@ impl ForkRequest {
         let offset = fork_offset
             .map(|o| {
                 o.parse::<Offset>().map_err(|_| {
-                    ProtocolError::bad_request(
-                        "INVALID_FORK_OFFSET",
+                    ProtocolError::new(
+                        ErrorCode::InvalidForkOffset,
                         "Stream-Fork-Offset is not a valid offset",
                     )
                 })
@@ -56,8 +57,8 @@ fn source_id(value: &str) -> Result<StreamName, ProtocolError> {
     };
     let path = path.split(['?', '#']).next().unwrap_or("");
     StreamName::parse(path).unwrap_or_else(|| {
-        Err(ProtocolError::bad_request(
-            "INVALID_FORK_SOURCE",
+        Err(ProtocolError::new(
+            ErrorCode::InvalidForkSource,
             "Stream-Forked-From must be the path of a stream on this server",
         ))
     })
@@ -68,8 +69,8 @@ fn parse_sub_offset(value: &str) -> Result<u64, ProtocolError> {
         && value.bytes().all(|b| b.is_ascii_digit())
         && (value == "0" || !value.starts_with('0'));
     canonical.then(|| value.parse::<u64>().ok()).flatten().ok_or_else(|| {
-        ProtocolError::bad_request(
-            "INVALID_SUB_OFFSET",
+        ProtocolError::new(
+            ErrorCode::InvalidSubOffset,
             "Stream-Fork-Sub-Offset must be a non-negative integer without sign or leading zeros",
         )
     })

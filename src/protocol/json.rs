@@ -5,6 +5,7 @@
 //! ends on message boundaries becomes a response body by dropping the last comma and
 //! adding brackets, and a read across a fork boundary is a plain concatenation.
 
+use crate::protocol::ErrorCode;
 use serde_json::value::RawValue;
 
 use super::ProtocolError;
@@ -19,8 +20,8 @@ pub fn encode_body(body: &[u8], allow_empty: bool) -> Result<(Vec<u8>, usize), P
     if text.starts_with('[') {
         let items: Vec<&RawValue> = serde_json::from_str(text).map_err(invalid_json)?;
         if items.is_empty() && !allow_empty {
-            return Err(ProtocolError::bad_request(
-                "EMPTY_JSON_ARRAY",
+            return Err(ProtocolError::new(
+                ErrorCode::EmptyJsonArray,
                 "an append must contain at least one JSON value",
             ));
         }
@@ -37,7 +38,7 @@ pub fn encode_body(body: &[u8], allow_empty: bool) -> Result<(Vec<u8>, usize), P
 }
 
 fn invalid_json(e: serde_json::Error) -> ProtocolError {
-    ProtocolError::bad_request("INVALID_JSON", format!("body is not valid JSON: {e}"))
+    ProtocolError::new(ErrorCode::InvalidJson, format!("body is not valid JSON: {e}"))
 }
 
 /// Tracks whether the bytes of valid JSON text lie inside a string literal.

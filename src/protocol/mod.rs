@@ -17,5 +17,5 @@ pub mod query;
 pub mod sse;
 pub mod time;
 
-pub use error::ProtocolError;
+pub use error::{ErrorCode, ProtocolError};
 pub use offset::{Offset, StartAt};

@@ -12,6 +12,7 @@
 //! handed out so far). It is informational: parsing keeps it, but only the position
 //! decides where a read starts, so every offset stays valid for ever.
 
+use crate::protocol::ErrorCode;
 use std::fmt;
 use std::str::FromStr;
 
@@ -90,8 +91,8 @@ impl FromStr for Offset {
 }
 
 fn invalid_offset() -> ProtocolError {
-    ProtocolError::bad_request(
-        "INVALID_OFFSET",
+    ProtocolError::new(
+        ErrorCode::InvalidOffset,
         "offset must be -1, now, or an offset returned by this server",
     )
 }

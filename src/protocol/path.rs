@@ -7,6 +7,7 @@
 //! URLs use.
 
 use super::{percent, ProtocolError};
+use crate::protocol::ErrorCode;
 
 /// The path prefix of the default project's streams.
 pub const STREAM_PREFIX: &str = "/v1/stream/";
@@ -50,8 +51,8 @@ impl StreamName {
         }
         let (project, raw) = path.strip_prefix("/v1/")?.split_once("/stream/")?;
         if !is_project_id(project) {
-            return Some(Err(ProtocolError::bad_request(
-                "INVALID_PROJECT_ID",
+            return Some(Err(ProtocolError::new(
+                ErrorCode::InvalidProjectId,
                 "a project id is 1 to 64 letters, digits, '_' or '-'",
             )));
         }
@@ -104,22 +105,22 @@ pub fn is_project_id(s: &str) -> bool {
 
 fn decode_id(raw: &str) -> Result<String, ProtocolError> {
     let id = percent::decode(raw).ok_or_else(|| {
-        ProtocolError::bad_request("INVALID_STREAM_ID", "stream id is not valid percent-encoded UTF-8")
+        ProtocolError::new(ErrorCode::InvalidStreamId, "stream id is not valid percent-encoded UTF-8")
     })?;
     if id.is_empty() {
-        return Err(ProtocolError::bad_request("INVALID_STREAM_ID", "stream id is empty"));
+        return Err(ProtocolError::new(ErrorCode::InvalidStreamId, "stream id is empty"));
     }
     if id.len() > MAX_STREAM_ID_BYTES {
-        return Err(ProtocolError::bad_request("INVALID_STREAM_ID", "stream id is too long"));
+        return Err(ProtocolError::new(ErrorCode::InvalidStreamId, "stream id is too long"));
     }
     if id.chars().any(char::is_control) {
-        return Err(ProtocolError::bad_request("INVALID_STREAM_ID", "stream id contains control characters"));
+        return Err(ProtocolError::new(ErrorCode::InvalidStreamId, "stream id contains control characters"));
     }
     // The runtime turns raw path bytes that are not UTF-8 into U+FFFD before we see the
     // URL, so different raw paths would collapse into one mangled id.
     if id.contains(char::REPLACEMENT_CHARACTER) {
-        return Err(ProtocolError::bad_request(
-            "INVALID_STREAM_ID",
+        return Err(ProtocolError::new(
+            ErrorCode::InvalidStreamId,
             "stream id contains U+FFFD, the stand-in for bytes that were not UTF-8",
         ));
     }
@@ -163,7 +164,11 @@ mod tests {
         // Percent-encoded invalid UTF-8, and the U+FFFD the runtime puts in place of raw
         // invalid bytes.
         for path in ["/v1/stream/a%ff", "/v1/stream/a%C3", "/v1/stream/a%EF%BF%BDb"] {
-            assert_eq!(StreamName::parse(path).unwrap().unwrap_err().code(), "INVALID_STREAM_ID", "{path}");
+            assert_eq!(
+                StreamName::parse(path).unwrap().unwrap_err().code().as_str(),
+                "INVALID_STREAM_ID",
+                "{path}"
+            );
         }
         assert_eq!(parse("/v1/stream/caf%C3%A9").id, "café");
     }

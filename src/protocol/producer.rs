@@ -1,6 +1,7 @@
 //! Idempotent producers: header parsing and epoch/sequence fencing (§5.2.1).
 
 use super::ProtocolError;
+use crate::protocol::ErrorCode;
 
 /// The largest epoch or sequence number (2^53 − 1, safe in every JSON client).
 pub const MAX_PRODUCER_NUMBER: u64 = (1 << 53) - 1;
@@ -30,8 +31,8 @@ impl Producer {
             (None, None, None) => Ok(None),
             (Some(id), Some(epoch), Some(seq)) => {
                 if id.is_empty() || id.len() > MAX_PRODUCER_ID_BYTES {
-                    return Err(ProtocolError::bad_request(
-                        "INVALID_PRODUCER_ID",
+                    return Err(ProtocolError::new(
+                        ErrorCode::InvalidProducerId,
                         "Producer-Id must be 1 to 256 bytes",
                     ));
                 }
@@ -41,8 +42,8 @@ impl Producer {
                     seq: parse_number(seq, "Producer-Seq")?,
                 }))
             }
-            _ => Err(ProtocolError::bad_request(
-                "INCOMPLETE_PRODUCER_HEADERS",
+            _ => Err(ProtocolError::new(
+                ErrorCode::IncompleteProducerHeaders,
                 "Producer-Id, Producer-Epoch and Producer-Seq must be sent together",
             )),
         }
@@ -55,8 +56,8 @@ fn parse_number(value: &str, name: &'static str) -> Result<u64, ProtocolError> {
         .flatten();
     match n {
         Some(n) if n <= MAX_PRODUCER_NUMBER => Ok(n),
-        _ => Err(ProtocolError::bad_request(
-            "INVALID_PRODUCER_NUMBER",
+        _ => Err(ProtocolError::new(
+            ErrorCode::InvalidProducerNumber,
             format!("{name} must be a decimal integer between 0 and 2^53-1"),
         )),
     }
@@ -71,9 +72,9 @@ pub struct ProducerState {
     pub last_seq: u64,
 }
 
-/// The fencing decision for one append.
+/// An append the fencing rules let through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fencing {
+pub enum Admission {
     /// New data: write it and record `(epoch, seq)`.
     Accept,
     /// Already written: answer 204 without writing. Carries the highest accepted seq.
@@ -81,6 +82,11 @@ pub enum Fencing {
         /// The highest sequence number accepted so far.
         last_seq: u64,
     },
+}
+
+/// An append the fencing rules refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
     /// An older epoch: 403 with the current epoch.
     StaleEpoch {
         /// The stored epoch.
@@ -98,43 +104,40 @@ pub enum Fencing {
 }
 
 /// Decides how to treat an append from `producer` given its stored state.
-pub fn fence(state: Option<ProducerState>, producer: &Producer) -> Fencing {
+pub fn fence(state: Option<ProducerState>, producer: &Producer) -> Result<Admission, Rejection> {
     let Some(state) = state else {
         // An unknown producer must start at 0; tell it so, as for any gap.
         return if producer.seq == 0 {
-            Fencing::Accept
+            Ok(Admission::Accept)
         } else {
-            Fencing::Gap { expected: 0, received: producer.seq }
+            Err(Rejection::Gap { expected: 0, received: producer.seq })
         };
     };
     if producer.epoch < state.epoch {
-        Fencing::StaleEpoch { current: state.epoch }
+        Err(Rejection::StaleEpoch { current: state.epoch })
     } else if producer.epoch > state.epoch {
         if producer.seq == 0 {
-            Fencing::Accept
+            Ok(Admission::Accept)
         } else {
-            Fencing::NewEpochMustStartAtZero
+            Err(Rejection::NewEpochMustStartAtZero)
         }
     } else if producer.seq <= state.last_seq {
-        Fencing::Duplicate { last_seq: state.last_seq }
+        Ok(Admission::Duplicate { last_seq: state.last_seq })
     } else if producer.seq == state.last_seq + 1 {
-        Fencing::Accept
+        Ok(Admission::Accept)
     } else {
-        Fencing::Gap { expected: state.last_seq + 1, received: producer.seq }
+        Err(Rejection::Gap { expected: state.last_seq + 1, received: producer.seq })
     }
 }
 
-impl Fencing {
-    /// The error for a rejected append, if this decision rejects it.
-    pub fn rejection(self) -> Option<ProtocolError> {
-        match self {
-            Self::Accept | Self::Duplicate { .. } => None,
-            Self::StaleEpoch { current } => Some(ProtocolError::StaleProducerEpoch { current }),
-            Self::Gap { expected, received } => Some(ProtocolError::ProducerSeqGap { expected, received }),
-            Self::NewEpochMustStartAtZero => Some(ProtocolError::bad_request(
-                "INVALID_PRODUCER_SEQ",
-                "a new producer epoch must start at Producer-Seq 0",
-            )),
+impl From<Rejection> for ProtocolError {
+    fn from(r: Rejection) -> Self {
+        match r {
+            Rejection::StaleEpoch { current } => Self::StaleProducerEpoch { current },
+            Rejection::Gap { expected, received } => Self::ProducerSeqGap { expected, received },
+            Rejection::NewEpochMustStartAtZero => {
+                Self::new(ErrorCode::InvalidProducerSeq, "a new producer epoch must start at Producer-Seq 0")
+            }
         }
     }
 }
@@ -171,21 +174,21 @@ mod tests {
 
     #[test]
     fn fencing_follows_the_protocol_table() {
-        assert_eq!(fence(None, &p(0, 0)), Fencing::Accept);
-        assert_eq!(fence(None, &p(0, 3)), Fencing::Gap { expected: 0, received: 3 });
-        assert_eq!(fence(st(2, 5), &p(1, 0)), Fencing::StaleEpoch { current: 2 });
-        assert_eq!(fence(st(2, 5), &p(3, 0)), Fencing::Accept);
-        assert_eq!(fence(st(2, 5), &p(3, 1)), Fencing::NewEpochMustStartAtZero);
-        assert_eq!(fence(st(2, 5), &p(2, 1)), Fencing::Duplicate { last_seq: 5 });
-        assert_eq!(fence(st(2, 5), &p(2, 5)), Fencing::Duplicate { last_seq: 5 });
-        assert_eq!(fence(st(2, 5), &p(2, 6)), Fencing::Accept);
-        assert_eq!(fence(st(2, 5), &p(2, 8)), Fencing::Gap { expected: 6, received: 8 });
+        assert_eq!(fence(None, &p(0, 0)), Ok(Admission::Accept));
+        assert_eq!(fence(None, &p(0, 3)), Err(Rejection::Gap { expected: 0, received: 3 }));
+        assert_eq!(fence(st(2, 5), &p(1, 0)), Err(Rejection::StaleEpoch { current: 2 }));
+        assert_eq!(fence(st(2, 5), &p(3, 0)), Ok(Admission::Accept));
+        assert_eq!(fence(st(2, 5), &p(3, 1)), Err(Rejection::NewEpochMustStartAtZero));
+        assert_eq!(fence(st(2, 5), &p(2, 1)), Ok(Admission::Duplicate { last_seq: 5 }));
+        assert_eq!(fence(st(2, 5), &p(2, 5)), Ok(Admission::Duplicate { last_seq: 5 }));
+        assert_eq!(fence(st(2, 5), &p(2, 6)), Ok(Admission::Accept));
+        assert_eq!(fence(st(2, 5), &p(2, 8)), Err(Rejection::Gap { expected: 6, received: 8 }));
     }
 
     proptest! {
         #[test]
         fn exactly_the_next_seq_of_the_same_epoch_is_accepted(epoch in 0u64..100, last in 0u64..100, seq in 0u64..200) {
-            let accepted = fence(st(epoch, last), &p(epoch, seq)) == Fencing::Accept;
+            let accepted = fence(st(epoch, last), &p(epoch, seq)) == Ok(Admission::Accept);
             prop_assert_eq!(accepted, seq == last + 1);
         }
 

@@ -5,6 +5,7 @@
 //! parameters are ignored.
 
 use super::{percent, ProtocolError, StartAt};
+use crate::protocol::ErrorCode;
 
 /// How a GET wants to be answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,10 +59,10 @@ pub fn public_flag(raw: &str) -> Result<bool, ProtocolError> {
         let value = match percent::decode(value).as_deref() {
             Some("true" | "") => true,
             Some("false") => false,
-            _ => return Err(ProtocolError::bad_request("INVALID_PUBLIC", "public must be true or false")),
+            _ => return Err(ProtocolError::new(ErrorCode::InvalidPublic, "public must be true or false")),
         };
         if flag.replace(value).is_some() {
-            return Err(ProtocolError::bad_request("DUPLICATE_PARAMETER", "public may appear only once"));
+            return Err(ProtocolError::new(ErrorCode::DuplicateParameter, "public may appear only once"));
         }
     }
     Ok(flag.unwrap_or(false))
@@ -83,13 +84,13 @@ impl ReadQuery {
                 _ => continue,
             };
             if slot.is_some() {
-                return Err(ProtocolError::bad_request(
-                    "DUPLICATE_PARAMETER",
+                return Err(ProtocolError::new(
+                    ErrorCode::DuplicateParameter,
                     format!("the {key} parameter may appear only once"),
                 ));
             }
             let value = percent::decode(value).ok_or_else(|| {
-                ProtocolError::bad_request("INVALID_QUERY", format!("malformed {key} parameter"))
+                ProtocolError::new(ErrorCode::InvalidQuery, format!("malformed {key} parameter"))
             })?;
             *slot = Some(value);
         }
@@ -104,7 +105,7 @@ impl ReadQuery {
 
 fn parse_offset(value: &str) -> Result<StartAt, ProtocolError> {
     if value.is_empty() {
-        return Err(ProtocolError::bad_request("INVALID_OFFSET", "offset must not be empty"));
+        return Err(ProtocolError::new(ErrorCode::InvalidOffset, "offset must not be empty"));
     }
     StartAt::parse(value)
 }
@@ -114,7 +115,7 @@ fn parse_live(value: Option<&str>) -> Result<Live, ProtocolError> {
         None => Ok(Live::No),
         Some("long-poll") => Ok(Live::LongPoll),
         Some("sse") => Ok(Live::Sse),
-        Some(_) => Err(ProtocolError::bad_request("INVALID_LIVE", "live must be long-poll or sse")),
+        Some(_) => Err(ProtocolError::new(ErrorCode::InvalidLive, "live must be long-poll or sse")),
     }
 }
 
@@ -128,7 +129,7 @@ fn parse_reader_key(value: &str) -> Result<String, ProtocolError> {
     if valid {
         Ok(value.to_owned())
     } else {
-        Err(ProtocolError::bad_request("INVALID_READER_KEY", "rk must be a reader key the server issued"))
+        Err(ProtocolError::new(ErrorCode::InvalidReaderKey, "rk must be a reader key the server issued"))
     }
 }
 

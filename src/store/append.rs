@@ -9,7 +9,8 @@ use std::borrow::Cow;
 use super::meta::{self, ClosedBy, Meta};
 use super::sql::{Sql, SqlExt};
 use super::{log, producers, Store};
-use crate::protocol::producer::{fence, Fencing, Producer};
+use crate::protocol::producer::{fence, Admission, Producer};
+use crate::protocol::ErrorCode;
 use crate::protocol::{content_type, json, ProtocolError};
 
 /// A POST, as parsed from its headers and body.
@@ -57,8 +58,8 @@ impl<S: Sql> Store<S> {
     pub fn append(&self, m: &Meta, req: &Append, now_ms: i64) -> Result<AppendOutcome, ProtocolError> {
         let close_only = req.body.is_empty();
         if close_only && !req.close {
-            return Err(ProtocolError::bad_request(
-                "EMPTY_BODY",
+            return Err(ProtocolError::new(
+                ErrorCode::EmptyBody,
                 "an append needs a body, or Stream-Closed: true to close the stream",
             ));
         }
@@ -77,8 +78,8 @@ impl<S: Sql> Store<S> {
             if close_only { (Cow::Borrowed(&[][..]), 0) } else { self.stored_form(m, req)? };
         if let (Some(seq), Some(last)) = (&req.stream_seq, &m.last_stream_seq) {
             if seq <= last {
-                return Err(ProtocolError::conflict(
-                    "SEQ_REGRESSION",
+                return Err(ProtocolError::new(
+                    ErrorCode::SeqRegression,
                     "Stream-Seq must be greater than the last accepted value",
                 ));
             }
@@ -117,14 +118,13 @@ impl<S: Sql> Store<S> {
             }));
         }
         let stored = producers::load(self.sql(), &p.id)?;
-        match fence(stored.map(|s| s.state), p) {
-            Fencing::Accept => Ok(None),
-            Fencing::Duplicate { last_seq } => {
+        match fence(stored.map(|s| s.state), p)? {
+            Admission::Accept => Ok(None),
+            Admission::Duplicate { last_seq } => {
                 let s = stored.map_or(m.tail, |s| s.tail);
                 let epoch = stored.map_or(p.epoch, |s| s.state.epoch);
                 Ok(Some(AppendOutcome::Duplicate { tail: s, closed: m.closed, epoch, last_seq }))
             }
-            rejected => Err(rejected.rejection().unwrap_or_else(|| ProtocolError::internal("fencing"))),
         }
     }
 
@@ -132,14 +132,14 @@ impl<S: Sql> Store<S> {
     /// returns how many messages it holds (one per append for non-JSON streams).
     fn stored_form<'a>(&self, m: &Meta, req: &'a Append) -> Result<(Cow<'a, [u8]>, u64), ProtocolError> {
         let Some(ct) = &req.content_type else {
-            return Err(ProtocolError::bad_request(
-                "MISSING_CONTENT_TYPE",
+            return Err(ProtocolError::new(
+                ErrorCode::MissingContentType,
                 "an append with a body needs a Content-Type",
             ));
         };
         if !content_type::same_media_type(ct, &m.content_type) {
-            return Err(ProtocolError::conflict(
-                "CONTENT_TYPE_MISMATCH",
+            return Err(ProtocolError::new(
+                ErrorCode::ContentTypeMismatch,
                 format!("the stream's content type is {}", m.content_type),
             ));
         }

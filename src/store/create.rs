@@ -29,7 +29,7 @@ impl CreateRequest {
     pub fn check_matches(&self, m: &Meta) -> Result<(), ProtocolError> {
         if let Some(ct) = &self.content_type {
             if !content_type::same_media_type(&content_type::for_create(Some(ct)), &m.content_type) {
-                return Err(ProtocolError::ConfigMismatch("content type"));
+                return Err(ProtocolError::config_mismatch("content type"));
             }
         }
         let expiry_matches = match self.expiry {
@@ -37,13 +37,13 @@ impl CreateRequest {
             requested => requested == m.expiry,
         };
         if !expiry_matches {
-            return Err(ProtocolError::ConfigMismatch("TTL or expiry"));
+            return Err(ProtocolError::config_mismatch("TTL or expiry"));
         }
         if self.closed != m.closed {
-            return Err(ProtocolError::ConfigMismatch("closed state"));
+            return Err(ProtocolError::config_mismatch("closed state"));
         }
         if self.public != m.public {
-            return Err(ProtocolError::ConfigMismatch("public flag"));
+            return Err(ProtocolError::config_mismatch("public flag"));
         }
         let fork_matches = match (&self.fork, &m.fork) {
             (None, None) => true,
@@ -55,7 +55,7 @@ impl CreateRequest {
             _ => false,
         };
         if !fork_matches {
-            return Err(ProtocolError::ConfigMismatch("fork source or fork offset"));
+            return Err(ProtocolError::config_mismatch("fork source or fork offset"));
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::ErrorCode;
 use crate::protocol::{json, ProtocolError};
 
 /// The flag of the first row of a record (an append).
@@ -88,7 +89,7 @@ fn first_skip(row: &Row, from: u64, json_mode: bool) -> Result<usize, ProtocolEr
         let at_boundary = row.flags & CONTINUES_MESSAGE == 0
             && (skip == 0 || json::message_ends(&row.body).contains(&skip));
         if !at_boundary {
-            return Err(ProtocolError::bad_request("INVALID_OFFSET", "offset is not at a message boundary"));
+            return Err(ProtocolError::new(ErrorCode::InvalidOffset, "offset is not at a message boundary"));
         }
     }
     Ok(skip.min(row.body.len()))

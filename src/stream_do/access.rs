@@ -10,6 +10,7 @@ use super::{Host, StreamService};
 use crate::auth::{Access, ACCESS_HEADER};
 use crate::http::{Reply, Request};
 use crate::protocol::headers as h;
+use crate::protocol::ErrorCode;
 use crate::protocol::ProtocolError;
 use crate::store::{Meta, Sql, State};
 use durable_streams_cache::control;
@@ -39,10 +40,10 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     pub(super) async fn public_stream(&self, now: i64) -> Result<Meta, ProtocolError> {
         match self.state_at(now).await? {
             State::Live(m) if m.public => Ok(m),
-            _ => Err(ProtocolError::Unauthorized {
-                code: "AUTH_REQUIRED",
-                message: "this stream needs a bearer token with read scope".into(),
-            }),
+            _ => Err(ProtocolError::new(
+                ErrorCode::AuthRequired,
+                "this stream needs a bearer token with read scope",
+            )),
         }
     }
 
@@ -61,15 +62,15 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// every URL with the old key stops being stored by caches.
     pub(super) async fn rotate_reader_key(&self, req: &Request) -> Result<Reply, ProtocolError> {
         if req.header(h::STREAM_READER_KEY).map(str::trim) != Some("rotate") || !req.body.is_empty() {
-            return Err(ProtocolError::bad_request(
-                "INVALID_READER_KEY_REQUEST",
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidReaderKeyRequest,
                 "to rotate the reader key, POST an empty body with Stream-Reader-Key: rotate",
             ));
         }
         let _writing = self.writes.lock().await;
         let m = self.live(self.host.now_ms()).await?;
         if m.public {
-            return Err(ProtocolError::conflict("PUBLIC_STREAM", "a public stream has no reader key"));
+            return Err(ProtocolError::new(ErrorCode::PublicStream, "a public stream has no reader key"));
         }
         let m = self.store.set_reader_key(&m, &self.new_reader_key()?)?;
         Ok(Reply::new(204)

@@ -16,6 +16,8 @@ use super::{Host, StreamService};
 use crate::http::{Body, Method, Reply, Request};
 use crate::internal::PREFIX;
 use crate::protocol::expiry::Expiry;
+use crate::protocol::headers as h;
+use crate::protocol::ErrorCode;
 use crate::protocol::ProtocolError;
 use crate::store::{Chunk, Span, Sql};
 
@@ -137,31 +139,32 @@ impl Call {
     /// Parses a call received by a stream object.
     pub fn decode(req: &Request) -> Result<Self, ProtocolError> {
         serde_json::from_slice(&req.body)
-            .map_err(|e| ProtocolError::bad_request("INVALID_INTERNAL_CALL", e.to_string()))
+            .map_err(|e| ProtocolError::new(ErrorCode::InvalidInternalCall, e.to_string()))
     }
 
-    /// Parses the reply to this call from a status, an end header and a body.
-    pub fn decode_reply(
-        &self,
-        status: u16,
-        end: Option<&str>,
-        body: Vec<u8>,
-    ) -> Result<CallReply, ProtocolError> {
-        if status >= 400 {
-            return Err(ProtocolError::from_json(status, &body));
+    /// Parses the reply to this call. An error is relayed as the other object sent it:
+    /// code, status, message and headers.
+    pub fn decode_reply(&self, reply: Reply) -> Result<CallReply, ProtocolError> {
+        let body = match reply.body {
+            Body::Bytes(ref b) => b.as_slice(),
+            Body::Empty => &[],
+        };
+        if reply.status >= 400 {
+            return Err(ProtocolError::relayed(reply.status, |name| reply.get(name), body));
         }
         match self {
-            Self::Acquire { .. } => serde_json::from_slice(&body)
+            Self::Acquire { .. } => serde_json::from_slice(body)
                 .map(CallReply::Granted)
-                .map_err(|e| ProtocolError::Unavailable(format!("malformed grant: {e}").into())),
+                .map_err(|e| ProtocolError::unavailable(format!("malformed grant: {e}"))),
             Self::Release { .. } | Self::Registry { .. } => Ok(CallReply::Released),
             Self::Read { .. } => {
-                let end = end
+                let end = reply
+                    .get(END_HEADER)
                     .and_then(|e| e.parse().ok())
-                    .ok_or_else(|| ProtocolError::Unavailable("read reply without an end position".into()))?;
-                Ok(CallReply::Read(Chunk { bytes: body, end }))
+                    .ok_or_else(|| ProtocolError::unavailable("read reply without an end position"))?;
+                Ok(CallReply::Read(Chunk { bytes: body.to_vec(), end }))
             }
-            Self::Record { .. } => Ok(CallReply::Record((status == 200).then_some(body))),
+            Self::Record { .. } => Ok(CallReply::Record((reply.status == 200).then(|| body.to_vec()))),
         }
     }
 }
@@ -178,26 +181,27 @@ impl CallReply {
     }
 }
 
+/// Headers of internal replies the platform must pass on: the end of a read, and what
+/// errors carry (see [`ProtocolError::headers`]).
+const RELAYED_HEADERS: [&str; 6] = [
+    END_HEADER,
+    h::STREAM_CLOSED,
+    h::STREAM_NEXT_OFFSET,
+    h::PRODUCER_EPOCH,
+    h::PRODUCER_EXPECTED_SEQ,
+    h::PRODUCER_RECEIVED_SEQ,
+];
+
 /// The name of a header that internal replies carry, so the platform can relay it.
 pub fn known_header(name: &str) -> Option<&'static str> {
-    name.eq_ignore_ascii_case(END_HEADER).then_some(END_HEADER)
-}
-
-/// Decodes a reply produced by [`CallReply::encode`] (used by the platform layer).
-pub fn decode_reply(call: &Call, reply: Reply) -> Result<CallReply, ProtocolError> {
-    let end = reply.get(END_HEADER).map(str::to_owned);
-    let body = match reply.body {
-        Body::Bytes(b) => b,
-        _ => Vec::new(),
-    };
-    call.decode_reply(reply.status, end.as_deref(), body)
+    RELAYED_HEADERS.iter().copied().find(|known| known.eq_ignore_ascii_case(name))
 }
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Answers a call from another stream's object.
     pub(super) async fn handle_internal(&self, req: &Request) -> Result<Reply, ProtocolError> {
         if req.method != Method::Post {
-            return Err(ProtocolError::MethodNotAllowed);
+            return Err(ProtocolError::method_not_allowed());
         }
         let answer = match Call::decode(req)? {
             Call::Acquire { offset, sub_offset, content_type } => {
@@ -234,7 +238,7 @@ mod tests {
         let received =
             Call::decode(&Request::new(Method::Post, format!("https://s{path}")).with_body(body)).unwrap();
         assert_eq!(received, call);
-        decode_reply(&call, answer.encode()).unwrap()
+        call.decode_reply(answer.encode()).unwrap()
     }
 
     #[test]
@@ -277,9 +281,17 @@ mod tests {
     }
 
     #[test]
-    fn errors_are_relayed_with_their_status() {
+    fn errors_are_relayed_with_their_code_status_and_headers() {
         let call = Call::Release { incarnation: 1 };
-        let err = decode_reply(&call, Reply::error(&ProtocolError::StreamNotFound)).unwrap_err();
-        assert_eq!(err, ProtocolError::StreamNotFound);
+        for sent in [
+            ProtocolError::stream_not_found(),
+            ProtocolError::payload_too_large(10),
+            ProtocolError::new(ErrorCode::AuthRequired, "a token is needed"),
+            ProtocolError::new(ErrorCode::RegistryReadOnly, "read only"),
+            ProtocolError::StreamClosed { next_offset: crate::protocol::Offset::new(7) },
+        ] {
+            let err = call.decode_reply(Reply::error(&sent)).unwrap_err();
+            assert_eq!(err, sent);
+        }
     }
 }

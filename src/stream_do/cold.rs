@@ -121,7 +121,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         }
         let unreadable = |why: String| {
             self.host.log_error(&format!("segment {} of stream {}: {why}", info.key, m.stream_id));
-            ProtocolError::SegmentUnreadable(why.into())
+            ProtocolError::segment_unreadable(&why)
         };
         let cold = self.host.cold().ok_or_else(|| unreadable("cold storage is not configured".into()))?;
         let bytes = cold.get(&info.key).await?.ok_or_else(|| unreadable("object missing".into()))?;

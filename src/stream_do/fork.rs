@@ -8,6 +8,7 @@
 use super::calls::{Call, CallReply, Grant};
 use super::{Host, StreamService};
 use crate::protocol::expiry::Expiry;
+use crate::protocol::ErrorCode;
 use crate::protocol::{json, ProtocolError};
 use crate::store::{Chunk, ForkOrigin, Meta, Removal, Span, Sql, State};
 
@@ -24,7 +25,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let call = Call::Read { incarnation: origin.source_incarnation, span: inherited };
         let mut chunk = match self.host.call(&origin.source, call).await? {
             CallReply::Read(c) => c,
-            _ => return Err(ProtocolError::Unavailable("unexpected reply to a read".into())),
+            _ => return Err(ProtocolError::unavailable("unexpected reply to a read")),
         };
         if chunk.end < inherited.until || chunk.end >= span.until || chunk.bytes.len() >= span.cap {
             return Ok(chunk);
@@ -49,7 +50,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 let call = Call::Record { incarnation: origin.source_incarnation, at, until: own.min(until) };
                 match self.host.call(&origin.source, call).await? {
                     CallReply::Record(r) => Ok(r),
-                    _ => Err(ProtocolError::Unavailable("unexpected reply to a record lookup".into())),
+                    _ => Err(ProtocolError::unavailable("unexpected reply to a record lookup")),
                 }
             }
             _ => self.record_own(m, at, until).await,
@@ -75,23 +76,23 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let _writing = self.writes.lock().await;
         let now = self.host.now_ms();
         let m = match self.live(now).await {
-            Err(ProtocolError::StreamGone) => {
-                return Err(ProtocolError::conflict("FORK_SOURCE_GONE", "the fork source was deleted"))
+            Err(e) if e.code() == ErrorCode::StreamGone => {
+                return Err(ProtocolError::new(ErrorCode::ForkSourceGone, "the fork source was deleted"))
             }
             other => other?,
         };
         if let Some(ct) = content_type {
             if !crate::protocol::content_type::same_media_type(ct, &m.content_type) {
-                return Err(ProtocolError::conflict(
-                    "CONTENT_TYPE_MISMATCH",
+                return Err(ProtocolError::new(
+                    ErrorCode::ContentTypeMismatch,
                     format!("a fork must keep its source's content type, {}", m.content_type),
                 ));
             }
         }
         let at = offset.unwrap_or(m.tail);
         if at > m.tail {
-            return Err(ProtocolError::bad_request(
-                "INVALID_FORK_OFFSET",
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidForkOffset,
                 "Stream-Fork-Offset is beyond the source's tail",
             ));
         }
@@ -156,11 +157,11 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     pub(super) async fn inherited(&self, incarnation: u64) -> Result<Meta, ProtocolError> {
         let m = match self.state_at(self.host.now_ms()).await? {
             State::Live(m) | State::Gone(m) => m,
-            State::Missing => return Err(ProtocolError::StreamNotFound),
+            State::Missing => return Err(ProtocolError::stream_not_found()),
         };
         if m.incarnation != incarnation {
-            return Err(ProtocolError::conflict(
-                "FORK_GENERATION_MISMATCH",
+            return Err(ProtocolError::new(
+                ErrorCode::ForkGenerationMismatch,
                 "the fork's source was replaced by a new stream",
             ));
         }
@@ -171,8 +172,8 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
 /// The first `k` bytes (or JSON messages) of a record, for a sub-offset fork.
 fn slice_record(record: Option<Vec<u8>>, k: u64, json_mode: bool) -> Result<Vec<u8>, ProtocolError> {
     let out_of_range = || {
-        ProtocolError::bad_request(
-            "SUB_OFFSET_OUT_OF_RANGE",
+        ProtocolError::new(
+            ErrorCode::SubOffsetOutOfRange,
             "Stream-Fork-Sub-Offset is beyond the record after the fork offset",
         )
     };

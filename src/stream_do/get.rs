@@ -8,6 +8,7 @@ use crate::auth::Access;
 use crate::http::{Reply, Request};
 use crate::protocol::headers as h;
 use crate::protocol::query::{Live, ReadQuery};
+use crate::protocol::ErrorCode;
 use crate::protocol::{ProtocolError, StartAt};
 use crate::store::{Chunk, Meta, Sql};
 use durable_streams_cache::control;
@@ -24,7 +25,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         };
         let query = ReadQuery::parse(req.query())?;
         if query.live != Live::No && query.offset.is_none() {
-            return Err(ProtocolError::bad_request("OFFSET_REQUIRED", "live reads need an offset"));
+            return Err(ProtocolError::new(ErrorCode::OffsetRequired, "live reads need an offset"));
         }
         let m = match public {
             Some(m) => m,
@@ -34,8 +35,8 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let start = query.offset.unwrap_or(StartAt::Beginning);
         let from = start.position(m.tail);
         if from > m.tail {
-            return Err(ProtocolError::bad_request(
-                "OFFSET_BEYOND_TAIL",
+            return Err(ProtocolError::new(
+                ErrorCode::OffsetBeyondTail,
                 "offset is beyond the stream's tail",
             ));
         }

@@ -6,6 +6,7 @@ use crate::protocol::expiry::Expiry;
 use crate::protocol::fork::ForkRequest;
 use crate::protocol::headers as h;
 use crate::protocol::producer::Producer;
+use crate::protocol::ErrorCode;
 use crate::protocol::{content_type, query, time, ProtocolError};
 use crate::store::{Append, CreateRequest, Meta};
 
@@ -13,8 +14,8 @@ use crate::store::{Append, CreateRequest, Meta};
 pub fn create_request(req: &Request) -> Result<CreateRequest, ProtocolError> {
     let content_type = req.header("content-type");
     if content_type.is_some_and(|ct| ct.len() > content_type::MAX_CONTENT_TYPE_BYTES) {
-        return Err(ProtocolError::bad_request(
-            "INVALID_CONTENT_TYPE",
+        return Err(ProtocolError::new(
+            ErrorCode::InvalidContentType,
             "Content-Type must be at most 256 bytes",
         ));
     }
@@ -35,7 +36,7 @@ pub fn create_request(req: &Request) -> Result<CreateRequest, ProtocolError> {
 pub fn append_request(req: &mut Request) -> Result<Append, ProtocolError> {
     let stream_seq = req.header(h::STREAM_SEQ);
     if stream_seq.is_some_and(|seq| seq.len() > h::MAX_STREAM_SEQ_BYTES) {
-        return Err(ProtocolError::bad_request("INVALID_STREAM_SEQ", "Stream-Seq must be at most 256 bytes"));
+        return Err(ProtocolError::new(ErrorCode::InvalidStreamSeq, "Stream-Seq must be at most 256 bytes"));
     }
     Ok(Append {
         content_type: req.header("content-type").map(str::to_owned),

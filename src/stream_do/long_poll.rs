@@ -64,9 +64,9 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             m = match self.store.state()? {
                 State::Live(m) if m.incarnation == first.incarnation => m,
                 State::Gone(g) if g.incarnation == first.incarnation => {
-                    return Err(ProtocolError::StreamGone)
+                    return Err(ProtocolError::stream_gone())
                 }
-                _ => return Err(ProtocolError::StreamNotFound),
+                _ => return Err(ProtocolError::stream_not_found()),
             };
         }
     }

@@ -53,6 +53,7 @@ use crate::internal;
 use crate::protocol::headers as h;
 use crate::protocol::path::StreamName;
 use crate::protocol::query::{Live, ReadQuery};
+use crate::protocol::ErrorCode;
 use crate::protocol::ProtocolError;
 use crate::store::{Sql, State, Store};
 use notify::Notify;
@@ -156,13 +157,13 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let name = match StreamName::parse(&path) {
             Some(Ok(name)) => name,
             Some(Err(e)) => return Reply::error(&e).into(),
-            None => return Reply::error(&ProtocolError::NotFound).into(),
+            None => return Reply::error(&ProtocolError::not_found()).into(),
         };
         if name.is_registry() && matches!(req.method, Method::Put | Method::Post | Method::Delete) {
-            return Reply::error(&ProtocolError::Forbidden {
-                code: "REGISTRY_READ_ONLY",
-                message: "the registry stream is written by the server only".into(),
-            })
+            return Reply::error(&ProtocolError::new(
+                ErrorCode::RegistryReadOnly,
+                "the registry stream is written by the server only",
+            ))
             .into();
         }
         match req.method {
@@ -174,7 +175,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             Method::Post => self.append(req).await.into(),
             Method::Head => self.head(&req).await.into(),
             Method::Delete => self.delete().await.into(),
-            _ => Reply::error(&ProtocolError::MethodNotAllowed).into(),
+            _ => Reply::error(&ProtocolError::method_not_allowed()).into(),
         }
     }
 
@@ -215,8 +216,8 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     async fn live(&self, now: i64) -> Result<crate::store::Meta, ProtocolError> {
         match self.state_at(now).await? {
             State::Live(m) => Ok(m),
-            State::Gone(_) => Err(ProtocolError::StreamGone),
-            State::Missing => Err(ProtocolError::StreamNotFound),
+            State::Gone(_) => Err(ProtocolError::stream_gone()),
+            State::Missing => Err(ProtocolError::stream_not_found()),
         }
     }
 }

@@ -11,7 +11,7 @@ use durable_streams_cache::control;
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     pub(super) async fn append(&self, mut req: Request) -> Result<Reply, ProtocolError> {
         if req.body.len() > self.config.max_append_bytes {
-            return Err(ProtocolError::PayloadTooLarge { limit: self.config.max_append_bytes as u64 });
+            return Err(ProtocolError::payload_too_large(self.config.max_append_bytes as u64));
         }
         let append = append_request(&mut req)?;
         let _writing = self.writes.lock().await;

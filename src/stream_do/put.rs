@@ -9,24 +9,25 @@ use crate::http::{Reply, Request};
 use crate::protocol::expiry::Expiry;
 use crate::protocol::fork::ForkRequest;
 use crate::protocol::path::StreamName;
+use crate::protocol::ErrorCode;
 use crate::protocol::{content_type, json, ProtocolError};
 use crate::store::{CreateRequest, ForkOrigin, Meta, NewStream, Sql, State};
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     pub(super) async fn create(&self, req: Request, name: &StreamName) -> Result<Reply, ProtocolError> {
         if req.body.len() > self.config.max_append_bytes {
-            return Err(ProtocolError::PayloadTooLarge { limit: self.config.max_append_bytes as u64 });
+            return Err(ProtocolError::payload_too_large(self.config.max_append_bytes as u64));
         }
         let wanted = create_request(&req)?;
         if let Some(f) = &wanted.fork {
             if f.source == *name {
-                return Err(ProtocolError::bad_request("INVALID_FORK_SOURCE", "a stream cannot fork itself"));
+                return Err(ProtocolError::new(ErrorCode::InvalidForkSource, "a stream cannot fork itself"));
             }
             if f.source.project != name.project {
-                return Err(ProtocolError::Forbidden {
-                    code: "FORK_ACROSS_PROJECTS",
-                    message: "a stream can only fork a stream of its own project".into(),
-                });
+                return Err(ProtocolError::new(
+                    ErrorCode::ForkAcrossProjects,
+                    "a stream can only fork a stream of its own project",
+                ));
             }
         }
         let stream_id = &name.key();
@@ -38,8 +39,8 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 return self.created(200, &m, &req);
             }
             State::Gone(_) => {
-                return Err(ProtocolError::conflict(
-                    "STREAM_RETAINED",
+                return Err(ProtocolError::new(
+                    ErrorCode::StreamRetained,
                     "a deleted stream is retained for its forks; the path cannot be reused yet",
                 ))
             }
@@ -99,7 +100,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         };
         match self.host.call(&fork.source.key(), call).await? {
             CallReply::Granted(g) => Ok(g),
-            _ => Err(ProtocolError::Unavailable("unexpected reply to a fork request".into())),
+            _ => Err(ProtocolError::unavailable("unexpected reply to a fork request")),
         }
     }
 }

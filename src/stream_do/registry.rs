@@ -78,7 +78,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let now = self.host.now_ms();
         let m = match self.state_at(now).await? {
             State::Live(m) => m,
-            State::Gone(_) => return Err(ProtocolError::StreamGone),
+            State::Gone(_) => return Err(ProtocolError::stream_gone()),
             State::Missing => self.store.create(registry_stream(registry_key), now)?,
         };
         let append = Append {

@@ -9,7 +9,7 @@ use std::rc::{Rc, Weak};
 use futures_executor::block_on;
 use futures_util::future::LocalBoxFuture;
 
-use super::calls::{decode_reply, Call, CallReply};
+use super::calls::{Call, CallReply};
 use super::host::ColdStore;
 use super::*;
 use crate::http::{Body, Method, Reply, Request};
@@ -165,7 +165,7 @@ impl Host for TestHost {
                 .await;
             let reply = reply_of(answer);
             let reply = Reply { body: Body::Bytes(bytes(reply.body)), ..reply };
-            decode_reply(&call, reply)
+            call.decode_reply(reply)
         })
     }
 

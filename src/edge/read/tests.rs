@@ -225,7 +225,7 @@ fn a_bypassing_client_refreshes_the_entry_for_everyone() {
 #[test]
 fn followers_of_a_failed_leader_ask_the_origin_themselves() {
     let (cache, origin) = (MemoryCache::default(), long_poll_data());
-    *origin.answer.borrow_mut() = Err(ProtocolError::Unavailable("down".into()));
+    *origin.answer.borrow_mut() = Err(ProtocolError::unavailable("down"));
     let in_flight = in_flight();
     let f = facts_for(Mode::LongPoll);
     let key = CacheKey::for_read("https://h", &f);
