@@ -34,5 +34,8 @@ pub mod stream_do;
 #[cfg(target_arch = "wasm32")]
 mod platform;
 
+#[cfg(test)]
+mod layers;
+
 #[cfg(target_arch = "wasm32")]
 pub use platform::{handle_fetch, StreamDO};
