@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::protocol::ProtocolError;
+use crate::protocol::{ErrorCode, ProtocolError};
 
 /// The request methods the worker distinguishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +102,48 @@ fn split_url(url: &str) -> (&str, &str, &str) {
     let (origin, rest) = url.split_at(path_start);
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     (origin, if path.is_empty() { "/" } else { path }, query)
+}
+
+/// Collects a request body of at most `limit` bytes as its chunks arrive. A larger body
+/// is still read to the end, and dropped, so the client gets a clean 413 instead of a
+/// reset. A body whose stream fails broke off on the client's side: a 4xx, never a
+/// server error, and nothing of it is used.
+#[derive(Debug)]
+pub struct BodyCollector {
+    limit: usize,
+    total: usize,
+    body: Vec<u8>,
+}
+
+impl BodyCollector {
+    /// Collects at most `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self { limit, total: 0, body: Vec::new() }
+    }
+
+    /// Takes the next chunk.
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.total = self.total.saturating_add(chunk.len());
+        if self.total <= self.limit {
+            self.body.extend_from_slice(chunk);
+        }
+    }
+
+    /// The error for a body stream that failed with `why`.
+    pub fn broke_off(&self, why: &str) -> ProtocolError {
+        ProtocolError::new(
+            ErrorCode::IncompleteBody,
+            format!("the request body broke off after {} bytes: {why}", self.total),
+        )
+    }
+
+    /// The whole body, or 413 if it was over the limit.
+    pub fn finish(self) -> Result<Vec<u8>, ProtocolError> {
+        if self.total > self.limit {
+            return Err(ProtocolError::payload_too_large(self.limit as u64));
+        }
+        Ok(self.body)
+    }
 }
 
 /// A reply body.
@@ -205,6 +247,27 @@ mod tests {
     fn headers_compare_case_insensitively() {
         let r = Request::new(Method::Get, "http://h/").with_header("Stream-Seq", "1");
         assert_eq!(r.header("stream-seq"), Some("1"));
+    }
+
+    #[test]
+    fn bodies_are_collected_up_to_the_limit() {
+        let mut body = BodyCollector::new(6);
+        body.push(b"abc");
+        body.push(b"def");
+        assert_eq!(body.finish().unwrap(), b"abcdef");
+        let mut over = BodyCollector::new(6);
+        over.push(b"abcd");
+        over.push(b"efg");
+        assert_eq!(over.finish().unwrap_err(), ProtocolError::payload_too_large(6));
+    }
+
+    #[test]
+    fn a_body_that_breaks_off_is_the_clients_error() {
+        let mut body = BodyCollector::new(100);
+        body.push(b"abc");
+        let e = body.broke_off("Network connection lost.");
+        assert_eq!((e.status(), e.code()), (400, ErrorCode::IncompleteBody));
+        assert!(e.message().contains("after 3 bytes"), "{e}");
     }
 
     #[test]

@@ -3,11 +3,10 @@
 use futures_util::StreamExt;
 use worker::{Headers, Response, ResponseBuilder};
 
-use crate::http::{Body, Method, Reply, Request};
-use crate::protocol::{ErrorCode, ProtocolError};
+use crate::http::{Body, BodyCollector, Method, Reply, Request};
+use crate::protocol::ProtocolError;
 
-/// Reads a request, with a body of at most `limit` bytes. A larger body is still read
-/// to the end (and dropped) so the client gets a clean 413 instead of a reset.
+/// Reads a request, with a body of at most `limit` bytes (see [`BodyCollector`]).
 pub async fn read_request(mut req: worker::Request, limit: usize) -> Result<Request, ProtocolError> {
     let method = Method::parse(&req.inner().method());
     let url = req.inner().url();
@@ -18,24 +17,14 @@ pub async fn read_request(mut req: worker::Request, limit: usize) -> Result<Requ
     }
     let mut stream =
         req.stream().map_err(|e| ProtocolError::internal(format!("the request body cannot be read: {e}")))?;
-    let mut total = 0usize;
+    let mut body = BodyCollector::new(limit);
     while let Some(chunk) = stream.next().await {
-        // The body stream fails when the client goes away mid-upload: its mistake, never
-        // a server error, and nothing is stored.
-        let chunk = chunk.map_err(|e| {
-            ProtocolError::new(
-                ErrorCode::IncompleteBody,
-                format!("the request body broke off after {total} bytes: {e}"),
-            )
-        })?;
-        total += chunk.len();
-        if total <= limit {
-            out.body.extend_from_slice(&chunk);
+        match chunk {
+            Ok(chunk) => body.push(&chunk),
+            Err(e) => return Err(body.broke_off(&e.to_string())),
         }
     }
-    if total > limit {
-        return Err(ProtocolError::payload_too_large(limit as u64));
-    }
+    out.body = body.finish()?;
     Ok(out)
 }
 
