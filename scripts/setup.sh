@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the worker needs to build, run and test, idempotently:
-#   - the wasm32-unknown-unknown Rust target,
+#   - the wasm32-unknown-unknown Rust target and clippy,
 #   - worker-build, and the wasm-bindgen CLI at exactly the version in Cargo.lock,
 #   - the npm packages pinned in package-lock.json (wrangler, binaryen's wasm-opt,
 #     vitest and the conformance suite).
@@ -17,6 +17,11 @@ say() { printf '[setup] %s\n' "$*"; }
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
+fi
+
+if ! rustup component list --installed | grep -q '^clippy'; then
+  say "adding clippy"
+  rustup component add clippy
 fi
 
 installed_version() { "$1" --version 2>/dev/null | awk '{print $NF}'; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test:
-#   1. native unit and property tests (cargo test),
+#   1. native unit and property tests (cargo test), and clippy natively and for wasm32,
 #   2. the upstream conformance suite and our integration tests (vitest) against the
 #      worker running locally under wrangler dev, and a smoke test of the example
 #      worker that embeds the library,
@@ -18,6 +18,13 @@ export LONG_POLL_TIMEOUT_MS=1000
 
 echo "== native tests"
 cargo test --workspace --quiet
+
+# Natively clippy sees everything but the wasm-only platform glue; the wasm32 run sees
+# that too (the load-test harness is native only).
+echo "== lints: clippy, native and wasm32"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --quiet --target wasm32-unknown-unknown \
+  -p durable-streams-cloudflare -p durable-streams-cache -p embedded-worker -- -D warnings
 
 work=$(mktemp -d)
 workers=()

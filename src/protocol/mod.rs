@@ -3,6 +3,10 @@
 //! Nothing here performs I/O or reads a clock; callers pass `now_ms` where time matters.
 //! Section references (§) point at the protocol specification, PROTOCOL.md.
 
+// Slicing and indexing panic on a bad bound, and a panic aborts the whole Durable
+// Object: parsers and storage code use `get` and friends.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 pub mod content_type;
 pub mod error;
 pub mod expiry;

@@ -76,17 +76,16 @@ impl FromStr for Offset {
 
     /// Accepts exactly the encoded form: 16 digits, `_`, 16 digits.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let b = s.as_bytes();
-        let well_formed = b.len() == 2 * OFFSET_DIGITS + 1
-            && b[OFFSET_DIGITS] == b'_'
-            && b[..OFFSET_DIGITS].iter().all(u8::is_ascii_digit)
-            && b[OFFSET_DIGITS + 1..].iter().all(u8::is_ascii_digit);
-        if !well_formed {
-            return Err(invalid_offset());
+        let digits = |part: &str| {
+            (part.len() == OFFSET_DIGITS && part.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| part.parse::<u64>().ok())
+                .flatten()
+        };
+        let (read_seq, position) = s.split_once('_').ok_or_else(invalid_offset)?;
+        match (digits(read_seq), digits(position)) {
+            (Some(read_seq), Some(position)) => Ok(Offset { read_seq, position }),
+            _ => Err(invalid_offset()),
         }
-        let read_seq = s[..OFFSET_DIGITS].parse::<u64>().map_err(|_| invalid_offset())?;
-        let position = s[OFFSET_DIGITS + 1..].parse::<u64>().map_err(|_| invalid_offset())?;
-        Ok(Offset { read_seq, position })
     }
 }
 

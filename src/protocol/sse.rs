@@ -96,24 +96,17 @@ pub const KEEPALIVE: &[u8] = b": keepalive\n\n";
 /// `a\n` is sent as `data:a` and `data:` and reads back as `a\n`.
 fn split_lines(payload: &[u8]) -> Vec<&[u8]> {
     let mut lines = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < payload.len() {
-        match payload[i] {
-            b'\r' => {
-                lines.push(&payload[start..i]);
-                i += if payload.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
-                start = i;
-            }
-            b'\n' => {
-                lines.push(&payload[start..i]);
-                i += 1;
-                start = i;
-            }
-            _ => i += 1,
-        }
+    let mut rest = payload;
+    while let Some(end) = rest.iter().position(|b| matches!(b, b'\r' | b'\n')) {
+        let (line, terminator) = rest.split_at(end);
+        lines.push(line);
+        rest = match terminator {
+            [b'\r', b'\n', after @ ..] => after,
+            [_, after @ ..] => after,
+            [] => terminator,
+        };
     }
-    lines.push(&payload[start..]);
+    lines.push(rest);
     lines
 }
 

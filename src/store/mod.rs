@@ -6,6 +6,10 @@
 //! need another stream (forks) or a clock take their inputs as values; the caller
 //! performs cross-stream calls (see `stream_do`).
 
+// Slicing and indexing panic on a bad bound, and a panic aborts the whole Durable
+// Object: parsers and storage code use `get` and friends.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 mod append;
 pub mod cold;
 mod create;
