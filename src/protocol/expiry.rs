@@ -32,6 +32,26 @@ impl Expiry {
         }
     }
 
+    /// From the pair it is stored and sent as (`ttl_seconds`, `expires_at` in ms); a TTL
+    /// wins if both are set.
+    pub fn from_parts(ttl_seconds: Option<u64>, expires_at: Option<i64>) -> Self {
+        match (ttl_seconds, expires_at) {
+            (Some(secs), _) => Self::Ttl(secs),
+            (None, Some(at)) => Self::At(at),
+            (None, None) => Self::None,
+        }
+    }
+
+    /// The pair it is stored and sent as: (`ttl_seconds`, `expires_at` in ms), at most
+    /// one set.
+    pub fn parts(self) -> (Option<u64>, Option<i64>) {
+        match self {
+            Self::None => (None, None),
+            Self::Ttl(secs) => (Some(secs), None),
+            Self::At(at) => (None, Some(at)),
+        }
+    }
+
     /// When a stream last touched at `touched_at_ms` expires, if ever.
     pub fn deadline(self, touched_at_ms: i64) -> Option<i64> {
         match self {
@@ -94,6 +114,17 @@ mod tests {
         assert_eq!(e.deadline(1000), Some(3000));
         assert_eq!(Expiry::At(5).deadline(1000), Some(5));
         assert!(e.slides() && !Expiry::At(5).slides());
+    }
+
+    #[test]
+    fn parts_round_trip_and_a_ttl_wins() {
+        for e in [Expiry::None, Expiry::Ttl(60), Expiry::At(-5), Expiry::At(1_700_000_000_000)] {
+            let (ttl, at) = e.parts();
+            assert_eq!(Expiry::from_parts(ttl, at), e);
+        }
+        assert_eq!(Expiry::Ttl(60).parts(), (Some(60), None));
+        assert_eq!(Expiry::At(7).parts(), (None, Some(7)));
+        assert_eq!(Expiry::from_parts(Some(3), Some(7)), Expiry::Ttl(3));
     }
 
     proptest! {

@@ -7,10 +7,11 @@
 //! upload land after the planned end and stay in the hot log. A plan that went stale (the
 //! stream was deleted, or another rotation won) commits nothing.
 
+use super::log;
 use super::meta::{self, Meta};
 use super::rows::Row;
 use super::segment;
-use super::sql::{Sql, SqlExt, StorageError, Value};
+use super::sql::{Columns, Sql, SqlExt, StorageError, Value};
 use super::Store;
 use crate::protocol::{Offset, ProtocolError};
 
@@ -40,6 +41,22 @@ pub struct SegmentInfo {
     pub end: u64,
     /// The object's key.
     pub key: String,
+}
+
+/// The `segments` columns a [`SegmentInfo`] is read from.
+const SEGMENTS: Columns = Columns::new("segments", &["read_seq", "start", "\"end\"", "object_key"]);
+
+impl SegmentInfo {
+    /// The entry in a row of [`SEGMENTS`] values.
+    fn decode(values: &mut [Value]) -> Result<Self, StorageError> {
+        let r = SEGMENTS.read(values)?;
+        Ok(Self {
+            read_seq: r.get("read_seq")?.uint(),
+            start: r.get("start")?.uint(),
+            end: r.get("end")?.uint(),
+            key: r.get("object_key")?.text(),
+        })
+    }
 }
 
 /// A planned rotation: the encoded object and where it goes.
@@ -95,17 +112,9 @@ impl<S: Sql> Store<S> {
             return Ok(None);
         }
         let (start, end) = (m.hot_start(), m.tail);
-        let mut rows = Vec::new();
-        self.sql().query(
-            "SELECT start, body, flags FROM log WHERE start >= ? AND start < ? ORDER BY start",
-            &[start.into(), end.into()],
-            &mut |r: &mut [Value]| {
-                rows.push(Row { start: r[0].int().max(0) as u64, body: r[1].take_blob(), flags: r[2].int() });
-                true
-            },
-        )?;
+        let rows = log::rows(self.sql(), start, end)?;
         let contiguous = rows.first().map(|r| r.start) == Some(start)
-            && rows.windows(2).all(|w| w[0].end() == w[1].start)
+            && rows.iter().zip(rows.iter().skip(1)).all(|(a, b)| a.end() == b.start)
             && rows.last().map(Row::end) == Some(end);
         if !contiguous {
             return Err(ProtocolError::internal("the hot log is not contiguous; rotation skipped"));
@@ -161,35 +170,25 @@ impl<S: Sql> Store<S> {
 
     /// The segments holding any of `[from, until)`, in order.
     pub fn segments_between(&self, from: u64, until: u64) -> Result<Vec<SegmentInfo>, StorageError> {
-        let mut out = Vec::new();
-        self.sql().query(
-            "SELECT read_seq, start, \"end\", object_key FROM segments
-             WHERE \"end\" > ? AND start < ? ORDER BY read_seq",
-            &[from.into(), until.into()],
-            &mut |r: &mut [Value]| {
-                out.push(SegmentInfo {
-                    read_seq: r[0].int().max(0) as u64,
-                    start: r[1].int().max(0) as u64,
-                    end: r[2].int().max(0) as u64,
-                    key: r[3].text(),
-                });
-                true
-            },
-        )?;
-        Ok(out)
+        self.segments("WHERE \"end\" > ? AND start < ?", &[from.into(), until.into()])
     }
 
     /// The keys of every segment object.
     pub(super) fn segment_keys(&self) -> Result<Vec<String>, StorageError> {
-        let mut keys = Vec::new();
-        self.sql().query(
-            "SELECT object_key FROM segments ORDER BY read_seq",
-            &[],
-            &mut |r: &mut [Value]| {
-                keys.push(r[0].text());
-                true
+        Ok(self.segments("", &[])?.into_iter().map(|s| s.key).collect())
+    }
+
+    /// The segments `filter` (a `WHERE` clause, or nothing) selects, in order.
+    fn segments(&self, filter: &str, params: &[Value]) -> Result<Vec<SegmentInfo>, StorageError> {
+        let mut out = Vec::new();
+        self.sql().try_query(
+            &format!("SELECT {} FROM segments {filter} ORDER BY read_seq", SEGMENTS.list()),
+            params,
+            |values| {
+                out.push(SegmentInfo::decode(values)?);
+                Ok::<_, StorageError>(true)
             },
         )?;
-        Ok(keys)
+        Ok(out)
     }
 }

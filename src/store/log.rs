@@ -7,18 +7,28 @@
 //! [`CONTINUES_MESSAGE`], so a read never ends inside a message.
 
 use super::rows::{split_rows, Row, RowReader};
-use super::sql::{Sql, StorageError, Value};
+use super::sql::{Columns, Sql, SqlExt, StorageError, Value};
 use crate::protocol::ProtocolError;
 
 /// The largest row body.
 pub const ROW_BYTES: usize = 1 << 20;
 
+/// The `log` columns a [`Row`] is read from.
+const LOG: Columns = Columns::new("log", &["start", "body", "flags"]);
+
+/// The row in a row of [`LOG`] values.
+fn decode(values: &mut [Value]) -> Result<Row, StorageError> {
+    let mut r = LOG.read(values)?;
+    Ok(Row { start: r.get("start")?.uint(), flags: r.get("flags")?.int(), body: r.take("body")?.into_blob() })
+}
+
 /// Stores one record at `start` and returns the position after it.
 pub fn append_record(sql: &impl Sql, start: u64, bytes: &[u8], json_mode: bool) -> Result<u64, StorageError> {
     for (at, len, flags) in split_rows(bytes, json_mode, ROW_BYTES) {
+        let body = bytes.get(at..at + len).ok_or_else(|| StorageError("a row outside its record".into()))?;
         sql.execute(
             "INSERT INTO log (start, body, flags) VALUES (?, ?, ?)",
-            &[(start + at as u64).into(), bytes[at..at + len].to_vec().into(), flags.into()],
+            &[(start + at as u64).into(), body.to_vec().into(), flags.into()],
         )?;
     }
     Ok(start + bytes.len() as u64)
@@ -31,25 +41,27 @@ fn scan(
     until: u64,
     visit: &mut dyn FnMut(Row) -> Result<bool, ProtocolError>,
 ) -> Result<(), ProtocolError> {
-    let mut failure = None;
-    sql.query(
-        "SELECT start, body, flags FROM log
-         WHERE start >= coalesce((SELECT max(start) FROM log WHERE start <= ?1), ?1)
-           AND start < ?2
-         ORDER BY start",
+    sql.try_query(
+        &format!(
+            "SELECT {} FROM log
+             WHERE start >= coalesce((SELECT max(start) FROM log WHERE start <= ?1), ?1)
+               AND start < ?2
+             ORDER BY start",
+            LOG.list()
+        ),
         &[from.into(), until.into()],
-        &mut |r: &mut [Value]| {
-            let row = Row { start: r[0].int().max(0) as u64, body: r[1].take_blob(), flags: r[2].int() };
-            match visit(row) {
-                Ok(more) => more,
-                Err(e) => {
-                    failure = Some(e);
-                    false
-                }
-            }
-        },
-    )?;
-    failure.map_or(Ok(()), Err)
+        |values| visit(decode(values)?),
+    )
+}
+
+/// The rows from the one containing `from` up to (not including) `until`, in order.
+pub(super) fn rows(sql: &impl Sql, from: u64, until: u64) -> Result<Vec<Row>, ProtocolError> {
+    let mut rows = Vec::new();
+    scan(sql, from, until, &mut |row| {
+        rows.push(row);
+        Ok(true)
+    })?;
+    Ok(rows)
 }
 
 /// Feeds hot rows to a reader from where it stands.
@@ -67,7 +79,7 @@ pub fn clear(sql: &impl Sql) -> Result<(), StorageError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::rows::{Chunk, RangeRead, RecordRead, Span, CONTINUES_MESSAGE};
+    use super::super::rows::{Chunk, RangeRead, RecordRead, Span, CONTINUES_MESSAGE, RECORD_START};
     use super::super::{schema, sql::native::NativeSql};
     use super::*;
     use crate::protocol::json;
@@ -101,6 +113,23 @@ mod tests {
         let mut reader = RecordRead::new(at, until, json_mode);
         continue_reader(db, &mut reader)?;
         Ok(reader.finish())
+    }
+
+    #[test]
+    fn rows_decode_by_column_and_a_short_row_is_an_error() {
+        let mut values = [Value::Integer(7), Value::Blob(b"ab".to_vec()), Value::Integer(RECORD_START)];
+        assert_eq!(decode(&mut values).unwrap(), Row { start: 7, body: b"ab".to_vec(), flags: RECORD_START });
+        assert!(decode(&mut [Value::Integer(7), Value::Blob(b"ab".to_vec())]).is_err());
+    }
+
+    #[test]
+    fn rows_are_listed_from_the_one_containing_the_start() {
+        let db = db();
+        let t = append_record(&db, 0, b"abc", false).unwrap();
+        let t = append_record(&db, t, b"de", false).unwrap();
+        let starts: Vec<u64> = rows(&db, 1, t).unwrap().iter().map(|r| r.start).collect();
+        assert_eq!(starts, vec![0, 3]);
+        assert!(rows(&db, 3, 3).unwrap().is_empty());
     }
 
     #[test]

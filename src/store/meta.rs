@@ -1,6 +1,6 @@
 //! A stream's metadata: the single row of the `stream` table.
 
-use super::sql::{Sql, SqlExt, StorageError, Value};
+use super::sql::{Columns, Sql, SqlExt, StorageError, Value};
 use crate::protocol::content_type;
 use crate::protocol::expiry::Expiry;
 use crate::protocol::producer::Producer;
@@ -119,102 +119,130 @@ impl Meta {
     }
 }
 
-const COLUMNS: &str = "stream_id, incarnation, content_type, created_at, tail, closed,
-    closed_by_producer, closed_by_epoch, closed_by_seq, last_stream_seq, ttl_seconds,
-    expires_at, expiry_inherited, touched_at, fork_source, fork_offset, fork_sub_offset,
-    fork_source_incarnation, fork_count, deleted, hot_messages, hot_bytes, segments, cold_end,
-    read_seq_base, public, reader_key";
+/// The `stream` table's columns, as loaded and inserted (the `singleton` key aside).
+const STREAM: Columns = Columns::new(
+    "stream",
+    &[
+        "stream_id",
+        "incarnation",
+        "content_type",
+        "created_at",
+        "tail",
+        "closed",
+        "closed_by_producer",
+        "closed_by_epoch",
+        "closed_by_seq",
+        "last_stream_seq",
+        "ttl_seconds",
+        "expires_at",
+        "expiry_inherited",
+        "touched_at",
+        "fork_source",
+        "fork_offset",
+        "fork_sub_offset",
+        "fork_source_incarnation",
+        "fork_count",
+        "deleted",
+        "hot_messages",
+        "hot_bytes",
+        "segments",
+        "cold_end",
+        "read_seq_base",
+        "public",
+        "reader_key",
+    ],
+);
 
 /// Loads the stream row, if there is one.
 pub fn load(sql: &impl Sql) -> Result<Option<Meta>, StorageError> {
-    let row = sql.query_row(&format!("SELECT {COLUMNS} FROM stream WHERE singleton = 1"), &[])?;
-    Ok(row.map(|r| from_row(&r)))
+    let row = sql.query_row(&format!("SELECT {} FROM stream WHERE singleton = 1", STREAM.list()), &[])?;
+    row.map(|mut values| decode(&mut values)).transpose()
 }
 
-fn from_row(r: &[Value]) -> Meta {
-    let u = |i: usize| r[i].int().max(0) as u64;
-    let expiry = match (r[10].opt_int(), r[11].opt_int()) {
-        (Some(ttl), _) => Expiry::Ttl(ttl.max(0) as u64),
-        (None, Some(at)) => Expiry::At(at),
-        (None, None) => Expiry::None,
+/// The metadata in a row of [`STREAM`] values.
+fn decode(values: &mut [Value]) -> Result<Meta, StorageError> {
+    let r = STREAM.read(values)?;
+    let closed_by = match r.get("closed_by_producer")?.opt_text() {
+        Some(id) => Some(ClosedBy {
+            id,
+            epoch: r.get("closed_by_epoch")?.uint(),
+            seq: r.get("closed_by_seq")?.uint(),
+        }),
+        None => None,
     };
-    let closed_by = r[6].opt_text().map(|id| ClosedBy { id, epoch: u(7), seq: u(8) });
-    let fork = r[14].opt_text().map(|source| ForkOrigin {
-        source,
-        offset: u(15),
-        sub_offset: u(16),
-        source_incarnation: u(17),
-    });
-    Meta {
-        stream_id: r[0].text(),
-        incarnation: u(1),
-        content_type: r[2].text(),
-        created_at: r[3].int(),
-        tail: u(4),
-        closed: r[5].int() != 0,
+    let fork = match r.get("fork_source")?.opt_text() {
+        Some(source) => Some(ForkOrigin {
+            source,
+            offset: r.get("fork_offset")?.uint(),
+            sub_offset: r.get("fork_sub_offset")?.uint(),
+            source_incarnation: r.get("fork_source_incarnation")?.uint(),
+        }),
+        None => None,
+    };
+    Ok(Meta {
+        stream_id: r.get("stream_id")?.text(),
+        incarnation: r.get("incarnation")?.uint(),
+        content_type: r.get("content_type")?.text(),
+        created_at: r.get("created_at")?.int(),
+        tail: r.get("tail")?.uint(),
+        closed: r.get("closed")?.flag(),
         closed_by,
-        last_stream_seq: r[9].opt_text(),
-        expiry,
-        expiry_inherited: r[12].int() != 0,
-        touched_at: r[13].int(),
+        last_stream_seq: r.get("last_stream_seq")?.opt_text(),
+        expiry: Expiry::from_parts(r.get("ttl_seconds")?.opt_uint(), r.get("expires_at")?.opt_int()),
+        expiry_inherited: r.get("expiry_inherited")?.flag(),
+        touched_at: r.get("touched_at")?.int(),
         fork,
-        fork_count: u(18),
-        deleted: r[19].int() != 0,
+        fork_count: r.get("fork_count")?.uint(),
+        deleted: r.get("deleted")?.flag(),
         tiering: Tiering {
-            hot_messages: u(20),
-            hot_bytes: u(21),
-            segments: u(22),
-            cold_end: r[23].opt_int().map(|v| v.max(0) as u64),
-            read_seq_base: u(24),
+            hot_messages: r.get("hot_messages")?.uint(),
+            hot_bytes: r.get("hot_bytes")?.uint(),
+            segments: r.get("segments")?.uint(),
+            cold_end: r.get("cold_end")?.opt_uint(),
+            read_seq_base: r.get("read_seq_base")?.uint(),
         },
-        public: r[25].int() != 0,
-        reader_key: r[26].opt_text(),
-    }
+        public: r.get("public")?.flag(),
+        reader_key: r.get("reader_key")?.opt_text(),
+    })
 }
 
 /// Inserts the stream row (there must be none).
 pub fn insert(sql: &impl Sql, m: &Meta) -> Result<(), StorageError> {
-    let (ttl, at) = match m.expiry {
-        Expiry::None => (None, None),
-        Expiry::Ttl(s) => (Some(s), None),
-        Expiry::At(a) => (None, Some(a)),
-    };
+    let (ttl_seconds, expires_at) = m.expiry.parts();
     let cb = m.closed_by.as_ref();
     let fork = m.fork.as_ref();
+    let values = STREAM.bind([
+        ("stream_id", m.stream_id.as_str().into()),
+        ("incarnation", m.incarnation.into()),
+        ("content_type", m.content_type.as_str().into()),
+        ("created_at", m.created_at.into()),
+        ("tail", m.tail.into()),
+        ("closed", m.closed.into()),
+        ("closed_by_producer", cb.map(|c| c.id.clone()).into()),
+        ("closed_by_epoch", cb.map(|c| c.epoch).into()),
+        ("closed_by_seq", cb.map(|c| c.seq).into()),
+        ("last_stream_seq", m.last_stream_seq.clone().into()),
+        ("ttl_seconds", ttl_seconds.into()),
+        ("expires_at", expires_at.into()),
+        ("expiry_inherited", m.expiry_inherited.into()),
+        ("touched_at", m.touched_at.into()),
+        ("fork_source", fork.map(|f| f.source.clone()).into()),
+        ("fork_offset", fork.map(|f| f.offset).into()),
+        ("fork_sub_offset", fork.map(|f| f.sub_offset).into()),
+        ("fork_source_incarnation", fork.map(|f| f.source_incarnation).into()),
+        ("fork_count", m.fork_count.into()),
+        ("deleted", m.deleted.into()),
+        ("hot_messages", m.tiering.hot_messages.into()),
+        ("hot_bytes", m.tiering.hot_bytes.into()),
+        ("segments", m.tiering.segments.into()),
+        ("cold_end", m.tiering.cold_end.into()),
+        ("read_seq_base", m.tiering.read_seq_base.into()),
+        ("public", m.public.into()),
+        ("reader_key", m.reader_key.clone().into()),
+    ])?;
     sql.execute(
-        &format!(
-            "INSERT INTO stream (singleton, {COLUMNS})
-             VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ),
-        &[
-            m.stream_id.as_str().into(),
-            m.incarnation.into(),
-            m.content_type.as_str().into(),
-            m.created_at.into(),
-            m.tail.into(),
-            m.closed.into(),
-            cb.map(|c| c.id.clone()).into(),
-            cb.map(|c| c.epoch).into(),
-            cb.map(|c| c.seq).into(),
-            m.last_stream_seq.clone().into(),
-            ttl.into(),
-            at.into(),
-            m.expiry_inherited.into(),
-            m.touched_at.into(),
-            fork.map(|f| f.source.clone()).into(),
-            fork.map(|f| f.offset).into(),
-            fork.map(|f| f.sub_offset).into(),
-            fork.map(|f| f.source_incarnation).into(),
-            m.fork_count.into(),
-            m.deleted.into(),
-            m.tiering.hot_messages.into(),
-            m.tiering.hot_bytes.into(),
-            m.tiering.segments.into(),
-            m.tiering.cold_end.into(),
-            m.tiering.read_seq_base.into(),
-            m.public.into(),
-            m.reader_key.clone().into(),
-        ],
+        &format!("INSERT INTO stream (singleton, {}) VALUES (1, {})", STREAM.list(), STREAM.placeholders()),
+        &values,
     )
 }
 
@@ -261,4 +289,58 @@ pub fn adjust_fork_count(sql: &impl Sql, delta: i64) -> Result<(), StorageError>
 /// Marks the stream deleted but retained for its forks.
 pub fn soft_delete(sql: &impl Sql) -> Result<(), StorageError> {
     sql.execute("UPDATE stream SET deleted = 1 WHERE singleton = 1", &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{schema, sql::native::NativeSql};
+    use super::*;
+
+    #[test]
+    fn every_field_survives_insert_and_load() {
+        let db = NativeSql::new();
+        schema::ensure(&db).unwrap();
+        // Distinct values, so a column read into the wrong field shows.
+        let m = Meta {
+            stream_id: "a/b".into(),
+            incarnation: 2,
+            content_type: "application/json".into(),
+            created_at: 3,
+            tail: 4,
+            closed: true,
+            closed_by: Some(ClosedBy { id: "p".into(), epoch: 5, seq: 6 }),
+            last_stream_seq: Some("7".into()),
+            expiry: Expiry::At(8),
+            expiry_inherited: true,
+            touched_at: 9,
+            fork: Some(ForkOrigin {
+                source: "src".into(),
+                offset: 10,
+                sub_offset: 11,
+                source_incarnation: 12,
+            }),
+            fork_count: 13,
+            deleted: true,
+            tiering: Tiering {
+                hot_messages: 14,
+                hot_bytes: 15,
+                segments: 16,
+                cold_end: Some(17),
+                read_seq_base: 18,
+            },
+            public: true,
+            reader_key: Some("rk".into()),
+        };
+        insert(&db, &m).unwrap();
+        assert_eq!(load(&db).unwrap(), Some(m.clone()));
+        db.execute("DELETE FROM stream", &[]).unwrap();
+        let bare = Meta { closed_by: None, expiry: Expiry::Ttl(19), fork: None, reader_key: None, ..m };
+        insert(&db, &bare).unwrap();
+        assert_eq!(load(&db).unwrap(), Some(bare));
+    }
+
+    #[test]
+    fn a_short_row_is_an_error() {
+        assert!(decode(&mut [Value::Text("s".into()), Value::Integer(1)]).is_err());
+    }
 }

@@ -3,7 +3,7 @@
 //! The state lives as long as the stream: a persistent store must keep deduplicating
 //! retries for as long as the data they wrote exists (§5.2.1).
 
-use super::sql::{Sql, SqlExt, StorageError};
+use super::sql::{Columns, Sql, SqlExt, StorageError, Value};
 use crate::protocol::producer::{Producer, ProducerState};
 
 /// A producer's state and the stream tail after its last accepted append.
@@ -15,14 +15,25 @@ pub struct Stored {
     pub tail: u64,
 }
 
+/// The `producers` columns a [`Stored`] state is read from.
+const PRODUCERS: Columns = Columns::new("producers", &["epoch", "last_seq", "tail"]);
+
 /// Loads a producer's state.
 pub fn load(sql: &impl Sql, id: &str) -> Result<Option<Stored>, StorageError> {
-    let row =
-        sql.query_row("SELECT epoch, last_seq, tail FROM producers WHERE producer_id = ?", &[id.into()])?;
-    Ok(row.map(|r| Stored {
-        state: ProducerState { epoch: r[0].int().max(0) as u64, last_seq: r[1].int().max(0) as u64 },
-        tail: r[2].int().max(0) as u64,
-    }))
+    let row = sql.query_row(
+        &format!("SELECT {} FROM producers WHERE producer_id = ?", PRODUCERS.list()),
+        &[id.into()],
+    )?;
+    row.map(|mut values| decode(&mut values)).transpose()
+}
+
+/// The state in a row of [`PRODUCERS`] values.
+fn decode(values: &mut [Value]) -> Result<Stored, StorageError> {
+    let r = PRODUCERS.read(values)?;
+    Ok(Stored {
+        state: ProducerState { epoch: r.get("epoch")?.uint(), last_seq: r.get("last_seq")?.uint() },
+        tail: r.get("tail")?.uint(),
+    })
 }
 
 /// Records an accepted append.

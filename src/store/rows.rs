@@ -95,6 +95,13 @@ fn first_skip(row: &Row, from: u64, json_mode: bool) -> Result<usize, ProtocolEr
     Ok(skip.min(row.body.len()))
 }
 
+/// The bytes of `row` after the first `skip`, up to `until`. A row that does not reach
+/// past `skip` before `until` means the log does not hold what its positions say.
+fn visible_part(row: &Row, skip: usize, until: u64) -> Result<&[u8], ProtocolError> {
+    let visible = usize::try_from(until.saturating_sub(row.start)).unwrap_or(usize::MAX).min(row.body.len());
+    row.body.get(skip..visible).ok_or_else(gap)
+}
+
 /// Something that takes stored rows in position order: a range read or a record lookup.
 pub trait RowReader {
     /// The position reached.
@@ -170,8 +177,7 @@ impl RowReader for RangeRead {
             self.stopped = true;
             return Ok(false);
         }
-        let visible = row.body.len().min((self.until - row.start) as usize);
-        let piece = &row.body[skip..visible];
+        let piece = visible_part(row, skip, self.until)?;
         let take = if !self.json_mode {
             piece.len().min(room)
         } else if continuation || piece.len() <= room {
@@ -186,7 +192,8 @@ impl RowReader for RangeRead {
                 fitting
             }
         };
-        self.out.extend_from_slice(&piece[..take]);
+        // `take` never exceeds the piece: the cap, or a message end found inside it.
+        self.out.extend_from_slice(piece.get(..take).unwrap_or(piece));
         self.pos += take as u64;
         if take < piece.len() {
             self.stopped = true;
@@ -247,8 +254,7 @@ impl RowReader for RecordRead {
             return Err(gap());
         }
         self.started = true;
-        let visible = row.body.len().min((self.until - row.start) as usize);
-        self.out.extend_from_slice(&row.body[skip..visible]);
+        self.out.extend_from_slice(visible_part(row, skip, self.until)?);
         Ok(self.wants_more())
     }
 }

@@ -98,7 +98,7 @@ pub fn ensure(sql: &impl Sql) -> Result<(), StorageError> {
         return Ok(());
     }
     sql.transaction(&mut || {
-        for step in &MIGRATIONS[current as usize..] {
+        for step in MIGRATIONS.iter().skip(usize::try_from(current).unwrap_or(0)) {
             for stmt in *step {
                 sql.execute(stmt, &[])?;
             }

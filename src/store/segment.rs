@@ -41,7 +41,7 @@ impl Segment {
     /// The rows from the one containing `pos` on.
     pub fn rows_from(&self, pos: u64) -> &[Row] {
         let first = self.rows.partition_point(|r| r.end() <= pos);
-        &self.rows[first..]
+        self.rows.get(first..).unwrap_or_default()
     }
 }
 
@@ -81,31 +81,28 @@ pub fn encode(start: u64, rows: &[Row]) -> Vec<u8> {
 /// Decodes a segment object, checking that it covers exactly `[start, end)` as its index
 /// entry says.
 pub fn decode(bytes: &[u8], expected_start: u64, expected_end: u64) -> Result<Segment, SegmentError> {
-    let header = bytes.get(..HEADER).ok_or(SegmentError::Truncated)?;
-    if &header[..4] != MAGIC {
+    let (header, mut frames) = bytes.split_first_chunk::<HEADER>().ok_or(SegmentError::Truncated)?;
+    if !header.starts_with(MAGIC) {
         return Err(SegmentError::Corrupt("bad magic"));
     }
-    if header[4] != VERSION {
+    if header.get(MAGIC.len()) != Some(&VERSION) {
         return Err(SegmentError::Corrupt("unknown version"));
     }
-    let start = u64::from_be_bytes(header[8..16].try_into().map_err(|_| SegmentError::Truncated)?);
+    let start = u64::from_be_bytes(*header.last_chunk::<8>().ok_or(SegmentError::Truncated)?);
     if start != expected_start {
         return Err(SegmentError::Corrupt("segment starts elsewhere than its index says"));
     }
     let mut rows = Vec::new();
-    let mut at = HEADER;
     let mut pos = start;
-    while at < bytes.len() {
-        let len_bytes = bytes.get(at..at + 4).ok_or(SegmentError::Truncated)?;
-        let len = u32::from_be_bytes(len_bytes.try_into().map_err(|_| SegmentError::Truncated)?) as usize;
-        if len == 0 {
-            return Err(SegmentError::Corrupt("empty frame"));
-        }
-        let frame = bytes.get(at + 4..at + 4 + len).ok_or(SegmentError::Truncated)?;
-        let row = Row { start: pos, flags: i64::from(frame[0]), body: frame[1..].to_vec() };
+    while !frames.is_empty() {
+        let (len, rest) = frames.split_first_chunk::<4>().ok_or(SegmentError::Truncated)?;
+        let (frame, rest) =
+            rest.split_at_checked(u32::from_be_bytes(*len) as usize).ok_or(SegmentError::Truncated)?;
+        let (flags, body) = frame.split_first().ok_or(SegmentError::Corrupt("empty frame"))?;
+        let row = Row { start: pos, flags: i64::from(*flags), body: body.to_vec() };
         pos = row.end();
         rows.push(row);
-        at += 4 + len;
+        frames = rest;
     }
     if pos < expected_end {
         return Err(SegmentError::Truncated);
@@ -153,8 +150,8 @@ mod tests {
         let seg = decode(&encode(100, &r), 100, 110).unwrap();
         assert_eq!(seg, Segment { start: 100, rows: r });
         assert_eq!(seg.end(), 110);
-        assert_eq!(seg.rows_from(104)[0].body, b"de");
-        assert_eq!(seg.rows_from(105)[0].body, b"fghij");
+        assert_eq!(seg.rows_from(104).first().unwrap().body, b"de");
+        assert_eq!(seg.rows_from(105).first().unwrap().body, b"fghij");
         assert!(seg.rows_from(110).is_empty());
     }
 
@@ -169,7 +166,7 @@ mod tests {
         let good = encode(0, &rows(0, &[b"hello"]));
         assert_eq!(decode(b"NOPE", 0, 5).unwrap_err(), SegmentError::Truncated);
         let mut bad_magic = good.clone();
-        bad_magic[0] = b'X';
+        *bad_magic.first_mut().unwrap() = b'X';
         assert_eq!(decode(&bad_magic, 0, 5).unwrap_err(), SegmentError::Corrupt("bad magic"));
         assert!(matches!(decode(&good, 5, 10).unwrap_err(), SegmentError::Corrupt(_)));
         assert!(matches!(decode(&good, 0, 4).unwrap_err(), SegmentError::Corrupt(_)));
@@ -183,7 +180,7 @@ mod tests {
             let end = 9 + bodies.iter().map(Vec::len).sum::<usize>() as u64;
             let bytes = encode(9, &rows(9, &refs));
             prop_assert!(decode(&bytes, 9, end).is_ok());
-            prop_assert!(decode(&bytes[..cut % bytes.len()], 9, end).is_err());
+            prop_assert!(decode(bytes.get(..cut % bytes.len()).unwrap(), 9, end).is_err());
         }
 
         #[test]

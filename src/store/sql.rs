@@ -43,14 +43,29 @@ impl Value {
         }
     }
 
+    /// The integer as a position or count: 0 for NULL, other types and negatives.
+    pub fn uint(&self) -> u64 {
+        self.int().max(0) as u64
+    }
+
+    /// The integer as a position or count (negatives clamp to 0), or `None` for NULL.
+    pub fn opt_uint(&self) -> Option<u64> {
+        self.opt_int().map(|v| v.max(0) as u64)
+    }
+
+    /// A 0/1 flag: any non-zero integer is `true`.
+    pub fn flag(&self) -> bool {
+        self.int() != 0
+    }
+
     /// The text, or an empty string.
     pub fn text(&self) -> String {
         self.opt_text().unwrap_or_default()
     }
 
-    /// Takes the blob out of the value (empty for other types).
-    pub fn take_blob(&mut self) -> Vec<u8> {
-        match std::mem::replace(self, Self::Null) {
+    /// The blob (text as its bytes; empty for other types).
+    pub fn into_blob(self) -> Vec<u8> {
+        match self {
             Self::Blob(b) => b,
             Self::Text(s) => s.into_bytes(),
             _ => Vec::new(),
@@ -119,6 +134,100 @@ impl From<StorageError> for crate::protocol::ProtocolError {
     }
 }
 
+/// The columns a statement selects or inserts, named once: the SQL column list and the
+/// placeholders are derived from the names, and rows are read and bound by name, so the
+/// statement and the code that decodes or encodes its rows cannot drift apart.
+#[derive(Clone, Copy, Debug)]
+pub struct Columns {
+    table: &'static str,
+    names: &'static [&'static str],
+}
+
+impl Columns {
+    /// Columns of `table`, in the order the SQL lists them. A name may be quoted as SQL
+    /// needs (`"end"`); it is looked up without the quotes.
+    pub const fn new(table: &'static str, names: &'static [&'static str]) -> Self {
+        Self { table, names }
+    }
+
+    /// The column list, as in `SELECT {list} FROM …` or `INSERT INTO t ({list})`.
+    pub fn list(&self) -> String {
+        self.names.join(", ")
+    }
+
+    /// One `?` per column, as in `VALUES ({placeholders})`.
+    pub fn placeholders(&self) -> String {
+        vec!["?"; self.names.len()].join(", ")
+    }
+
+    /// A row of values selected with [`Self::list`], to be read by column name. A row of
+    /// another length is an error.
+    pub fn read<'r>(&'r self, values: &'r mut [Value]) -> Result<NamedRow<'r>, StorageError> {
+        if values.len() != self.names.len() {
+            return Err(self.error(format_args!("{} values for {} columns", values.len(), self.names.len())));
+        }
+        Ok(NamedRow { columns: self, values })
+    }
+
+    /// The parameters for [`Self::placeholders`], in column order, from values given by
+    /// column name. Each column must be given exactly once.
+    pub fn bind<const N: usize>(&self, named: [(&str, Value); N]) -> Result<Vec<Value>, StorageError> {
+        let mut slots: Vec<Option<Value>> = vec![None; self.names.len()];
+        for (name, value) in named {
+            match slots.get_mut(self.position(name)?) {
+                Some(slot @ None) => *slot = Some(value),
+                _ => return Err(self.error(format_args!("column `{name}` is given twice"))),
+            }
+        }
+        slots
+            .into_iter()
+            .zip(self.names)
+            .map(|(value, name)| {
+                value.ok_or_else(|| self.error(format_args!("column `{name}` is not given")))
+            })
+            .collect()
+    }
+
+    fn position(&self, name: &str) -> Result<usize, StorageError> {
+        self.names
+            .iter()
+            .position(|n| n.trim_matches('"') == name)
+            .ok_or_else(|| self.error(format_args!("no column `{name}` in this statement")))
+    }
+
+    fn no_value(&self, name: &str) -> StorageError {
+        self.error(format_args!("no value for column `{name}`"))
+    }
+
+    fn error(&self, what: fmt::Arguments<'_>) -> StorageError {
+        StorageError(format!("table `{}`: {what}", self.table))
+    }
+}
+
+/// One row's values, read by column name (see [`Columns::read`]).
+pub struct NamedRow<'r> {
+    columns: &'r Columns,
+    values: &'r mut [Value],
+}
+
+impl NamedRow<'_> {
+    /// The value of column `name`.
+    pub fn get(&self, name: &str) -> Result<&Value, StorageError> {
+        let at = self.columns.position(name)?;
+        self.values.get(at).ok_or_else(|| self.columns.no_value(name))
+    }
+
+    /// Takes the value of column `name` out of the row (leaving NULL), so a blob is kept
+    /// without a copy.
+    pub fn take(&mut self, name: &str) -> Result<Value, StorageError> {
+        let at = self.columns.position(name)?;
+        match self.values.get_mut(at) {
+            Some(value) => Ok(std::mem::replace(value, Value::Null)),
+            None => Err(self.columns.no_value(name)),
+        }
+    }
+}
+
 /// Synchronous SQL execution, as in a Durable Object.
 pub trait Sql {
     /// Runs a statement that returns no rows.
@@ -146,6 +255,25 @@ pub trait SqlExt: Sql {
             false
         })?;
         Ok(out)
+    }
+
+    /// Runs a query and passes each row to `row` until it returns `Ok(false)` or fails;
+    /// its failure is returned.
+    fn try_query<E: From<StorageError>>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        mut row: impl FnMut(&mut [Value]) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        let mut failure = None;
+        self.query(sql, params, &mut |values| match row(values) {
+            Ok(more) => more,
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        })?;
+        failure.map_or(Ok(()), Err)
     }
 
     /// A single integer (the first column of the first row), or `None`.
@@ -263,5 +391,39 @@ pub(crate) mod native {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAIR: Columns = Columns::new("t", &["a", "\"end\""]);
+
+    #[test]
+    fn the_column_list_and_placeholders_come_from_the_names() {
+        assert_eq!(PAIR.list(), "a, \"end\"");
+        assert_eq!(PAIR.placeholders(), "?, ?");
+    }
+
+    #[test]
+    fn rows_are_read_by_name_and_a_short_row_is_an_error() {
+        let mut values = [Value::Integer(-3), Value::Blob(b"x".to_vec())];
+        let mut r = PAIR.read(&mut values).unwrap();
+        assert_eq!(r.get("a").unwrap().uint(), 0);
+        assert_eq!(r.take("end").unwrap().into_blob(), b"x");
+        assert!(r.get("b").is_err());
+        assert!(PAIR.read(&mut [Value::Integer(1)]).is_err());
+        assert!(PAIR.read(&mut []).is_err());
+        assert!(PAIR.read(&mut [Value::Null, Value::Null, Value::Null]).is_err());
+    }
+
+    #[test]
+    fn values_are_bound_in_column_order_each_exactly_once() {
+        let bound = PAIR.bind([("end", 2i64.into()), ("a", 1i64.into())]).unwrap();
+        assert_eq!(bound, vec![Value::Integer(1), Value::Integer(2)]);
+        assert!(PAIR.bind([("a", 1i64.into())]).is_err());
+        assert!(PAIR.bind([("a", 1i64.into()), ("a", 2i64.into())]).is_err());
+        assert!(PAIR.bind([("a", 1i64.into()), ("b", 2i64.into())]).is_err());
     }
 }

@@ -270,3 +270,59 @@ fn large_appends_span_rows_and_read_back_whole() {
     s.append(&m, &post("application/octet-stream", &big), 2).unwrap();
     assert_eq!(all(&s), big);
 }
+
+#[test]
+fn a_rotation_takes_the_hot_log_and_its_segment_is_listed() {
+    let s = store();
+    let m = s.create(new_stream("text/plain", b"hello"), 1).unwrap();
+    let m = match s.append(&m, &post("text/plain", b" world"), 2).unwrap() {
+        AppendOutcome::Written { .. } => live(&s),
+        other => panic!("expected a write, got {other:?}"),
+    };
+    let limits = SegmentLimits { max_messages: 1, max_bytes: 1 };
+    let plan = s.plan_rotation(&m, &limits).unwrap().unwrap();
+    assert_eq!((plan.start, plan.end, plan.rows), (0, 11, 2));
+    let segment = segment::decode(&plan.object, 0, 11).unwrap();
+    assert_eq!(segment.rows.iter().flat_map(|r| r.body.clone()).collect::<Vec<u8>>(), b"hello world");
+    assert!(s.commit_rotation(&plan, 3).unwrap());
+    let indexed = SegmentInfo { read_seq: 0, start: 0, end: 11, key: plan.key.clone() };
+    assert_eq!(s.segments_between(4, 5).unwrap(), vec![indexed]);
+    assert!(s.segments_between(11, 20).unwrap().is_empty());
+    assert_eq!(s.segment_keys().unwrap(), vec![plan.key]);
+}
+
+/// A database whose every query answers one row with a single value, as a damaged or
+/// mismatched table would.
+struct ShortRows;
+
+impl Sql for ShortRows {
+    fn execute(&self, _: &str, _: &[Value]) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn query(
+        &self,
+        _: &str,
+        _: &[Value],
+        row: &mut dyn FnMut(&mut [Value]) -> bool,
+    ) -> Result<(), StorageError> {
+        row(&mut [Value::Integer(1)]);
+        Ok(())
+    }
+
+    fn transaction(&self, body: &mut dyn FnMut() -> Result<(), StorageError>) -> Result<(), StorageError> {
+        body()
+    }
+}
+
+#[test]
+fn short_rows_are_storage_errors_not_panics() {
+    let s = Store::open(ShortRows).unwrap();
+    assert!(s.state().is_err());
+    assert!(producers::load(s.sql(), "p").is_err());
+    assert!(s.segments_between(0, 10).is_err());
+    assert!(s.segment_keys().is_err());
+    let mut reader = rows::RangeRead::new(Span::page(0, 10, 100), false);
+    assert!(s.feed_hot(&mut reader).is_err());
+    assert!(log::rows(s.sql(), 0, 10).is_err());
+}

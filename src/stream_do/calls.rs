@@ -91,11 +91,7 @@ pub struct Grant {
 impl Grant {
     /// The inherited expiry.
     pub fn expiry(&self) -> Expiry {
-        match (self.ttl_seconds, self.expires_at) {
-            (Some(t), _) => Expiry::Ttl(t),
-            (None, Some(a)) => Expiry::At(a),
-            _ => Expiry::None,
-        }
+        Expiry::from_parts(self.ttl_seconds, self.expires_at)
     }
 
     /// The decoded prefix.

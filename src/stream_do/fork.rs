@@ -7,7 +7,6 @@
 
 use super::calls::{Call, CallReply, Grant};
 use super::{Host, StreamService};
-use crate::protocol::expiry::Expiry;
 use crate::protocol::ErrorCode;
 use crate::protocol::{json, ProtocolError};
 use crate::store::{Chunk, ForkOrigin, Meta, Removal, Span, Sql, State};
@@ -104,11 +103,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             slice_record(record, sub_offset, m.is_json())?
         };
         self.store.add_fork()?;
-        let (ttl_seconds, expires_at) = match m.expiry {
-            Expiry::None => (None, None),
-            Expiry::Ttl(t) => (Some(t), None),
-            Expiry::At(a) => (None, Some(a)),
-        };
+        let (ttl_seconds, expires_at) = m.expiry.parts();
         Ok(Grant {
             incarnation: m.incarnation,
             content_type: m.content_type.clone(),
