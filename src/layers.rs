@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// Each module and the modules it may use. `platform` is the workers-rs glue and may
-/// use everything.
+/// Each module and the modules it may use. `platform` is the streams worker's glue and
+/// may use everything.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("protocol", &[]),
     ("server_timing", &[]),
@@ -15,6 +15,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store", &["protocol"]),
     ("edge", &["http", "protocol"]),
     ("stream_do", &["store", "http", "auth", "internal", "protocol"]),
+    ("adapters", &["store", "http", "auth", "protocol"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -11,8 +11,10 @@
 //!   edge tells a stream object how a request was authorized.
 //! - [`internal`]: the stream object's endpoints that are not the protocol's.
 //! - [`server_timing`]: the `Server-Timing` header each hop adds to.
-//! - `platform` (wasm32 only): the workers-rs glue — the `#[event(fetch)]` entry, the
-//!   `StreamDO` Durable Object, and adapters for SQLite, R2, the cache, timers and stubs.
+//! - `adapters` (wasm32 only): workers-rs adapters every worker of ours shares — HTTP
+//!   conversions, DO SQLite, clocks, signing secrets.
+//! - `platform` (wasm32, feature `stream-worker`): the streams worker on workers-rs — the
+//!   `#[event(fetch)]` entry, the `StreamDO` Durable Object, R2, the cache, stubs.
 //!
 //! Everything except `platform` compiles and tests natively with `cargo test`.
 //! docs/architecture.md draws the dependency graph between these modules.
@@ -32,10 +34,12 @@ pub mod store;
 pub mod stream_do;
 
 #[cfg(target_arch = "wasm32")]
+pub mod adapters;
+#[cfg(all(target_arch = "wasm32", feature = "stream-worker"))]
 mod platform;
 
 #[cfg(test)]
 mod layers;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "stream-worker"))]
 pub use platform::{handle_fetch, StreamDO};

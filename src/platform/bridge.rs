@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use worker::{Delay, Headers, RequestInit, Response, ResponseBuilder, Stub, WebSocket, WebsocketEvent};
 
 use super::auth::mark_access;
-use super::timing::now_ms;
+use crate::adapters::timing::now_ms;
 use crate::auth::Access;
 use crate::protocol::headers as h;
 use crate::protocol::sse;

@@ -6,7 +6,7 @@ use futures_util::future::LocalBoxFuture;
 use wasm_bindgen::JsValue;
 use worker::{Bucket, D1Database};
 
-use super::timing::{now_precise, record_r2};
+use crate::adapters::timing::{now_precise, record_r2};
 use crate::protocol::ProtocolError;
 use crate::store::Rotation;
 use crate::stream_do::host::ColdStore;

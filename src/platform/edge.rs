@@ -10,13 +10,14 @@ use std::rc::Rc;
 use durable_streams_cache::{collapse, policy, CacheKey, CacheOutcome, CacheReport, InFlight, Lookup};
 use worker::{Context, Env, Response, ResponseBuilder, Stub};
 
-use super::auth::{self, AuthSettings};
+use super::auth;
 use super::bridge::{self, SessionLimits};
 use super::cache::{CachedResponse, WorkerCache};
-use super::convert::to_response;
 use super::origin::DoOrigin;
-use super::timing::now_precise;
 use super::STREAMS_BINDING;
+use crate::adapters::convert::to_response;
+use crate::adapters::secrets::AuthSettings;
+use crate::adapters::timing::now_precise;
 use crate::auth::{Access, ACCESS_HEADER};
 use crate::edge::read::{self, CachedRead, EdgeInFlight, Served};
 use crate::edge::{AllowedOrigins, Route};

@@ -8,9 +8,9 @@ use futures_util::future::LocalBoxFuture;
 use worker::{Delay, Env, Method, RequestInit, State, WebSocket};
 
 use super::cold::{AdminIndex, IndexedSegment, R2Cold, ADMIN_DB_BINDING, SEGMENTS_BINDING};
-use super::convert::from_response;
-use super::timing::now_ms;
 use super::STREAMS_BINDING;
+use crate::adapters::convert::from_response;
+use crate::adapters::timing::now_ms;
 use crate::protocol::ProtocolError;
 use crate::store::Rotation;
 use crate::stream_do::calls::{Call, CallReply};
@@ -45,7 +45,7 @@ impl DoHost {
         init.with_method(Method::Post).with_body(Some(body.into()));
         // The host is ignored by stubs; the path selects the internal operation.
         let req = worker::Request::new_with_init(&format!("https://stream.internal{path}"), &init)?;
-        from_response(stub.fetch_with_request(req).await?).await
+        from_response(stub.fetch_with_request(req).await?, crate::stream_do::calls::known_header).await
     }
 }
 

@@ -1,19 +1,17 @@
-//! The workers-rs glue (wasm32 only): entry point, edge worker, the `StreamDO`
-//! Durable Object, and adapters from the platform to the traits of `stream_do` and `edge`.
+//! The streams worker on workers-rs (wasm32, feature `stream-worker`): the entry point,
+//! the edge worker, the `StreamDO` Durable Object, and the platform behind the traits of
+//! `stream_do` and `edge`.
 
 mod auth;
 mod bridge;
 mod cache;
 mod cold;
-mod convert;
 mod edge;
 mod host;
 mod origin;
-mod sqlite;
 // The `durable_object` macro generates undocumented wasm-bindgen glue.
 #[allow(missing_docs)]
 mod stream_do;
-mod timing;
 
 pub use edge::handle_fetch;
 pub use stream_do::StreamDO;

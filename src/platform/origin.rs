@@ -11,7 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 use worker::{Delay, Method, Request, Stub};
 
 use super::auth::mark_access;
-use super::timing::now_ms;
+use crate::adapters::timing::now_ms;
 use crate::auth::Access;
 use crate::edge::read::Origin;
 use crate::protocol::ProtocolError;

@@ -7,10 +7,10 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair,
 };
 
-use super::convert::{read_request, to_response};
 use super::host::{DoHost, DoSubscriber, SSE_TAG};
-use super::sqlite::DoSql;
-use super::timing::{now_precise, Metered, RequestTimings};
+use crate::adapters::convert::{read_request, to_response};
+use crate::adapters::sqlite::DoSql;
+use crate::adapters::timing::{now_precise, Metered, RequestTimings};
 use crate::http::Reply;
 use crate::protocol::ErrorCode;
 use crate::protocol::ProtocolError;

@@ -41,11 +41,15 @@ pub fn to_response(reply: Reply) -> worker::Result<Response> {
     })
 }
 
-/// Reads a response into a neutral reply (for internal calls between objects).
-pub async fn from_response(mut resp: Response) -> worker::Result<Reply> {
+/// Reads a response into a neutral reply, keeping the headers `keep` names (a reply's
+/// header names are static, so only known ones can be kept).
+pub async fn from_response(
+    mut resp: Response,
+    keep: impl Fn(&str) -> Option<&'static str>,
+) -> worker::Result<Reply> {
     let mut reply = Reply::new(resp.status_code());
     for (k, v) in resp.headers().entries() {
-        if let Some(name) = crate::stream_do::calls::known_header(&k) {
+        if let Some(name) = keep(&k) {
             reply = reply.header(name, v);
         }
     }
