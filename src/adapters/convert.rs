@@ -28,6 +28,30 @@ pub async fn read_request(mut req: worker::Request, limit: usize) -> Result<Requ
     Ok(out)
 }
 
+/// Builds a workers-rs request from a neutral one, to send to a service binding or a
+/// stub.
+pub fn to_request(req: &Request) -> worker::Result<worker::Request> {
+    let headers = Headers::new();
+    for (k, v) in &req.headers {
+        headers.append(k, v)?;
+    }
+    let method = match req.method {
+        Method::Get => worker::Method::Get,
+        Method::Head => worker::Method::Head,
+        Method::Put => worker::Method::Put,
+        Method::Post => worker::Method::Post,
+        Method::Delete => worker::Method::Delete,
+        Method::Options => worker::Method::Options,
+        Method::Other => return Err(worker::Error::from("a request with an unknown method cannot be sent")),
+    };
+    let mut init = worker::RequestInit::new();
+    init.with_method(method).with_headers(headers);
+    if !req.body.is_empty() {
+        init.with_body(Some(js_sys::Uint8Array::from(req.body.as_slice()).into()));
+    }
+    worker::Request::new_with_init(&req.url, &init)
+}
+
 /// Builds a workers-rs response.
 pub fn to_response(reply: Reply) -> worker::Result<Response> {
     let headers = Headers::new();

@@ -37,11 +37,21 @@ impl AllowedOrigins {
 
 /// The CORS headers of every response to a request from `origin`.
 pub fn cors_headers(allowed: &AllowedOrigins, origin: Option<&str>) -> Vec<(&'static str, String)> {
+    cors_headers_exposing(allowed, origin, &[])
+}
+
+/// [`cors_headers`] for a worker whose responses carry headers of its own as well.
+pub fn cors_headers_exposing(
+    allowed: &AllowedOrigins,
+    origin: Option<&str>,
+    extra: &[&str],
+) -> Vec<(&'static str, String)> {
     let Some(allow) = allowed.allow(origin) else {
         return Vec::new();
     };
+    let exposed: Vec<&str> = EXPOSED.iter().chain(extra).copied().collect();
     let mut h =
-        vec![("Access-Control-Allow-Origin", allow), ("Access-Control-Expose-Headers", EXPOSED.join(", "))];
+        vec![("Access-Control-Allow-Origin", allow), ("Access-Control-Expose-Headers", exposed.join(", "))];
     if matches!(allowed, AllowedOrigins::List(_)) {
         h.push(("Vary", "Origin".to_owned()));
     }

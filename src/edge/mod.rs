@@ -5,5 +5,5 @@ mod cors;
 pub mod read;
 mod route;
 
-pub use cors::{cors_headers, preflight_headers, AllowedOrigins, SECURITY_HEADERS};
+pub use cors::{cors_headers, cors_headers_exposing, preflight_headers, AllowedOrigins, SECURITY_HEADERS};
 pub use route::{route, Route, STATS_PREFIX};

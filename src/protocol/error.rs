@@ -104,6 +104,10 @@ error_codes! {
     SubOffsetOutOfRange = "SUB_OFFSET_OUT_OF_RANGE", 400;
     /// A request body that broke off before it was complete.
     IncompleteBody = "INCOMPLETE_BODY", 400;
+    /// A session id that is not 1–128 of `A-Z a-z 0-9 _ - : .`.
+    InvalidSessionId = "INVALID_SESSION_ID", 400;
+    /// A request body that is not the JSON the route takes.
+    InvalidBody = "INVALID_BODY", 400;
     /// A call between stream objects that cannot be read.
     InvalidInternalCall = "INVALID_INTERNAL_CALL", 400;
     /// An SSE read that reached a stream object without a WebSocket upgrade.
@@ -142,6 +146,8 @@ error_codes! {
     StreamNotFound = "STREAM_NOT_FOUND", 404;
     /// No such route.
     NotFound = "NOT_FOUND", 404;
+    /// No session with this id.
+    SessionNotFound = "SESSION_NOT_FOUND", 404;
     /// A method the route does not support.
     MethodNotAllowed = "METHOD_NOT_ALLOWED", 405;
     /// A PUT of an existing stream with another configuration.

@@ -312,9 +312,11 @@ pub trait SqlExt: Sql {
 
 impl<S: Sql + ?Sized> SqlExt for S {}
 
-#[cfg(test)]
-pub(crate) mod native {
-    //! [`Sql`] over an in-memory SQLite database, for native tests.
+#[cfg(any(test, feature = "native-sql"))]
+#[allow(clippy::expect_used)] // Test support: an in-memory database that cannot open is a broken machine.
+pub mod native {
+    //! [`Sql`] over an in-memory SQLite database, for native tests (here, and of other
+    //! crates with the `native-sql` feature).
 
     use super::*;
     use rusqlite::types::ValueRef;
@@ -326,6 +328,12 @@ pub(crate) mod native {
         /// A fresh empty database.
         pub fn new() -> Self {
             Self(rusqlite::Connection::open_in_memory().expect("in-memory sqlite"))
+        }
+    }
+
+    impl Default for NativeSql {
+        fn default() -> Self {
+            Self::new()
         }
     }
 
