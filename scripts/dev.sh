@@ -1,15 +1,53 @@
 #!/usr/bin/env bash
-# Runs the worker locally under wrangler dev (workerd, with local Durable Object SQLite
-# state in .wrangler/). Listens on 127.0.0.1:${PORT:-8787}. Extra arguments go to
-# wrangler, for example: scripts/dev.sh --var LONG_POLL_TIMEOUT_MS:1000
-# It rebuilds when src/ changes. With PREBUILT=1 it builds once and runs that build
-# without watching (scripts/prebuilt-config.sh): for measurements.
+# Runs every worker locally under wrangler dev (workerd, with local Durable Object SQLite,
+# R2, Cache and Queues; state in each worker's .wrangler/):
+#   - the streams worker ("core") on 127.0.0.1:${PORT:-8787},
+#   - the subscription worker on 127.0.0.1:${SUBSCRIPTION_PORT:-8788}, reaching core
+#     over its service binding (both share one dev registry, so they find each other).
+# Extra arguments go to core's wrangler, for example:
+#   scripts/dev.sh --var LONG_POLL_TIMEOUT_MS:1000
+# Each rebuilds when its sources change. With PREBUILT=1 both are built once and run
+# without watching (scripts/prebuilt-config.sh): for measurements. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export WRANGLER_SEND_METRICS=false
+export WRANGLER_REGISTRY_PATH="${WRANGLER_REGISTRY_PATH:-$PWD/.wrangler/registry}"
+mkdir -p "$WRANGLER_REGISTRY_PATH"
+
+core_config=()
+subscription_config=()
 if [ "${PREBUILT:-}" = 1 ]; then
   scripts/build.sh
-  set -- -c "$(scripts/prebuilt-config.sh .)" "$@"
+  scripts/build.sh subscription
+  core_config=(-c "$(scripts/prebuilt-config.sh .)")
+  subscription_config=(-c "$(scripts/prebuilt-config.sh subscription)")
 fi
-exec npx wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" "$@"
+
+pids=()
+stop() {
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+core_port=${PORT:-8787}
+subscription_port=${SUBSCRIPTION_PORT:-8788}
+setsid npx wrangler dev "${core_config[@]}" --ip 127.0.0.1 --port "$core_port" "$@" &
+pids+=($!)
+(cd subscription && exec setsid npx wrangler dev "${subscription_config[@]}" --ip 127.0.0.1 \
+  --port "$subscription_port" --inspector-port 0) &
+pids+=($!)
+
+for _ in $(seq 1 300); do
+  if curl -sf "http://127.0.0.1:$core_port/health" >/dev/null 2>&1 &&
+    curl -sf "http://127.0.0.1:$subscription_port/health" >/dev/null 2>&1; then
+    echo
+    echo "core (streams):  http://127.0.0.1:$core_port"
+    echo "subscriptions:   http://127.0.0.1:$subscription_port"
+    echo
+    break
+  fi
+  sleep 1
+done
+wait -n

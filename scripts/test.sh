@@ -2,8 +2,9 @@
 # Runs every test:
 #   1. native unit and property tests (cargo test), and clippy natively and for wasm32,
 #   2. the upstream conformance suite and our integration tests (vitest) against the
-#      worker running locally under wrangler dev, and a smoke test of the example
-#      worker that embeds the library,
+#      worker running locally under wrangler dev, a smoke test of the example worker
+#      that embeds the library, and the subscription layer (its test starts a core and
+#      two subscription workers of its own, with local queues),
 #   3. a short load test run (loadtest/) against the same worker: 300 readers must get
 #      every message in order, with about one stream-object read per append,
 #   4. a short fuzzing run of the parsers (scripts/fuzz.sh, FUZZ_SECONDS per target).
@@ -23,8 +24,8 @@ cargo test --workspace --quiet
 # that too (the load-test harness is native only).
 echo "== lints: clippy, native and wasm32"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-cargo clippy --quiet --target wasm32-unknown-unknown \
-  -p durable-streams-cloudflare -p durable-streams-cache -p embedded-worker -- -D warnings
+cargo clippy --quiet --target wasm32-unknown-unknown -p durable-streams-cloudflare \
+  -p durable-streams-cache -p durable-streams-subscriptions -p embedded-worker -- -D warnings
 
 work=$(mktemp -d)
 workers=()
@@ -43,6 +44,7 @@ trap cleanup EXIT
 echo "== building the workers"
 scripts/build.sh
 scripts/build.sh examples/embedded-worker
+scripts/build.sh subscription
 
 free_port() {
   node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"

@@ -4,8 +4,10 @@ use std::borrow::Cow;
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-/// Everything but the RFC 3986 unreserved characters and `/`.
-const PATH: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
+/// Everything but the RFC 3986 unreserved characters, `/` and `:` (a path character that
+/// needs no escape, RFC 3986 §3.3).
+const PATH: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/').remove(b':');
 
 /// Decodes `%XX` escapes. Fails on a malformed escape or on a result that is not UTF-8.
 /// `+` is left as is: it means a space only in form bodies, not in URLs.
@@ -22,7 +24,7 @@ pub fn decode(input: &str) -> Option<String> {
 }
 
 /// Encodes a stream id for use as a URL path: every byte outside the RFC 3986
-/// unreserved set and `/` is escaped.
+/// unreserved set, `/` and `:` is escaped.
 pub fn encode_path(input: &str) -> String {
     utf8_percent_encode(input, PATH).to_string()
 }

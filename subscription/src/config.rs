@@ -93,6 +93,13 @@ impl Config {
                 100_000,
                 "a whole number of subscribers from 1 to 100000",
             )? as usize,
+            breaker_recovery_ms: num(
+                "CIRCUIT_BREAKER_RECOVERY_MS",
+                d.breaker_recovery_ms as u64,
+                100,
+                3_600_000,
+                "a whole number of milliseconds from 100 to 3600000",
+            )? as i64,
             ..d
         })
     }
@@ -121,5 +128,7 @@ mod tests {
         }
         assert!(with("FANOUT_QUEUE_THRESHOLD", "many").is_err());
         assert!(with("MAX_INLINE_FANOUT", "0").is_err());
+        assert!(with("CIRCUIT_BREAKER_RECOVERY_MS", "soon").is_err());
+        assert_eq!(with("CIRCUIT_BREAKER_RECOVERY_MS", "2000").unwrap().breaker_recovery_ms, 2000);
     }
 }

@@ -191,10 +191,10 @@ mod tests {
 
     #[test]
     fn requests_name_the_stream_and_the_producer() {
-        let s = StreamName { project: "acme".into(), id: "sessions/u1".into() };
+        let s = StreamName { project: "acme".into(), id: "session:u1".into() };
         let p = Producer { id: "fanout-3".into(), seq: 7 };
         let r = append(&s, "application/json", b"[1]".to_vec(), Some(&p));
-        assert_eq!(r.path(), "/v1/acme/stream/sessions/u1");
+        assert_eq!(r.path(), "/v1/acme/stream/session:u1");
         assert_eq!(
             (r.header("producer-id"), r.header("producer-epoch"), r.header("producer-seq")),
             (Some("fanout-3"), Some("0"), Some("7"))

@@ -9,7 +9,7 @@ pub const MAX_SESSION_ID_BYTES: usize = 128;
 
 /// Session streams live in core under this prefix, so that no stream a client creates
 /// can be mistaken for a session's, and a session's stream cannot be a source.
-pub const SESSION_STREAM_PREFIX: &str = "sessions/";
+pub const SESSION_STREAM_PREFIX: &str = "session:";
 
 /// Route words that cannot be projects in this API: `/v1/<word>/…` is the default
 /// project's route of that name.
@@ -105,14 +105,14 @@ mod tests {
         let s = Session::new("acme", "u1").unwrap();
         assert_eq!(s.key(), "acme/u1");
         assert_eq!(Session::from_key("acme/u1"), Some(s.clone()));
-        assert_eq!(s.stream().path(), "/v1/acme/stream/sessions/u1");
+        assert_eq!(s.stream().path(), "/v1/acme/stream/session:u1");
     }
 
     #[test]
     fn session_streams_and_the_registry_are_not_sources() {
         assert_eq!(source("p", "chat-1").unwrap().key(), "p/chat-1");
         assert_eq!(source("_default", "a%2Fb").unwrap().id, "a/b");
-        for bad in ["sessions/u1", "__registry__", "__ds/x", "", "%ff"] {
+        for bad in ["session:u1", "__registry__", "__ds/x", "", "%ff"] {
             assert_eq!(source("p", bad).unwrap_err().status(), 400, "{bad}");
         }
     }

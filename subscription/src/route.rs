@@ -103,7 +103,7 @@ mod tests {
         assert_eq!(route(Method::Get, "/elsewhere").unwrap_err().status(), 404);
         assert_eq!(route(Method::Get, "/v1/acme/session/a%20b").unwrap_err().status(), 400);
         assert_eq!(route(Method::Get, "/v1/a.b/session/u1").unwrap_err().status(), 400);
-        assert_eq!(route(Method::Post, "/v1/acme/publish/sessions/u1").unwrap_err().status(), 400);
+        assert_eq!(route(Method::Post, "/v1/acme/publish/session:u1").unwrap_err().status(), 400);
         assert_eq!(route(Method::Post, "/v1/acme/publish/").unwrap_err().status(), 400);
         assert_eq!(ok(Method::Options, "/anything"), Route::Preflight);
         assert_eq!(ok(Method::Head, "/health"), Route::Health);

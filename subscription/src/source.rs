@@ -129,8 +129,17 @@ impl<S: Sql, H: Host + FanoutQueue> SourceObject<S, H> {
             failures: skipped.len(),
             mode: plan.mode.as_str().to_owned(),
         };
+        let mut reached = (target, to.to_owned());
         if !inline.is_empty() {
-            let outcome = self.write_inline(source, &from, to, inline).await;
+            let (outcome, page_end) = self.write_inline(source, &from, to, inline).await;
+            // The page may go past the target (later appends): sessions have that too.
+            if let Some(end) = page_end {
+                if let Ok(at) = core_api::position(&end) {
+                    if at > reached.0 {
+                        reached = (at, end);
+                    }
+                }
+            }
             report.successes += outcome.done;
             report.failures += outcome.not_done();
             let mut breaker = self.breaker.get();
@@ -154,27 +163,34 @@ impl<S: Sql, H: Host + FanoutQueue> SourceObject<S, H> {
         self.sql.execute(
             "INSERT INTO state (name, value) VALUES ('fanned', ?)
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            &[to.into()],
+            &[reached.1.as_str().into()],
         )?;
-        *self.last.borrow_mut() = Some((target, report.clone()));
+        *self.last.borrow_mut() = Some((reached.0, report.clone()));
         Ok(report)
     }
 
     /// Writes to `sessions` from this object, in concurrent batches, each write bounded
-    /// by the write timeout.
-    async fn write_inline(&self, source: &StreamName, from: &str, to: &str, sessions: &[String]) -> Outcome {
+    /// by the write timeout. Also says where the page it handed out ended.
+    async fn write_inline(
+        &self,
+        source: &StreamName,
+        from: &str,
+        to: &str,
+        sessions: &[String],
+    ) -> (Outcome, Option<String>) {
         // One read serves every session that is where the last fan-out left it; the
         // others read for themselves.
         let page = match self.host.core(&source.project, core_api::read(source, from)).await {
             Ok(reply) => core_api::parse_read(reply).ok().map(|read| Page::new(&read.body, read.end)),
             Err(_) => None,
         };
+        let page_end = page.as_ref().map(|p| p.end.clone());
         let delivery = Delivery { stream: source.id.clone(), from: from.to_owned(), to: to.to_owned(), page };
         let call = match wire::call_request(&SessionCall::Deliver(delivery)) {
             Ok(call) => call,
             Err(e) => {
                 self.host.log_error(&format!("fan-out of {}: {e}", source.key()));
-                return Outcome { failed: sessions.len(), ..Outcome::default() };
+                return (Outcome { failed: sessions.len(), ..Outcome::default() }, None);
             }
         };
         let mut outcome = Outcome::default();
@@ -188,7 +204,7 @@ impl<S: Sql, H: Host + FanoutQueue> SourceObject<S, H> {
                 outcome.add(id, delivered);
             }
         }
-        outcome
+        (outcome, page_end)
     }
 
     /// One session's delivery, bounded by the write timeout; a timeout is a failure.

@@ -292,7 +292,7 @@ mod tests {
         let a = Subscribed {
             session_id: "u".into(),
             stream_id: "s".into(),
-            session_stream_path: "/v1/p/stream/sessions/u".into(),
+            session_stream_path: "/v1/p/stream/session:u".into(),
             expires_at: 5,
             is_new_session: true,
             reader_key: None,

@@ -36,9 +36,16 @@ export interface LocalWorker {
 
 /**
  * Starts the built worker on `state` and waits until it answers. `vars` override the
- * worker's variables (`--var NAME:value`); `config` is the wrangler configuration.
+ * worker's variables (`--var NAME:value`); `config` is the wrangler configuration;
+ * `extraEnv` is added to wrangler's environment (for example a shared
+ * `WRANGLER_REGISTRY_PATH`, so workers started apart reach each other's bindings).
  */
-export async function startWorker(state: string, vars: Record<string, string> = {}, config = CONFIG): Promise<LocalWorker> {
+export async function startWorker(
+  state: string,
+  vars: Record<string, string> = {},
+  config = CONFIG,
+  extraEnv: Record<string, string> = {},
+): Promise<LocalWorker> {
   const [port, inspector] = [await freePort(), await freePort()]
   const overrides = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])
   const child: ChildProcess = spawn(
@@ -47,7 +54,7 @@ export async function startWorker(state: string, vars: Record<string, string> = 
       "wrangler", "dev", "-c", config, "--ip", "127.0.0.1", "--port", `${port}`, "--inspector-port", `${inspector}`,
       "--persist-to", state, ...overrides,
     ],
-    { detached: true, stdio: "ignore", env },
+    { detached: true, stdio: "ignore", env: { ...env, ...extraEnv } },
   )
   const url = `http://127.0.0.1:${port}`
   const exited = () => child.exitCode !== null || child.signalCode !== null
