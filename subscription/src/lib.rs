@@ -38,5 +38,8 @@ pub mod wire;
 #[cfg(target_arch = "wasm32")]
 mod platform;
 
+#[cfg(test)]
+mod tests;
+
 #[cfg(target_arch = "wasm32")]
 pub use platform::{handle_fetch, handle_queue, SessionDO, SubscriptionDO};
