@@ -35,8 +35,9 @@ core_port=${PORT:-8787}
 subscription_port=${SUBSCRIPTION_PORT:-8788}
 setsid npx wrangler dev "${core_config[@]}" --ip 127.0.0.1 --port "$core_port" "$@" &
 pids+=($!)
+# Local counters on: dashboards read them, since Analytics Engine is write-only here.
 (cd subscription && exec setsid npx wrangler dev "${subscription_config[@]}" --ip 127.0.0.1 \
-  --port "$subscription_port" --inspector-port 0) &
+  --port "$subscription_port" --inspector-port 0 --var METRICS_COUNTERS:1) &
 pids+=($!)
 
 for _ in $(seq 1 300); do

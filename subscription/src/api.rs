@@ -173,7 +173,7 @@ impl<H: Host, T: Secrets> Api<'_, H, T> {
         self.authorize(project, Action::Manage { session: &session }, req).await?;
         self.source_call::<serde_json::Value>(
             &source,
-            &SourceCall::Remove { sessions: vec![session.id.clone()] },
+            &SourceCall::Remove { source: source.key(), sessions: vec![session.id.clone()] },
         )
         .await?;
         self.session_call::<serde_json::Value>(
@@ -363,7 +363,7 @@ pub async fn consume<H: Host>(host: &H, job: &FanoutJob) -> JobOutcome {
         outcome.add(id, delivered);
     }
     if !outcome.stale.is_empty() {
-        let remove = SourceCall::Remove { sessions: outcome.stale.clone() };
+        let remove = SourceCall::Remove { source: job.source.clone(), sessions: outcome.stale.clone() };
         let removed = match wire::call_request(&remove) {
             Ok(call) => host.source(&job.source, call).await.map(|_| ()),
             Err(e) => Err(e),

@@ -30,6 +30,13 @@ pub trait Host {
     /// Sends a call to the subscriber index of source `key` (`<project>/<stream>`).
     fn source<'a>(&'a self, key: &'a str, req: Request) -> LocalBoxFuture<'a, Result<Reply, ProtocolError>>;
 
+    /// Sends a call to `project`'s object (its sessions, sources and counters).
+    fn project<'a>(
+        &'a self,
+        project: &'a str,
+        req: Request,
+    ) -> LocalBoxFuture<'a, Result<Reply, ProtocolError>>;
+
     /// Records a metric (Analytics Engine in production).
     fn metric(&self, metric: Metric);
 

@@ -12,6 +12,8 @@
 //! - [`session`]: a session's object (`SessionDO`): subscriptions, expiry, and exactly-once
 //!   delivery into the session stream.
 //! - [`source`]: a source stream's object (`SubscriptionDO`): its subscribers and fan-out.
+//! - [`project`]: a project's object (`ProjectDO`): its sessions and sources as the admin
+//!   dashboard lists them, and local per-minute counters.
 //! - [`fanout`]: the fan-out policy and circuit breaker; [`core_api`]: requests to core;
 //!   [`metrics`]: the metric events; [`host`]: what the platform provides.
 //! - `platform` (wasm32 only): the workers-rs glue.
@@ -30,6 +32,7 @@ pub mod fanout;
 pub mod host;
 pub mod ids;
 pub mod metrics;
+pub mod project;
 pub mod route;
 pub mod session;
 pub mod source;
@@ -42,4 +45,4 @@ mod platform;
 mod tests;
 
 #[cfg(target_arch = "wasm32")]
-pub use platform::{handle_fetch, handle_queue, SessionDO, SubscriptionDO};
+pub use platform::{handle_fetch, handle_queue, ProjectDO, SessionDO, SubscriptionDO};

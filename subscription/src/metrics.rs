@@ -95,24 +95,25 @@ pub enum SessionEvent {
 }
 
 /// An Analytics Engine data point.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Point {
     /// Blobs: stream, session, event, detail.
     pub blobs: [String; 4],
     /// Doubles, per event.
     pub doubles: Vec<f64>,
     /// The index: the event's category.
-    pub index: &'static str,
+    pub index: String,
 }
 
 impl Metric {
     /// The data point.
     pub fn point(&self) -> Point {
-        let p = |stream: &str, session: &str, event: &str, detail: &str, doubles: Vec<f64>, index| Point {
-            blobs: [stream.to_owned(), session.to_owned(), event.to_owned(), detail.to_owned()],
-            doubles,
-            index,
-        };
+        let p =
+            |stream: &str, session: &str, event: &str, detail: &str, doubles: Vec<f64>, index: &str| Point {
+                blobs: [stream.to_owned(), session.to_owned(), event.to_owned(), detail.to_owned()],
+                doubles,
+                index: index.to_owned(),
+            };
         match self {
             Self::Subscribe { stream, session, new_session, latency_ms } => p(
                 stream,

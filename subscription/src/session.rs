@@ -29,6 +29,7 @@ use crate::core_api::{self, Appended, Producer};
 use crate::host::{Alarms, Host};
 use crate::ids::Session;
 use crate::metrics::{Metric, SessionEvent};
+use crate::project::ProjectCall;
 use crate::wire::{
     self, Delivered, Delivery, SessionCall, SessionInfo, SourceCall, Subscribed, SubscriptionInfo,
 };
@@ -133,6 +134,9 @@ impl<S: Sql, H: Host + Alarms> SessionObject<S, H> {
                 let _changing = self.lock.lock().await;
                 self.sql
                     .execute("DELETE FROM subscriptions WHERE stream_id = ?", &[stream.as_str().into()])?;
+                if let Some(row) = self.row()? {
+                    self.report_seen(&row).await?;
+                }
                 Ok(wire::json_reply(200, &serde_json::json!({})))
             }
             SessionCall::Info => Ok(wire::json_reply(200, &self.info()?)),
@@ -214,6 +218,7 @@ impl<S: Sql, H: Host + Alarms> SessionObject<S, H> {
             )?;
         }
         self.host.schedule_alarm(row.expires_at);
+        self.report_seen(&row).await?;
         if is_new {
             let ms = (self.host.now_ms() - started) as f64;
             self.host.metric(Metric::Session {
@@ -260,6 +265,7 @@ impl<S: Sql, H: Host + Alarms> SessionObject<S, H> {
         let row = Row { expires_at: self.host.now_ms() + self.ttl_ms(), ..row };
         self.save_row(&row)?;
         self.host.schedule_alarm(row.expires_at);
+        self.report_seen(&row).await?;
         let ms = (self.host.now_ms() - started) as f64;
         let subscriptions = self.subscriptions()?.len();
         self.host.metric(Metric::Session {
@@ -301,13 +307,19 @@ impl<S: Sql, H: Host + Alarms> SessionObject<S, H> {
         let row = self.row()?;
         let subscriptions = self.subscriptions()?;
         if let Some(row) = &row {
-            let call = wire::call_request(&SourceCall::Remove { sessions: vec![row.session.id.clone()] })?;
             for batch in subscriptions.chunks(REMOVAL_BATCH) {
                 let removals = batch.iter().map(|s| {
                     let key =
                         StreamName { project: row.session.project.clone(), id: s.stream_id.clone() }.key();
-                    let call = call.clone();
-                    async move { (self.host.source(&key, call).await, key) }
+                    let remove =
+                        SourceCall::Remove { source: key.clone(), sessions: vec![row.session.id.clone()] };
+                    async move {
+                        let result = match wire::call_request(&remove) {
+                            Ok(call) => self.host.source(&key, call).await,
+                            Err(e) => Err(e),
+                        };
+                        (result, key)
+                    }
                 });
                 for (result, key) in join_all(removals).await {
                     let failed = match result {
@@ -334,6 +346,10 @@ impl<S: Sql, H: Host + Alarms> SessionObject<S, H> {
             Ok(())
         })?;
         self.host.cancel_alarm();
+        if let Some(row) = &row {
+            self.report(&row.session.project, &ProjectCall::SessionEnded { session: row.session.id.clone() })
+                .await;
+        }
         if let Some(row) = row {
             let ms = match event {
                 SessionEvent::Expire => (self.host.now_ms() - row.created_at) as f64,
@@ -451,6 +467,29 @@ impl<S: Sql, H: Host + Alarms> SessionObject<S, H> {
         sub.pending = None;
         self.save_progress(&sub)?;
         Ok(sub)
+    }
+
+    /// Tells the project's object about the session as it is now.
+    async fn report_seen(&self, row: &Row) -> Result<(), StorageError> {
+        let seen = ProjectCall::SessionSeen {
+            session: row.session.id.clone(),
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            subscriptions: self.subscriptions()?.len(),
+        };
+        self.report(&row.session.project, &seen).await;
+        Ok(())
+    }
+
+    /// Sends the project's object a report; a failure only costs the dashboard a row.
+    async fn report(&self, project: &str, call: &ProjectCall) {
+        let sent = match wire::call_request(call) {
+            Ok(req) => self.host.project(project, req).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            self.host.log_error(&format!("telling project {project} about a session failed: {e}"));
+        }
     }
 
     fn ttl_ms(&self) -> i64 {

@@ -23,6 +23,7 @@ use crate::core_api;
 use crate::fanout::{self, Breaker, Mode};
 use crate::host::{FanoutQueue, Host};
 use crate::metrics::Metric;
+use crate::project::ProjectCall;
 use crate::wire::{self, Delivered, Delivery, FanoutJob, FanoutReport, Page, SessionCall, SourceCall};
 
 const SCHEMA: &[&str] = &[
@@ -74,7 +75,7 @@ impl<S: Sql, H: Host + FanoutQueue> SourceObject<S, H> {
 
     async fn call(&self, call: SourceCall) -> Result<Reply, ProtocolError> {
         match call {
-            SourceCall::Add { source: _, session, start } => {
+            SourceCall::Add { source, session, start } => {
                 // The first subscriber fixes where fan-outs start; an index whose
                 // subscribers all left keeps its place.
                 self.sql.in_transaction(|| {
@@ -90,10 +91,12 @@ impl<S: Sql, H: Host + FanoutQueue> SourceObject<S, H> {
                     Ok(())
                 })?;
                 let fanned = self.fanned()?.unwrap_or(start);
+                self.report(&source).await?;
                 Ok(wire::json_reply(200, &serde_json::json!({ "fanned": fanned })))
             }
-            SourceCall::Remove { sessions } => {
+            SourceCall::Remove { source, sessions } => {
                 self.remove(&sessions)?;
+                self.report(&source).await?;
                 Ok(wire::json_reply(200, &serde_json::json!({})))
             }
             SourceCall::Count => {
@@ -145,7 +148,10 @@ impl<S: Sql, H: Host + FanoutQueue> SourceObject<S, H> {
             let mut breaker = self.breaker.get();
             breaker.record(outcome.failed > 0, self.host.now_ms(), &self.config);
             self.breaker.set(breaker);
-            self.remove(&outcome.stale)?;
+            if !outcome.stale.is_empty() {
+                self.remove(&outcome.stale)?;
+                self.report(&source.key()).await?;
+            }
             self.host.metric(Metric::Fanout {
                 stream: source.key(),
                 mode: Mode::Inline.as_str(),
@@ -257,6 +263,22 @@ impl<S: Sql, H: Host + FanoutQueue> SourceObject<S, H> {
                 0
             }
         }
+    }
+
+    /// Tells the project's object how many subscribers the source has now.
+    async fn report(&self, source: &str) -> Result<(), StorageError> {
+        let Some(name) = StreamName::from_key(source) else { return Ok(()) };
+        let seen =
+            ProjectCall::SourceSeen { stream: name.id.clone(), subscribers: self.subscribers()?.len() };
+        let sent = match wire::call_request(&seen) {
+            Ok(req) => self.host.project(&name.project, req).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            self.host
+                .log_error(&format!("telling project {} about source {} failed: {e}", name.project, name.id));
+        }
+        Ok(())
     }
 
     fn subscribers(&self) -> Result<Vec<String>, StorageError> {

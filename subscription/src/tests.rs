@@ -25,6 +25,7 @@ use crate::api::{self, Api, JobOutcome, Secrets};
 use crate::config::Config;
 use crate::host::{Alarms, FanoutQueue, Host};
 use crate::metrics::Metric;
+use crate::project::{ProjectCall, ProjectObject};
 use crate::route;
 use crate::session::SessionObject;
 use crate::source::SourceObject;
@@ -41,6 +42,7 @@ struct World {
     core: RefCell<HashMap<String, Rc<Core>>>,
     sessions: RefCell<HashMap<String, Rc<SessionObject<NativeSql, LayerHost>>>>,
     sources: RefCell<HashMap<String, Rc<SourceObject<NativeSql, LayerHost>>>>,
+    projects: RefCell<HashMap<String, Rc<ProjectObject<NativeSql, LayerHost>>>>,
     queue: RefCell<Vec<FanoutJob>>,
     alarms: RefCell<HashMap<String, i64>>,
     tasks: RefCell<Vec<LocalBoxFuture<'static, ()>>>,
@@ -88,6 +90,22 @@ impl World {
             .entry(key.to_owned())
             .or_insert_with(|| Rc::new(SourceObject::new(NativeSql::new(), host, config).expect("a source")));
         Rc::clone(object)
+    }
+
+    fn project(self: &Rc<Self>, key: &str) -> Rc<ProjectObject<NativeSql, LayerHost>> {
+        let host = self.layer_host(key);
+        let mut objects = self.projects.borrow_mut();
+        let object = objects
+            .entry(key.to_owned())
+            .or_insert_with(|| Rc::new(ProjectObject::new(NativeSql::new(), host).expect("a project")));
+        Rc::clone(object)
+    }
+
+    /// A call to a project's object, and its JSON answer.
+    fn ask_project(self: &Rc<Self>, project: &str, call: &ProjectCall) -> serde_json::Value {
+        let reply = self.project(project).handle(&crate::wire::call_request(call).expect("a call"));
+        assert_eq!(reply.status, 200, "{}", text(&reply));
+        serde_json::from_str(&text(&reply)).expect("JSON")
     }
 
     /// A request to core, as its edge would hand it to the stream's object.
@@ -247,7 +265,23 @@ impl Host for LayerHost {
         Box::pin(async move { Ok(self.world().source(key).handle(&req).await) })
     }
 
-    fn metric(&self, _metric: Metric) {}
+    fn project<'a>(
+        &'a self,
+        project: &'a str,
+        req: Request,
+    ) -> LocalBoxFuture<'a, Result<Reply, ProtocolError>> {
+        Box::pin(async move { Ok(self.world().project(project).handle(&req)) })
+    }
+
+    fn metric(&self, metric: Metric) {
+        // Counted the way the platform counts with METRICS_COUNTERS on.
+        let world = self.world();
+        let point = metric.point();
+        if let Some(project) = crate::project::project_of(&point).map(str::to_owned) {
+            let call = ProjectCall::Count { at_ms: world.now.get(), points: vec![point] };
+            world.project(&project).handle(&crate::wire::call_request(&call).expect("a call"));
+        }
+    }
 
     fn log_error(&self, _message: &str) {}
 }
@@ -475,4 +509,59 @@ fn a_touch_moves_the_alarm_and_reads_the_session_stream() {
     assert_eq!(expires["expiresAt"].as_i64(), Some(w.now.get() + 10_000));
     assert_eq!(w.alarms.borrow().get("_default/u").copied(), Some(w.now.get() + 10_000));
     assert_eq!(w.request(Method::Post, "/v1/session/none/touch", "", None).status, 404);
+}
+
+#[test]
+fn the_project_lists_sessions_and_sources_and_counts_what_happened() {
+    let w = world();
+    w.create_source("a");
+    w.create_source("b");
+    for s in ["s1", "s2", "s3"] {
+        w.subscribe("a", s);
+    }
+    w.subscribe("b", "s1");
+    w.publish("a", r#"{"n":1}"#);
+    w.publish("a", r#"{"n":2}"#);
+    let overview = w.ask_project("_default", &ProjectCall::Overview { minutes: 60 });
+    assert_eq!(
+        (overview["sessions"].as_u64(), overview["subscriptions"].as_u64(), overview["sources"].as_u64()),
+        (Some(3), Some(4), Some(2))
+    );
+    let series = overview["series"].as_array().expect("a series");
+    assert_eq!(series.len(), 60, "zero-filled");
+    let last = &series[59];
+    assert_eq!(
+        (last["publishes"].as_u64(), last["fanouts"].as_u64(), last["fanout_sessions"].as_u64()),
+        (Some(2), Some(2), Some(6))
+    );
+    assert_eq!(last["subscribes"].as_u64(), Some(4));
+    assert!(overview["fanout_p50_ms"].is_number());
+    let page = w.ask_project("_default", &ProjectCall::Sessions { after: None, limit: 2 });
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|s| s["sessionId"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, vec!["s1", "s2"]);
+    assert_eq!(page["items"][0]["subscriptions"].as_u64(), Some(2));
+    let rest = w.ask_project(
+        "_default",
+        &ProjectCall::Sessions { after: page["next"].as_str().map(str::to_owned), limit: 2 },
+    );
+    assert_eq!(rest["items"][0]["sessionId"].as_str(), Some("s3"));
+    assert!(rest["next"].is_null());
+    assert_eq!(w.request(Method::Delete, "/v1/session/s1", "", None).status, 200);
+    let sources = w.ask_project("_default", &ProjectCall::Sources { after: None, limit: 10 });
+    let counts: Vec<(String, u64)> = sources["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|s| (s["streamId"].as_str().unwrap_or("").to_owned(), s["subscribers"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(counts, vec![("a".to_owned(), 2)], "b lost its only subscriber");
+    assert_eq!(
+        w.ask_project("_default", &ProjectCall::Overview { minutes: 1 })["sessions"].as_u64(),
+        Some(2)
+    );
 }

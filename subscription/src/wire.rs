@@ -177,6 +177,8 @@ pub enum SourceCall {
     },
     /// Remove subscribers.
     Remove {
+        /// The source's object key.
+        source: String,
         /// The session ids.
         sessions: Vec<String>,
     },

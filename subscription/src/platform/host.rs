@@ -23,7 +23,9 @@ use crate::api::Secrets;
 use crate::config::Config;
 use crate::core_api::CORE_ORIGIN;
 use crate::host::{Alarms, FanoutQueue, Host};
-use crate::metrics::Metric;
+use crate::metrics::{Metric, Point};
+use crate::project::{project_of, ProjectCall};
+use crate::wire;
 use crate::wire::FanoutJob;
 
 /// The service binding to core.
@@ -34,6 +36,10 @@ pub const CORE_URL_VAR: &str = "CORE_URL";
 pub const SESSIONS_BINDING: &str = "SESSIONS";
 /// The namespace of source-stream objects.
 pub const SUBSCRIPTIONS_BINDING: &str = "SUBSCRIPTIONS";
+/// The namespace of project objects.
+pub const PROJECTS_BINDING: &str = "PROJECTS";
+/// `"1"` also counts metric events in the project objects (for local dashboards).
+pub const COUNTERS_VAR: &str = "METRICS_COUNTERS";
 /// The fan-out queue's producer binding.
 pub const QUEUE_BINDING: &str = "FANOUT_QUEUE";
 /// The Analytics Engine dataset.
@@ -175,11 +181,22 @@ impl Host for Platform<'_> {
         Box::pin(self.send_object(SUBSCRIPTIONS_BINDING, key, req))
     }
 
+    fn project<'b>(
+        &'b self,
+        project: &'b str,
+        req: Request,
+    ) -> LocalBoxFuture<'b, Result<Reply, ProtocolError>> {
+        Box::pin(self.send_object(PROJECTS_BINDING, project, req))
+    }
+
     fn metric(&self, metric: Metric) {
-        let Ok(dataset) = self.env.analytics_engine(METRICS_BINDING) else { return };
         let point = metric.point();
+        if self.settings.counters {
+            self.count(point.clone());
+        }
+        let Ok(dataset) = self.env.analytics_engine(METRICS_BINDING) else { return };
         let written = AnalyticsEngineDataPointBuilder::new()
-            .indexes([point.index])
+            .indexes([point.index.as_str()])
             .blobs(point.blobs)
             .doubles(point.doubles)
             .write_to(&dataset);
@@ -256,6 +273,28 @@ impl Secrets for Platform<'_> {
 }
 
 impl Platform<'_> {
+    /// Counts a point in its project's object, after the current request.
+    fn count(&self, point: Point) {
+        let Some(project) = project_of(&point).map(str::to_owned) else { return };
+        let env = self.env.clone();
+        let call = ProjectCall::Count { at_ms: now_ms(), points: vec![point] };
+        self.spawn(Box::pin(async move {
+            let sent = async {
+                let req = to_request(&wire::call_request(&call)?)
+                    .map_err(|e| ProtocolError::internal(e.to_string()))?;
+                let stub = env
+                    .durable_object(PROJECTS_BINDING)
+                    .and_then(|ns| ns.get_by_name(&project))
+                    .map_err(|e| ProtocolError::unavailable(e.to_string()))?;
+                stub.fetch_with_request(req).await.map_err(|e| ProtocolError::unavailable(e.to_string()))?;
+                Ok::<_, ProtocolError>(())
+            };
+            if let Err(e) = sent.await {
+                worker::console_error!("counting a metric for project {project} failed: {e}");
+            }
+        }));
+    }
+
     /// The layer's settings.
     pub fn config(&self) -> &Config {
         &self.config

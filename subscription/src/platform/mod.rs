@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::route::{self, Route};
 use crate::wire::FanoutJob;
 
-pub use objects::{SessionDO, SubscriptionDO};
+pub use objects::{ProjectDO, SessionDO, SubscriptionDO};
 
 /// The largest publish body accepted (core applies its own limit too).
 const MAX_BODY_BYTES: usize = 16 << 20;
@@ -39,6 +39,8 @@ pub(crate) struct Settings {
     pub config: Result<Config, String>,
     pub allowed_origins: AllowedOrigins,
     pub auth: Option<durable_streams_cloudflare::adapters::secrets::AuthSettings>,
+    /// Whether metric events are also counted in the project objects.
+    pub counters: bool,
 }
 
 impl Settings {
@@ -56,6 +58,7 @@ impl Settings {
                     config,
                     allowed_origins: AllowedOrigins::parse(var("CORS_ORIGINS").as_deref()),
                     auth: durable_streams_cloudflare::adapters::secrets::AuthSettings::from_env(env),
+                    counters: var(host::COUNTERS_VAR).as_deref() == Some("1"),
                 })
             }))
         })

@@ -1,5 +1,5 @@
-//! The `SessionDO` and `SubscriptionDO` classes, wrapping [`SessionObject`] and
-//! [`SourceObject`].
+//! The `SessionDO`, `SubscriptionDO` and `ProjectDO` classes, wrapping
+//! [`SessionObject`], [`SourceObject`] and [`ProjectObject`].
 
 use std::rc::Rc;
 
@@ -12,6 +12,7 @@ use durable_streams_cloudflare::protocol::ProtocolError;
 
 use super::host::Platform;
 use super::Settings;
+use crate::project::ProjectObject;
 use crate::session::SessionObject;
 use crate::source::SourceObject;
 
@@ -20,6 +21,7 @@ const MAX_CALL_BYTES: usize = 4 << 20;
 
 type Session = SessionObject<DoSql, Platform<'static>>;
 type Source = SourceObject<DoSql, Platform<'static>>;
+type Project = ProjectObject<DoSql, Platform<'static>>;
 
 fn open<T>(
     state: &Rc<State>,
@@ -99,6 +101,27 @@ impl DurableObject for SubscriptionDO {
     async fn fetch(&self, req: Request) -> Result<Response> {
         match &self.object {
             Ok(object) => answer(req, async |req| object.handle(&req).await).await,
+            Err(e) => broken(e),
+        }
+    }
+}
+
+/// One project's object: its sessions and sources for the dashboard, and counters.
+#[durable_object]
+pub struct ProjectDO {
+    object: std::result::Result<Project, String>,
+}
+
+impl DurableObject for ProjectDO {
+    fn new(state: State, env: Env) -> Self {
+        let state = Rc::new(state);
+        let object = open(&state, env, |sql, host| ProjectObject::new(sql, host).map_err(|e| e.to_string()));
+        Self { object }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        match &self.object {
+            Ok(object) => answer(req, async |req| object.handle(&req)).await,
             Err(e) => broken(e),
         }
     }
