@@ -26,6 +26,18 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
+/// A request error with its causes (`error sending request …: connection closed
+/// before message completed`), which say more than its first line.
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
+}
+
 /// A response header as text.
 pub fn header(resp: &Response, name: &str) -> Option<String> {
     resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
@@ -82,6 +94,17 @@ impl Target {
         self.auth(self.client.post(url).header("Content-Type", content_type(json)).body(body))
     }
 
+    /// A POST of a JSON body with the credentials.
+    pub fn post_json(&self, url: &str, body: &serde_json::Value) -> RequestBuilder {
+        let req = self.client.post(url).header("Content-Type", "application/json");
+        self.auth(req.body(body.to_string()))
+    }
+
+    /// A DELETE with the credentials.
+    pub fn delete(&self, url: &str) -> RequestBuilder {
+        self.auth(self.client.delete(url))
+    }
+
     /// A HEAD with the credentials.
     pub fn head(&self, url: &str) -> RequestBuilder {
         self.auth(self.client.head(url))
@@ -110,6 +133,14 @@ impl Target {
         }
     }
 
+    /// Remembers the reader key of stream `url`, which this run did not create (a
+    /// session's stream), so its reads carry it like those of streams it created.
+    pub fn set_reader_key(&self, url: &str, key: &str) {
+        if let Ok(mut keys) = self.reader_keys.lock() {
+            keys.insert(url.to_owned(), key.to_owned());
+        }
+    }
+
     /// A read URL of stream `url` with `query`, plus the stream's reader key if it has one
     /// (last, like clients add it).
     pub fn read_url(&self, url: &str, query: &str) -> String {
@@ -122,7 +153,7 @@ impl Target {
     /// Deletes a stream the run created. Best effort: a failure is reported and the run
     /// goes on (the stream then stays on the target).
     pub async fn delete_stream(&self, url: &str) {
-        match self.auth(self.client.delete(url)).timeout(Duration::from_secs(30)).send().await {
+        match self.delete(url).timeout(Duration::from_secs(30)).send().await {
             Ok(resp) if resp.status().is_success() || resp.status().as_u16() == 404 => {}
             Ok(resp) => eprintln!("could not delete {url}: HTTP {}", resp.status()),
             Err(e) => eprintln!("could not delete {url}: {e}"),
@@ -178,6 +209,22 @@ impl ObjectCounters {
     }
 }
 
+/// Each object's requests between two snapshots of a run's objects (see
+/// [`ObjectCounters::since`]); `None` if the target did not expose one of them.
+pub fn deltas(
+    before: Vec<Option<ObjectCounters>>,
+    after: Vec<Option<ObjectCounters>>,
+) -> Option<Vec<(Counts, bool)>> {
+    before
+        .into_iter()
+        .zip(after)
+        .map(|(b, a)| match (b, a) {
+            (Some(b), Some(a)) => Some(a.since(&b)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +244,15 @@ mod tests {
         let (d, restarted) = after.since(&before);
         assert!(!restarted);
         assert_eq!((d.get("append"), d.get("long_poll"), d.get("read")), (10, 11, 2));
+    }
+
+    #[test]
+    fn deltas_need_every_object_counted_twice() {
+        let (a, b) = (counters(&[("append", 1)]), counters(&[("append", 4)]));
+        let d =
+            deltas(vec![Some(a.clone()), Some(a.clone())], vec![Some(b.clone()), Some(a.clone())]).unwrap();
+        assert_eq!((d[0].0.get("append"), d[1].0.total(), d[0].1), (3, 0, false));
+        assert!(deltas(vec![Some(a), None], vec![Some(b.clone()), Some(b)]).is_none());
     }
 
     #[test]

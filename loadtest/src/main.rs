@@ -1,16 +1,19 @@
 //! `loadtest`: measures a Durable Streams worker under a realistic read load — HIT rate,
 //! stream-object requests per message, delivery latency, offset drift, errors and the
 //! monthly cost of the workload — against the local worker (started and stopped here) or
-//! a deployed one. See docs/loadtest.md.
+//! a deployed one; and, in its pub/sub mode, the subscription worker's fan-out into
+//! session streams. See docs/loadtest.md.
 
 mod burst;
 mod compare;
 mod cost;
+mod fanout;
 mod follow;
 mod http;
 mod local;
 mod payload;
 mod progress;
+mod pubsub;
 mod reader;
 mod report;
 mod stats;
@@ -24,7 +27,8 @@ use clap::Parser;
 use serde::Serialize;
 
 use crate::http::Target;
-use crate::local::LocalWorker;
+use crate::local::LocalWorkers;
+use crate::pubsub::{PubSubSettings, Targets};
 use crate::report::Report;
 use crate::workload::Settings;
 
@@ -32,8 +36,9 @@ use crate::workload::Settings;
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 struct Args {
-    /// The worker's base URL. Without it the local worker is started (scripts/dev.sh on a
-    /// free loopback port, fresh state, DEBUG_STATS on) and stopped at the end.
+    /// The worker's base URL (core's, in pub/sub mode). Without it the local worker is
+    /// built and started (on a free loopback port, fresh state, DEBUG_STATS on) and
+    /// stopped at the end; in pub/sub mode the subscription worker too.
     #[arg(long)]
     url: Option<String>,
     /// Run the same workload against this second target too, alternating, and print
@@ -90,6 +95,27 @@ struct Args {
     /// A `KEY:VALUE` setting for the local worker (repeatable), e.g. LONG_POLL_TIMEOUT_MS:5000.
     #[arg(long, value_name = "KEY:VALUE")]
     worker_var: Vec<String>,
+    /// Pub/sub mode: --sessions sessions subscribed to one source through the
+    /// subscription worker, a reader on every session stream, one publisher at --rate
+    /// for --duration.
+    #[arg(long, conflicts_with_all = ["burst", "compare"])]
+    pubsub: bool,
+    /// Pub/sub mode: sessions to subscribe to the source.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    sessions: u32,
+    /// Pub/sub mode: the subscription worker's base URL, with --url for its core.
+    #[arg(long, value_name = "URL", requires = "url")]
+    subscription_url: Option<String>,
+    /// Pub/sub mode: a `KEY:VALUE` setting for the local subscription worker (repeatable),
+    /// e.g. FANOUT_QUEUE_THRESHOLD:2000.
+    #[arg(long, value_name = "KEY:VALUE")]
+    subscription_var: Vec<String>,
+}
+
+/// The base URLs of the workers under test.
+struct Bases {
+    core: String,
+    subscription: Option<String>,
 }
 
 fn ratio(s: &str) -> Result<f64, String> {
@@ -131,6 +157,17 @@ impl Args {
         }
     }
 
+    fn pubsub_settings(&self) -> PubSubSettings {
+        PubSubSettings {
+            sessions: self.sessions as usize,
+            sse_ratio: self.sse_ratio,
+            rate: self.rate.unwrap_or(1000.0 / self.write_interval),
+            duration_s: self.duration,
+            payload_bytes: self.payload_bytes as usize,
+            json: self.json,
+        }
+    }
+
     fn target(&self, url: &str) -> Result<Arc<Target>, String> {
         Target::new(url, &self.stream_path, self.token.clone()).map(Arc::new)
     }
@@ -141,9 +178,32 @@ fn write_json(path: &std::path::Path, value: &impl Serialize) -> Result<(), Stri
     std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Runs what the arguments ask for against `base`; returns the problems found.
-async fn measure(args: &Args, base: &str) -> Result<Vec<String>, String> {
-    let a = args.target(base)?;
+/// Runs the pub/sub mode against core and the subscription worker; returns the problems
+/// found.
+async fn measure_pubsub(args: &Args, core: &str, subscription: Option<&str>) -> Result<Vec<String>, String> {
+    let subscription = subscription.ok_or("--pubsub with --url needs --subscription-url too")?;
+    let targets = Targets { core: args.target(core)?, subscription: args.target(subscription)? };
+    let settings = args.pubsub_settings();
+    let run = pubsub::prepare(&targets, &settings).await?;
+    // Reported before the clean-up, which a failing worker can make slow.
+    let outcome = run.measure(&targets, &settings).await.and_then(|report| {
+        print!("{}", pubsub::report::render(&report));
+        match &args.out {
+            Some(path) => write_json(path, &report).map(|()| report),
+            None => Ok(report),
+        }
+    });
+    run.clean_up(&targets).await;
+    Ok(outcome?.problems())
+}
+
+/// Runs what the arguments ask for against the workers at `bases`; returns the problems
+/// found.
+async fn measure(args: &Args, bases: &Bases) -> Result<Vec<String>, String> {
+    if args.pubsub {
+        return measure_pubsub(args, &bases.core, bases.subscription.as_deref()).await;
+    }
+    let a = args.target(&bases.core)?;
     if let Some(n) = args.burst {
         let report = burst::run(a, n as usize, args.rounds as usize).await?;
         print!("{}", burst::render(&report));
@@ -200,21 +260,26 @@ fn checked(args: &Args, report: &Report) -> Vec<String> {
 }
 
 async fn main_async(args: Args) -> Result<Vec<String>, String> {
-    // Kept until the end: dropping it stops the local worker.
+    // Kept until the end: dropping it stops the local workers.
     let mut local = None;
-    let base = match &args.url {
-        Some(url) => url.clone(),
+    let bases = match &args.url {
+        Some(url) => Bases { core: url.clone(), subscription: args.subscription_url.clone() },
         None => {
-            let worker = LocalWorker::start(&args.worker_var).await?;
-            let url = worker.url.clone();
-            local = Some(worker);
-            url
+            let subscription = args.pubsub.then_some(&args.subscription_var[..]);
+            let workers = LocalWorkers::start(&args.worker_var, subscription).await?;
+            let bases =
+                Bases { core: workers.core_url.clone(), subscription: workers.subscription_url.clone() };
+            local = Some(workers);
+            bases
         }
     };
     let outcome = tokio::select! {
-        outcome = measure(&args, &base) => outcome,
+        outcome = measure(&args, &bases) => outcome,
         _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
     };
+    if let (Some(workers), false) = (&mut local, matches!(&outcome, Ok(p) if p.is_empty())) {
+        eprintln!("the local workers' logs are kept in {}", workers.keep_logs().display());
+    }
     drop(local);
     outcome
 }
@@ -250,6 +315,24 @@ mod tests {
     }
 
     #[test]
+    fn pubsub_options_make_its_settings() {
+        let args = Args::parse_from([
+            "loadtest",
+            "--pubsub",
+            "--sessions",
+            "1000",
+            "--rate",
+            "2",
+            "--sse-ratio",
+            "0.5",
+            "--json",
+        ]);
+        let s = args.pubsub_settings();
+        assert_eq!((s.sessions, s.rate, s.sse_readers(), s.json), (1000, 2.0, 500, true));
+        assert_eq!(Args::parse_from(["loadtest", "--pubsub"]).pubsub_settings().rate, 1.0);
+    }
+
+    #[test]
     fn bad_options_are_refused() {
         for bad in [
             &["loadtest", "--sse-ratio", "1.5"][..],
@@ -257,6 +340,9 @@ mod tests {
             &["loadtest", "--duration", "7200"],
             &["loadtest", "--rate", "5", "--write-interval", "100"],
             &["loadtest", "--streams", "0"],
+            &["loadtest", "--pubsub", "--burst", "10"],
+            &["loadtest", "--pubsub", "--sessions", "0"],
+            &["loadtest", "--pubsub", "--subscription-url", "http://127.0.0.1:2"],
         ] {
             assert!(Args::try_parse_from(bad).is_err(), "{bad:?}");
         }

@@ -13,7 +13,7 @@ use reqwest::Response;
 use tokio::sync::watch;
 
 use crate::follow::{LongPollFollower, SseParser};
-use crate::http::{header, now_ms, Target};
+use crate::http::{describe, header, now_ms, Target};
 use crate::payload::{self, SequenceCheck};
 use crate::stats::{Counts, Errors, Latencies};
 use crate::workload::Live;
@@ -125,7 +125,7 @@ pub async fn long_poll(
         let resp = match resp {
             Ok(resp) => resp,
             Err(e) => {
-                r.error(if e.is_timeout() { "timeout" } else { "network" }, Some(&e.to_string()), &live);
+                r.error(if e.is_timeout() { "timeout" } else { "network" }, Some(&describe(&e)), &live);
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             }
@@ -136,7 +136,7 @@ pub async fn long_poll(
             200 => match resp.bytes().await {
                 Ok(body) => r.take(&body, json, &mut carry, &live),
                 Err(e) => {
-                    r.error("body", Some(&e.to_string()), &live);
+                    r.error("body", Some(&describe(&e)), &live);
                     continue;
                 }
             },
@@ -184,7 +184,7 @@ pub async fn sse(
                 continue;
             }
             Err(e) => {
-                r.error("network", Some(&e.to_string()), &live);
+                r.error("network", Some(&describe(&e)), &live);
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             }
@@ -199,7 +199,7 @@ pub async fn sse(
             let chunk = match chunk {
                 Some(Ok(chunk)) => chunk,
                 Some(Err(e)) => {
-                    r.error("SSE stream broken", Some(&e.to_string()), &live);
+                    r.error("SSE stream broken", Some(&describe(&e)), &live);
                     break;
                 }
                 None => break,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::http::{now_ms, Target};
+use crate::http::{self, now_ms, Target};
 use crate::progress::Progress;
 use crate::reader::{self, ReaderResult};
 use crate::report::{Observed, Report};
@@ -65,6 +65,16 @@ pub struct Live {
 
 /// How long readers get after the last append to receive everything.
 const DRAIN_LIMIT: Duration = Duration::from_secs(15);
+
+/// Waits until readers have received `expected` messages in all, at most `limit`;
+/// returns how long that took.
+pub async fn drain(live: &Live, expected: u64, limit: Duration) -> Duration {
+    let started = Instant::now();
+    while live.messages.load(Ordering::Relaxed) < expected && started.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    started.elapsed()
+}
 
 /// Runs the workload against `target`.
 pub async fn run(target: Arc<Target>, s: &Settings, label: &str) -> Result<Report, String> {
@@ -126,11 +136,7 @@ pub async fn run(target: Arc<Target>, s: &Settings, label: &str) -> Result<Repor
     // Every reader must receive every append of its stream.
     let expected: u64 =
         streams.iter().zip(&per_stream).map(|((.., appended), n)| appended.load(Ordering::Relaxed) * n).sum();
-    let drain_started = Instant::now();
-    while live.messages.load(Ordering::Relaxed) < expected && drain_started.elapsed() < DRAIN_LIMIT {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let drain = drain_started.elapsed();
+    let drain = drain(&live, expected, DRAIN_LIMIT).await;
     let mut after = Vec::new();
     for (name, ..) in &streams {
         after.push(target.object_counters(name).await);
@@ -145,14 +151,7 @@ pub async fn run(target: Arc<Target>, s: &Settings, label: &str) -> Result<Repor
         target.delete_stream(url).await;
     }
 
-    let counters = before
-        .into_iter()
-        .zip(after)
-        .map(|(b, a)| match (b, a) {
-            (Some(b), Some(a)) => Some(a.since(&b)),
-            _ => None,
-        })
-        .collect::<Option<Vec<_>>>();
+    let counters = http::deltas(before, after);
     let observed = Observed {
         readers: reader_results,
         writers: writer_results,

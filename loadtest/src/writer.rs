@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
-use crate::http::{now_ms, Target};
+use crate::fanout::FanoutSeen;
+use crate::http::{describe, now_ms, Target};
 use crate::payload::{self, Stamp};
 use crate::stats::{Errors, Latencies};
 use crate::workload::Live;
@@ -39,6 +40,9 @@ pub struct WriterResult {
     pub failed: Vec<u64>,
     /// Time to acknowledgment.
     pub ack_latency: Latencies,
+    /// The fan-outs the acknowledgments reported (publishes through a subscription
+    /// worker; empty for core appends).
+    pub fanout: FanoutSeen,
 }
 
 /// How a writer writes.
@@ -58,17 +62,19 @@ pub struct WriterPlan {
     pub json: bool,
 }
 
-/// The outcome of one append (its sequence number, then its time to acknowledgment or
-/// the kind of failure and a message).
-type Outcome = (u64, Result<f64, (String, String)>);
+/// The outcome of one append (its sequence number, then its time to acknowledgment and
+/// the fan-out it reported, or the kind of failure and a message).
+type Outcome = (u64, Result<(f64, FanoutSeen), (String, String)>);
 
 async fn append(target: Arc<Target>, url: String, json: bool, (seq, body): (u64, String)) -> Outcome {
     let started = Instant::now();
     let result = match target.append(&url, json, body).timeout(APPEND_LIMIT).send().await {
-        Ok(resp) if resp.status().is_success() => Ok(started.elapsed().as_secs_f64() * 1000.0),
+        Ok(resp) if resp.status().is_success() => {
+            Ok((started.elapsed().as_secs_f64() * 1000.0, FanoutSeen::of(resp.headers())))
+        }
         Ok(resp) => Err((format!("HTTP {}", resp.status().as_u16()), resp.text().await.unwrap_or_default())),
-        Err(e) if e.is_timeout() => Err(("timeout".to_owned(), e.to_string())),
-        Err(e) => Err(("network".to_owned(), e.to_string())),
+        Err(e) if e.is_timeout() => Err(("timeout".to_owned(), describe(&e))),
+        Err(e) => Err(("network".to_owned(), describe(&e))),
     };
     (seq, result)
 }
@@ -88,8 +94,9 @@ pub async fn write(
     let mut ticks = tokio::time::interval(plan.interval.max(Duration::from_millis(1)));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let record = |w: &mut WriterResult, (seq, outcome): Outcome| match outcome {
-        Ok(ms) => {
+        Ok((ms, fanout)) => {
             w.ack_latency.record(ms);
+            w.fanout.merge(&fanout);
             w.appends += 1;
             appended.fetch_add(1, Ordering::Relaxed);
             live.appends.fetch_add(1, Ordering::Relaxed);

@@ -9,7 +9,7 @@ use crate::stats::{Counts, Errors};
 use crate::writer::WriterResult;
 
 /// Every writer's and reader's errors, their kinds marked `write: ` and `read: `.
-pub(super) fn collect(writers: &[WriterResult], readers: &[ReaderResult]) -> Errors {
+pub(crate) fn collect(writers: &[WriterResult], readers: &[ReaderResult]) -> Errors {
     let mut errors = Errors::default();
     for w in writers {
         errors.merge_prefixed("write: ", &w.errors);
@@ -21,7 +21,7 @@ pub(super) fn collect(writers: &[WriterResult], readers: &[ReaderResult]) -> Err
 }
 
 /// The ERRORS line, and a line with the first message of each kind that had one.
-pub(super) fn render(counts: &Counts, samples: &BTreeMap<String, String>, out: &mut String) {
+pub(crate) fn render(counts: &Counts, samples: &BTreeMap<String, String>, out: &mut String) {
     let _ = writeln!(
         out,
         "ERRORS          {}",

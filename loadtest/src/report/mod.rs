@@ -7,11 +7,11 @@
 mod cost;
 mod delivery;
 mod drift;
-mod errors;
-mod format;
-mod reads;
+pub(crate) mod errors;
+pub(crate) mod format;
+pub(crate) mod reads;
 mod stream_objects;
-mod writes;
+pub(crate) mod writes;
 
 #[cfg(test)]
 mod tests;
@@ -89,7 +89,7 @@ impl Report {
         // Never 0, so rates stay finite for a run that wrote nothing.
         let write_seconds = o.elapsed.as_secs_f64().max(1e-9);
         let drain_seconds = o.drain.as_secs_f64();
-        let writes = Writes::build(&o.writers, s, write_seconds);
+        let writes = Writes::build(&o.writers, s.duration_s, s.target_rate(), write_seconds);
         let reads = Reads::build(&o.readers);
         let stream_objects = o.object_requests.as_deref().map(|load| ObjectLoad::build(load, writes.appends));
         let errors = errors::collect(&o.writers, &o.readers);
@@ -114,16 +114,23 @@ impl Report {
 
     /// What went wrong: errors, lost or repeated messages. Empty for a clean run.
     pub fn problems(&self) -> Vec<String> {
-        let mut p = Vec::new();
-        if self.writes.appends == 0 {
-            p.push("no append was acknowledged".to_owned());
-        }
-        if self.errors.total() > 0 {
-            p.push(format!("{} errors", self.errors.total()));
-        }
+        let mut p = run_problems(self.writes.appends, "append", &self.errors);
         p.extend(self.delivery.problems());
         p
     }
+}
+
+/// The problems of any run that wrote `acknowledged` times (`what`: an append, a
+/// publish) and had `errors`.
+pub(crate) fn run_problems(acknowledged: u64, what: &str, errors: &Counts) -> Vec<String> {
+    let mut p = Vec::new();
+    if acknowledged == 0 {
+        p.push(format!("no {what} was acknowledged"));
+    }
+    if errors.total() > 0 {
+        p.push(format!("{} errors", errors.total()));
+    }
+    p
 }
 
 /// The human summary.

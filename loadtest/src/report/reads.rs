@@ -30,7 +30,7 @@ pub struct Reads {
 
 impl Reads {
     /// Totals the readers.
-    pub(super) fn build(readers: &[ReaderResult]) -> Self {
+    pub(crate) fn build(readers: &[ReaderResult]) -> Self {
         let (mut x_cache, mut cf) = (Counts::default(), Counts::default());
         let (mut long_poll_requests, mut sse_sessions) = (0, 0);
         for r in readers {
@@ -55,7 +55,7 @@ impl Reads {
     }
 
     /// The READS line, and one line per cache that answered.
-    pub(super) fn render(&self, out: &mut String) {
+    pub(crate) fn render(&self, out: &mut String) {
         let _ = writeln!(
             out,
             "READS           {} long-poll requests, {} SSE sessions",

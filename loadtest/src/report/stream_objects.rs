@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::format::opt;
+use super::format::{kinds, opt, reloaded};
 use crate::http::READ_KINDS;
 use crate::stats::Counts;
 
@@ -60,7 +60,7 @@ pub(super) fn render(load: Option<&ObjectLoad>, appends: u64, out: &mut String) 
         appends,
         opt(o.reads_per_append, 2),
         o.sse_sessions,
-        if o.restarted { " (an object was reloaded: counts are low)" } else { "" },
-        o.requests.0.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+        reloaded(o.restarted),
+        kinds(&o.requests)
     );
 }

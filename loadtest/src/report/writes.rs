@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use super::format::ms;
 use crate::stats::{Latencies, Summary};
-use crate::workload::Settings;
 use crate::writer::WriterResult;
 
 /// Appends.
@@ -25,8 +24,14 @@ pub struct Writes {
 }
 
 impl Writes {
-    /// Totals the writers, who wrote for `seconds`.
-    pub(super) fn build(writers: &[WriterResult], s: &Settings, seconds: f64) -> Self {
+    /// Totals the writers, who were to write for `duration_s` at `target_per_second` and
+    /// wrote for `seconds`.
+    pub(crate) fn build(
+        writers: &[WriterResult],
+        duration_s: f64,
+        target_per_second: f64,
+        seconds: f64,
+    ) -> Self {
         let mut ack = Latencies::default();
         for w in writers {
             ack.merge(&w.ack_latency);
@@ -35,18 +40,23 @@ impl Writes {
         Self {
             appends,
             // Over the sending window; `seconds` also covers the wait for the last acks.
-            per_second: appends as f64 / s.duration_s.min(seconds),
-            target_per_second: s.target_rate(),
+            per_second: appends as f64 / duration_s.min(seconds),
+            target_per_second,
             skipped: writers.iter().map(|w| w.skipped).sum(),
             ack_ms: ack.summary(),
         }
     }
 
     /// The WRITES line, for writers who wrote for `seconds`.
-    pub(super) fn render(&self, seconds: f64, out: &mut String) {
+    pub(crate) fn render(&self, seconds: f64, out: &mut String) {
+        self.render_as("WRITES", "appends", seconds, out);
+    }
+
+    /// The line under `title` (padded to the summary's column), counting `what`.
+    pub(crate) fn render_as(&self, title: &str, what: &str, seconds: f64, out: &mut String) {
         let _ = writeln!(
             out,
-            "WRITES          {} appends in {:.1} s = {:.1}/s (target {:.1}/s{}); ack {}",
+            "{title:<16}{} {what} in {:.1} s = {:.1}/s (target {:.1}/s{}); ack {}",
             self.appends,
             seconds,
             self.per_second,
