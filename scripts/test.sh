@@ -6,7 +6,9 @@
 #      that embeds the library, and the subscription layer (its test starts a core and
 #      two subscription workers of its own, with local queues),
 #   3. a short load test run (loadtest/) against the same worker: 300 readers must get
-#      every message in order, with about one stream-object read per append,
+#      every message in order, with about one stream-object read per append; and a short
+#      pub/sub run through a subscription worker bound to it: 150 sessions, fanned out
+#      through the local queue, must each get every message once, in the source's order,
 #   4. a short fuzzing run of the parsers (scripts/fuzz.sh, FUZZ_SECONDS per target).
 # The local workers are started here, on free ports with fresh state, and stopped on
 # exit. Set STREAMS_BASE_URL to test an already running worker instead (its long-poll
@@ -59,7 +61,12 @@ start_worker() {
   inspector=$(free_port)
   log="$work/$name.log"
   config=$(scripts/prebuilt-config.sh "$dir")
-  (cd "$dir" && exec setsid npx wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
+  # The workers started here find each other's service bindings in a registry of their
+  # own, never among workers that tests or a developer run elsewhere on the machine.
+  # VSCODE_INSPECTOR_OPTIONS keeps wrangler from starting its DevTools inspector proxy,
+  # which relays several events per request a worker makes to wrangler as one local
+  # HTTP request each, and leaks a socket per event (see docs/loadtest.md).
+  (cd "$dir" && WRANGLER_REGISTRY_PATH="$work/registry" VSCODE_INSPECTOR_OPTIONS='{}' exec setsid npx wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
       --persist-to "$work/$name-state" --var "LONG_POLL_TIMEOUT_MS:$LONG_POLL_TIMEOUT_MS" \
       --var DEBUG_STATS:1 "$@" >"$log" 2>&1) &
   workers+=($!)
@@ -84,6 +91,10 @@ if [ -z "${STREAMS_BASE_URL:-}" ]; then
   echo "== starting the worker"
   start_worker streams .
   STREAMS_BASE_URL=$WORKER_URL
+  echo "== starting a subscription worker bound to it"
+  # Above 100 subscribers a publish fans out through the local queue.
+  start_worker subscription subscription --var FANOUT_QUEUE_THRESHOLD:100
+  SUBSCRIPTION_BASE_URL=$WORKER_URL
 fi
 echo "== starting the embedded-library example"
 # The example has the optional D1 admin index; its local database needs the migrations.
@@ -105,6 +116,14 @@ npx vitest run --config tests/vitest.config.ts tests/integration
 echo "== load test against $STREAMS_BASE_URL"
 cargo run -p loadtest --quiet -- --url "$STREAMS_BASE_URL" --clients 300 --sse-ratio 0.2 \
   --rate 4 --duration 6 --json --max-reads-per-append 1.5
+
+if [ -n "${SUBSCRIPTION_BASE_URL:-}" ]; then
+  echo "== pub/sub load test against $SUBSCRIPTION_BASE_URL"
+  cargo run -p loadtest --quiet -- --pubsub --url "$STREAMS_BASE_URL" \
+    --subscription-url "$SUBSCRIPTION_BASE_URL" --sessions 150 --sse-ratio 0.2 --rate 2 --duration 6
+else
+  echo "== pub/sub load test skipped: it needs the local core (STREAMS_BASE_URL is set)"
+fi
 
 echo "== fuzzing the parsers, ${FUZZ_SECONDS:-5} s per target"
 scripts/fuzz.sh "${FUZZ_SECONDS:-5}"

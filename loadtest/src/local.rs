@@ -107,6 +107,13 @@ impl Worker {
         cmd.current_dir(repository().join(spec.dir))
             .env("WRANGLER_SEND_METRICS", "false")
             .env("WRANGLER_REGISTRY_PATH", registry)
+            // wrangler then starts no DevTools inspector proxy, which would otherwise
+            // relay several events per request the worker makes (its Durable Object
+            // calls among them) to wrangler as one local HTTP request each: at pub/sub
+            // rates that costs much of the machine and leaks sockets until workerd runs
+            // out of file descriptors. It is the switch wrangler offers for a debugger
+            // that already inspects the process; nothing here uses DevTools.
+            .env("VSCODE_INSPECTOR_OPTIONS", "{}")
             .args(["wrangler", "dev", "-c", ".wrangler-prebuilt.toml", "--ip", "127.0.0.1"])
             .args(["--port", &port.to_string(), "--inspector-port", &inspector.to_string()])
             .arg("--persist-to")
