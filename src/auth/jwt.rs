@@ -1,6 +1,7 @@
 //! HS256 JSON Web Tokens (RFC 7519), verified by hand: the only algorithm accepted is
 //! HMAC-SHA256, the signature is compared in constant time, and the claims we rely on
-//! are typed.
+//! are typed. The compact form's parsing and the `exp`/`nbf` window are public, for
+//! verifiers of other algorithms (the admin worker's Access tokens).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -67,11 +68,6 @@ impl TokenError {
 }
 
 #[derive(Deserialize)]
-struct Header {
-    alg: String,
-}
-
-#[derive(Deserialize)]
 struct RawClaims {
     sub: String,
     scope: String,
@@ -82,38 +78,67 @@ struct RawClaims {
     stream_id: Option<String>,
 }
 
-/// Verifies `token` against any of `secrets` (several during a secret rotation) at
-/// `now_secs`, and returns its claims.
-pub fn verify(token: &str, secrets: &[Vec<u8>], now_secs: i64) -> Result<Claims, TokenError> {
-    if token.len() > MAX_TOKEN_BYTES {
+/// A compact JWT cut into its parts: what any verifier needs before it checks a
+/// signature of its algorithm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compact<'a> {
+    /// The header's `alg`.
+    pub alg: String,
+    /// The header's `kid`, if any.
+    pub kid: Option<String>,
+    /// The base64url payload, decoded only once the signature holds.
+    pub payload: &'a str,
+    /// `header.payload`: the bytes the signature covers.
+    pub signed: &'a str,
+    /// The decoded signature.
+    pub signature: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    // Any JSON: a `kid` that is not a string is no key id, not a malformed token.
+    #[serde(default)]
+    kid: Option<serde_json::Value>,
+}
+
+impl<'a> Compact<'a> {
+    /// Cuts `token` into its three base64url parts and reads its header; refuses a
+    /// token over [`MAX_TOKEN_BYTES`].
+    pub fn parse(token: &'a str) -> Result<Self, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let Header { alg, kid } = decode_part(header)?;
+        let kid = kid.and_then(|k| k.as_str().map(str::to_owned));
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
+        let signed = &token[..header.len() + 1 + payload.len()];
+        Ok(Self { alg, kid, payload, signed, signature })
+    }
+
+    /// The payload's claims, as `T`.
+    pub fn claims<T: for<'de> Deserialize<'de>>(&self) -> Result<T, TokenError> {
+        decode_part(self.payload)
+    }
+}
+
+/// Checks `exp` (required) and `nbf` (optional), in seconds, against `now_secs` with
+/// [`CLOCK_SKEW_SECS`] either way; returns `exp` as whole seconds.
+pub fn check_window(exp: f64, nbf: Option<f64>, now_secs: i64) -> Result<i64, TokenError> {
+    if !exp.is_finite() {
         return Err(TokenError::Malformed);
     }
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::Malformed);
-    };
-    let header: Header = decode_json(header)?;
-    if header.alg != "HS256" {
-        return Err(TokenError::UnsupportedAlgorithm);
-    }
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
-    let signed = &token[..token.len() - signature_len(token)];
-    if !secrets.iter().any(|secret| signature_matches(secret, signed.as_bytes(), &signature)) {
-        return Err(TokenError::BadSignature);
-    }
-    // Claims are only looked at once the signature holds.
-    let raw: RawClaims = decode_json(payload)?;
-    let scope = parse_scope(&raw.scope).ok_or(TokenError::Malformed)?;
-    if raw.sub.is_empty() || !raw.exp.is_finite() {
-        return Err(TokenError::Malformed);
-    }
-    let expires_at = raw.exp.floor() as i64;
+    let expires_at = exp.floor() as i64;
     if now_secs > expires_at.saturating_add(CLOCK_SKEW_SECS) {
         return Err(TokenError::Expired);
     }
-    if let Some(nbf) = raw.nbf {
+    if let Some(nbf) = nbf {
         if !nbf.is_finite() {
             return Err(TokenError::Malformed);
         }
@@ -121,6 +146,26 @@ pub fn verify(token: &str, secrets: &[Vec<u8>], now_secs: i64) -> Result<Claims,
             return Err(TokenError::NotYetValid);
         }
     }
+    Ok(expires_at)
+}
+
+/// Verifies `token` against any of `secrets` (several during a secret rotation) at
+/// `now_secs`, and returns its claims.
+pub fn verify(token: &str, secrets: &[Vec<u8>], now_secs: i64) -> Result<Claims, TokenError> {
+    let token = Compact::parse(token)?;
+    if token.alg != "HS256" {
+        return Err(TokenError::UnsupportedAlgorithm);
+    }
+    if !secrets.iter().any(|secret| signature_matches(secret, token.signed.as_bytes(), &token.signature)) {
+        return Err(TokenError::BadSignature);
+    }
+    // Claims are only looked at once the signature holds.
+    let raw: RawClaims = token.claims()?;
+    let scope = parse_scope(&raw.scope).ok_or(TokenError::Malformed)?;
+    if raw.sub.is_empty() {
+        return Err(TokenError::Malformed);
+    }
+    let expires_at = check_window(raw.exp, raw.nbf, now_secs)?;
     Ok(Claims { project: raw.sub, scope, expires_at, stream_id: raw.stream_id })
 }
 
@@ -148,10 +193,6 @@ fn parse_scope(scope: &str) -> Option<Scope> {
     best
 }
 
-fn signature_len(token: &str) -> usize {
-    token.rsplit('.').next().map_or(0, |s| s.len() + 1)
-}
-
 fn signature_matches(secret: &[u8], signed: &[u8], signature: &[u8]) -> bool {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else { return false };
     mac.update(signed);
@@ -159,7 +200,7 @@ fn signature_matches(secret: &[u8], signed: &[u8], signature: &[u8]) -> bool {
     mac.verify_slice(signature).is_ok()
 }
 
-fn decode_json<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, TokenError> {
+fn decode_part<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, TokenError> {
     let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
@@ -254,5 +295,22 @@ mod tests {
                 "{claims}"
             );
         }
+    }
+
+    #[test]
+    fn the_compact_form_names_its_key_and_what_is_signed() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k1"}"#);
+        let token = format!("{header}.e30.{}", URL_SAFE_NO_PAD.encode(b"sig"));
+        let c = Compact::parse(&token).unwrap();
+        assert_eq!((c.alg.as_str(), c.kid.as_deref()), ("RS256", Some("k1")));
+        assert_eq!(
+            (c.signed, c.payload, c.signature.as_slice()),
+            (&token[..header.len() + 4], "e30", &b"sig"[..])
+        );
+        assert_eq!(c.claims::<serde_json::Value>().unwrap(), json!({}));
+        let numeric = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","kid":7}"#);
+        assert_eq!(Compact::parse(&format!("{numeric}.e30.")).unwrap().kid, None);
+        assert_eq!(check_window(f64::NAN, None, NOW), Err(TokenError::Malformed));
+        assert_eq!(check_window((NOW + 5) as f64, Some(f64::INFINITY), NOW), Err(TokenError::Malformed));
     }
 }

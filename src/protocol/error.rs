@@ -126,6 +126,8 @@ error_codes! {
     TokenExpired = "TOKEN_EXPIRED", 401;
     /// A token before its `nbf`.
     TokenNotYetValid = "TOKEN_NOT_YET_VALID", 401;
+    /// An admin request without a Cloudflare Access token.
+    AccessRequired = "ACCESS_REQUIRED", 401;
 
     // 403: the request is understood and refused.
     /// A token for another project.
@@ -140,6 +142,8 @@ error_codes! {
     RegistryReadOnly = "REGISTRY_READ_ONLY", 403;
     /// A producer epoch older than the stored one (§5.2.1).
     ProducerStaleEpoch = "PRODUCER_STALE_EPOCH", 403;
+    /// A Cloudflare Access token that does not verify for the admin application.
+    AccessDenied = "ACCESS_DENIED", 403;
 
     // 404, 405, 409, 410, 413.
     /// No stream at this path (or it expired).
@@ -180,6 +184,8 @@ error_codes! {
     SegmentUnreadable = "SEGMENT_UNREADABLE", 500;
     /// A dependency (another stream's object, a binding) that could not be reached.
     Unavailable = "UNAVAILABLE", 503;
+    /// The admin worker's gate is not configured, so it lets nothing through.
+    AdminGateUnconfigured = "ADMIN_GATE_UNCONFIGURED", 503;
 }
 
 impl ErrorCode {
@@ -194,6 +200,8 @@ impl ErrorCode {
             // Without a token the client is told what to send; with a bad one, that it
             // is bad (RFC 6750 §3).
             Self::AuthRequired => vec![("WWW-Authenticate", "Bearer realm=\"durable-streams\"".to_owned())],
+            // Access sends its token in a header of its own; there is no bearer to ask for.
+            Self::AccessRequired => Vec::new(),
             _ if self.status() == 401 => vec![(
                 "WWW-Authenticate",
                 "Bearer realm=\"durable-streams\", error=\"invalid_token\"".to_owned(),
