@@ -3,7 +3,8 @@
 #   - the wasm32-unknown-unknown Rust target and clippy,
 #   - worker-build, and the wasm-bindgen CLI at exactly the version in Cargo.lock,
 #   - the npm packages pinned in package-lock.json (wrangler, binaryen's wasm-opt,
-#     vitest and the conformance suite).
+#     vitest, the conformance suite and playwright-core),
+#   - Debian's Chromium, for the admin pages' browser tests.
 # Each step is skipped when what it installs is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,4 +47,14 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# The admin pages are tested in a real browser: Debian's Chromium, driven by npm's
+# playwright-core (whose own browser download cannot be used).
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing Chromium for the browser tests"
+  sudo_cmd=()
+  if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi

@@ -3,8 +3,10 @@
 #   1. native unit and property tests (cargo test), and clippy natively and for wasm32,
 #   2. the upstream conformance suite and our integration tests (vitest) against the
 #      worker running locally under wrangler dev, a smoke test of the example worker
-#      that embeds the library, and the subscription layer (its test starts a core and
-#      two subscription workers of its own, with local queues),
+#      that embeds the library, the subscription layer (its test starts a core and
+#      two subscription workers of its own, with local queues), and the admin worker
+#      (its test starts a core and admin workers of its own, and drives the pages in
+#      Chromium),
 #   3. a short load test run (loadtest/) against the same worker: 300 readers must get
 #      every message in order, with about one stream-object read per append; and a short
 #      pub/sub run through a subscription worker bound to it: 150 sessions, fanned out
@@ -27,7 +29,7 @@ cargo test --workspace --quiet
 echo "== lints: clippy, native and wasm32"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy --quiet --target wasm32-unknown-unknown -p durable-streams-cloudflare \
-  -p durable-streams-cache -p durable-streams-subscriptions -p embedded-worker -- -D warnings
+  -p durable-streams-cache -p durable-streams-subscriptions -p durable-streams-admin -p embedded-worker -- -D warnings
 
 work=$(mktemp -d)
 workers=()
@@ -47,6 +49,7 @@ echo "== building the workers"
 scripts/build.sh
 scripts/build.sh examples/embedded-worker
 scripts/build.sh subscription
+scripts/build.sh admin
 
 free_port() {
   node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"

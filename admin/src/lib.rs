@@ -3,5 +3,23 @@
 //!
 //! - [`access`]: the gate — Access tokens (RS256, the team's keys, `iss`, `aud`), closed
 //!   when unconfigured, open only with `ADMIN_AUTH=dev-open`.
+//! - [`route`]: what a request asks for: the JSON API under `/admin/api/`, or a page.
+//! - `platform` (wasm32): the worker — gate, API, and the assets binding for the pages.
 
 pub mod access;
+pub mod route;
+
+#[cfg(target_arch = "wasm32")]
+mod platform;
+#[cfg(target_arch = "wasm32")]
+pub use platform::handle_fetch;
+
+#[cfg(all(target_arch = "wasm32", feature = "entry"))]
+#[worker::event(fetch)]
+async fn fetch(
+    req: worker::Request,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<worker::Response> {
+    handle_fetch(req, env).await
+}

@@ -1,0 +1,127 @@
+//! The admin worker on workers-rs (wasm32 only): the gate before everything, the JSON
+//! API, and the page assets behind it (`[assets]` with `run_worker_first`, so no page is
+//! served without the gate).
+
+mod keys;
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+
+use worker::{Env, Response};
+
+use durable_streams_cloudflare::adapters::convert::to_response;
+use durable_streams_cloudflare::adapters::timing::now_ms;
+use durable_streams_cloudflare::edge::SECURITY_HEADERS;
+use durable_streams_cloudflare::http::{Method, Reply};
+use durable_streams_cloudflare::internal::INSPECT_PATH;
+use durable_streams_cloudflare::protocol::path::StreamName;
+use durable_streams_cloudflare::protocol::ProtocolError;
+
+use crate::access::{Admitted, Gate};
+use crate::route::{self, Route};
+
+/// Core's stream objects, bound from the streams worker (`script_name`).
+const STREAMS_BINDING: &str = "STREAMS";
+/// The page assets.
+const ASSETS_BINDING: &str = "ASSETS";
+/// The header Access puts its token in.
+const ACCESS_ASSERTION: &str = "Cf-Access-Jwt-Assertion";
+
+thread_local! {
+    /// The gate the deployment's settings describe; they cannot change during an
+    /// isolate's life.
+    static GATE: OnceCell<Rc<Gate>> = const { OnceCell::new() };
+}
+
+fn gate(env: &Env) -> Rc<Gate> {
+    GATE.with(|cell| {
+        Rc::clone(cell.get_or_init(|| {
+            let var = |k: &str| env.var(k).ok().map(|v| v.to_string());
+            let gate = Gate::from_settings(
+                var("ADMIN_AUTH").as_deref(),
+                var("ACCESS_TEAM_DOMAIN").as_deref(),
+                var("ACCESS_AUD").as_deref(),
+            );
+            match &gate {
+                Gate::Closed(why) => worker::console_error!("{why}"),
+                Gate::DevOpen => worker::console_warn!(
+                    "ADMIN_AUTH=dev-open: the admin dashboards are open to anyone who reaches them"
+                ),
+                Gate::Access(_) => {}
+            }
+            Rc::new(gate)
+        }))
+    })
+}
+
+/// The worker's fetch handler. A worker that embeds this crate calls it from its own
+/// `#[event(fetch)]`.
+pub async fn handle_fetch(req: worker::Request, env: Env) -> worker::Result<Response> {
+    let method = Method::parse(&req.inner().method());
+    let path = req.path();
+    let route = route::route(method, &path);
+    let gate = gate(&env);
+    let assertion = req.headers().get(ACCESS_ASSERTION).ok().flatten();
+    let keys = match (&*gate, &assertion) {
+        (Gate::Access(app), Some(token)) => keys::for_token(app, token).await,
+        _ => None,
+    };
+    let admitted = gate.admit(assertion.as_deref(), keys.as_deref(), now_ms() / 1000);
+    let response = match (admitted, route) {
+        // Before the gate's verdict: it tells nothing but that the worker runs.
+        (_, Ok(Route::Health)) => to_response(
+            Reply::new(200).header("Content-Type", "application/json").bytes(br#"{"status":"ok"}"#.to_vec()),
+        )?,
+        (Err(e), _) | (Ok(_), Err(e)) => to_response(Reply::error(&e))?,
+        (Ok(_), Ok(Route::Asset)) => {
+            // The assets binding answers conditional requests and content types itself.
+            return with_headers(env.assets(ASSETS_BINDING)?.fetch_request(req).await?, false);
+        }
+        (Ok(who), Ok(Route::WhoAmI)) => to_response(whoami(&who))?,
+        (Ok(_), Ok(Route::InspectStream(name))) => inspect(&env, &name).await?,
+    };
+    with_headers(response, true)
+}
+
+/// How the request was admitted, for the pages' header (and the dev-open banner).
+fn whoami(who: &Admitted) -> Reply {
+    let body = match who {
+        Admitted::Operator(op) => serde_json::json!({ "mode": "access", "operator": op.name }),
+        Admitted::DevOpen => serde_json::json!({ "mode": "dev-open", "operator": null }),
+    };
+    Reply::new(200).header("Content-Type", "application/json").bytes(body.to_string().into_bytes())
+}
+
+/// The stream object's own account of its stream, as it sent it.
+async fn inspect(env: &Env, name: &StreamName) -> worker::Result<Response> {
+    let url = format!("https://stream.internal{INSPECT_PATH}");
+    let req = worker::Request::new(&url, worker::Method::Get)?;
+    let stub = env.durable_object(STREAMS_BINDING).and_then(|ns| ns.get_by_name(&name.key()));
+    match stub {
+        Ok(stub) => match stub.fetch_with_request(req).await {
+            Ok(response) => Ok(response),
+            Err(e) => unreachable_object(&format!("asking the stream object of {}: {e}", name.key())),
+        },
+        Err(e) => unreachable_object(&format!("finding the stream object of {}: {e}", name.key())),
+    }
+}
+
+fn unreachable_object(what: &str) -> worker::Result<Response> {
+    worker::console_error!("{what}");
+    to_response(Reply::error(&ProtocolError::unavailable(what.to_owned())))
+}
+
+/// The security headers on everything; API answers are never stored by a cache.
+fn with_headers(response: Response, api: bool) -> worker::Result<Response> {
+    // Responses from bindings have immutable headers: copy them first.
+    let headers = response.headers().clone();
+    for (k, v) in SECURITY_HEADERS {
+        headers.set(k, v)?;
+    }
+    headers.set("X-Frame-Options", "DENY")?;
+    headers.set("Referrer-Policy", "no-referrer")?;
+    if api {
+        headers.set("Cache-Control", "no-store")?;
+    }
+    Ok(response.with_headers(headers))
+}

@@ -1,0 +1,85 @@
+//! What an admin request asks for. Everything under `/admin/api/` is the JSON API the
+//! pages call; every other path is a page asset.
+
+use durable_streams_cloudflare::http::Method;
+use durable_streams_cloudflare::protocol::path::StreamName;
+use durable_streams_cloudflare::protocol::ProtocolError;
+
+/// The JSON API's prefix.
+pub const API_PREFIX: &str = "/admin/api/";
+
+/// A request the admin worker answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /health`: answered before the gate, and says nothing but that the worker runs.
+    Health,
+    /// `GET /admin/api/whoami`: how the gate admitted the request.
+    WhoAmI,
+    /// `GET /admin/api/streams/<project>/<stream id>`: everything the stream's object
+    /// knows about it. The id is percent-encoded as in core's URLs and may contain `/`.
+    InspectStream(StreamName),
+    /// Any other path: a page asset (the gate has already admitted it).
+    Asset,
+}
+
+/// The route of `method` on `path`: a JSON 404 for an unknown API path, 405 for a
+/// known one with another method, 400 for a bad project or stream id.
+pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
+    if path == "/health" && method == Method::Get {
+        return Ok(Route::Health);
+    }
+    let Some(api) = path.strip_prefix(API_PREFIX) else {
+        return Ok(Route::Asset);
+    };
+    let (route, allowed) = match api.split_once('/') {
+        None if api == "whoami" => (Route::WhoAmI, [Method::Get]),
+        Some(("streams", rest)) => (Route::InspectStream(stream(rest)?), [Method::Get]),
+        _ => return Err(ProtocolError::not_found()),
+    };
+    if !allowed.contains(&method) {
+        return Err(ProtocolError::method_not_allowed());
+    }
+    Ok(route)
+}
+
+/// `<project>/<stream id>` as core names the stream (its checks and decoding).
+fn stream(rest: &str) -> Result<StreamName, ProtocolError> {
+    let (project, id) = rest.split_once('/').ok_or_else(ProtocolError::not_found)?;
+    match StreamName::parse(&format!("/v1/{project}/stream/{id}")) {
+        Some(parsed) => parsed,
+        None => Err(ProtocolError::not_found()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use durable_streams_cloudflare::protocol::ErrorCode;
+
+    #[test]
+    fn api_paths_are_routed_and_the_rest_are_assets() {
+        assert_eq!(route(Method::Get, "/admin/api/whoami"), Ok(Route::WhoAmI));
+        assert_eq!(route(Method::Get, "/health"), Ok(Route::Health));
+        assert_eq!(route(Method::Post, "/health"), Ok(Route::Asset));
+        let Ok(Route::InspectStream(name)) = route(Method::Get, "/admin/api/streams/acme/chat%2F1/x") else {
+            panic!("a stream")
+        };
+        assert_eq!((name.project.as_str(), name.id.as_str()), ("acme", "chat/1/x"));
+        for asset in ["/", "/index.html", "/app.js", "/admin", "/admin/api"] {
+            assert_eq!(route(Method::Get, asset), Ok(Route::Asset), "{asset}");
+        }
+    }
+
+    #[test]
+    fn unknown_paths_methods_and_ids_are_client_errors() {
+        let code = |m, p| route(m, p).unwrap_err().code();
+        assert_eq!(code(Method::Get, "/admin/api/nothing"), ErrorCode::NotFound);
+        assert_eq!(code(Method::Get, "/admin/api/streams/acme"), ErrorCode::NotFound);
+        assert_eq!(code(Method::Get, "/admin/api/whoami/x"), ErrorCode::NotFound);
+        assert_eq!(code(Method::Post, "/admin/api/whoami"), ErrorCode::MethodNotAllowed);
+        assert_eq!(code(Method::Delete, "/admin/api/streams/acme/s"), ErrorCode::MethodNotAllowed);
+        let bad_project = route(Method::Get, "/admin/api/streams/bad%20project/s").unwrap_err();
+        assert_eq!(bad_project.code().status(), 400);
+        assert_eq!(route(Method::Get, "/admin/api/streams/acme/%ZZ").unwrap_err().code().status(), 400);
+    }
+}

@@ -1,0 +1,251 @@
+// The admin worker against a real local core: its Access gate (tokens signed here with
+// a key this test serves as the team's JWKS), its JSON API, and its pages in a real
+// browser (Debian's Chromium, driven by playwright-core). Screenshots of each page go
+// to target/admin-screenshots/.
+import { generateKeyPairSync, sign, type KeyObject } from "node:crypto"
+import { mkdirSync, mkdtempSync } from "node:fs"
+import { createServer, type Server } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { chromium, type Browser, type Page } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, test } from "vitest"
+import { freshState, startWorker, type LocalWorker } from "./worker"
+
+const AUD = "test-admin-application"
+const SCREENSHOTS = "target/admin-screenshots"
+const teamKey = generateKeyPairSync("rsa", { modulusLength: 2048 })
+const otherKey = generateKeyPairSync("rsa", { modulusLength: 2048 })
+
+let core: LocalWorker
+let open: LocalWorker
+let gated: LocalWorker
+let closed: LocalWorker
+let team: string
+let jwks: Server
+let browser: Browser
+
+const b64 = (text: string) => Buffer.from(text).toString("base64url")
+const now = () => Math.floor(Date.now() / 1000)
+
+/** An Access application token, as Access would sign it for this test's team. */
+function token(overrides: Record<string, unknown> = {}, key: KeyObject = teamKey.privateKey): string {
+  const claims = {
+    iss: team, aud: [AUD], exp: now() + 600, iat: now(), nbf: now() - 5,
+    sub: "0f6c7f1e-3c1a-4bd7-9a52-4d5d7a1f0b11", email: "ops@example.com", type: "app", ...overrides,
+  }
+  const signed = `${b64(JSON.stringify({ alg: "RS256", kid: "team-1", typ: "JWT" }))}.${b64(JSON.stringify(claims))}`
+  return `${signed}.${sign("sha256", Buffer.from(signed), key).toString("base64url")}`
+}
+
+function serveJwks(): Promise<string> {
+  const jwk = { ...teamKey.publicKey.export({ format: "jwk" }), kid: "team-1", alg: "RS256", use: "sig" }
+  jwks = createServer((req, res) => {
+    if (req.url !== "/cdn-cgi/access/certs") {
+      res.writeHead(404).end()
+      return
+    }
+    res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ keys: [jwk] }))
+  })
+  return new Promise((resolve) => jwks.listen(0, "127.0.0.1", () => {
+    const address = jwks.address()
+    resolve(`http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`)
+  }))
+}
+
+beforeAll(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  team = await serveJwks()
+  const shared = { WRANGLER_REGISTRY_PATH: mkdtempSync(join(tmpdir(), "wrangler-registry-")) }
+  core = await startWorker(freshState(), {}, "tests/admin/core.toml", shared)
+  const config = "tests/admin/admin.toml"
+  ;[open, gated, closed] = await Promise.all([
+    startWorker(freshState(), { ADMIN_AUTH: "dev-open" }, config, shared),
+    startWorker(freshState(), { ACCESS_TEAM_DOMAIN: team, ACCESS_AUD: `another-app,${AUD}` }, config, shared),
+    startWorker(freshState(), {}, config, shared),
+  ])
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  })
+}, 240_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await Promise.all([open?.stop(), gated?.stop(), closed?.stop()])
+  await core?.stop()
+  jwks?.close()
+})
+
+async function errorOf(res: Response): Promise<{ status: number; code: string; message: string }> {
+  const body = (await res.json()) as { error: { code: string; message: string } }
+  return { status: res.status, ...body.error }
+}
+
+const asOperator = (t: string) => ({ "Cf-Access-Jwt-Assertion": t })
+
+describe("the Access gate", () => {
+  test("a valid token of the application is admitted, to the API and to the pages", async () => {
+    const me = await fetch(`${gated.url}/admin/api/whoami`, { headers: asOperator(token()) })
+    expect(me.status).toBe(200)
+    expect(me.headers.get("cache-control")).toBe("no-store")
+    expect(await me.json()).toEqual({ mode: "access", operator: "ops@example.com" })
+    const page = await fetch(`${gated.url}/`, { headers: asOperator(token()) })
+    expect(page.status).toBe(200)
+    expect(page.headers.get("content-type")).toContain("text/html")
+    expect(await page.text()).toContain("Durable Streams admin")
+  })
+
+  test("a missing, expired, wrong-audience, wrong-issuer or wrongly signed token is refused", async () => {
+    for (const path of ["/", "/app.js", "/admin/api/whoami"]) {
+      const missing = await errorOf(await fetch(`${gated.url}${path}`))
+      expect([missing.status, missing.code], path).toEqual([401, "ACCESS_REQUIRED"])
+    }
+    const refused: Array<[string, string, string]> = [
+      ["expired", token({ exp: now() - 3600, nbf: now() - 7200, iat: now() - 7200 }), "expired"],
+      ["wrong audience", token({ aud: ["someone-elses-app"] }), "another Access application"],
+      ["wrong issuer", token({ iss: "https://evil.cloudflareaccess.com" }), "another team"],
+      ["wrong signature", token({}, otherKey.privateKey), "signature"],
+      ["not a JWT", "garbage", "well-formed"],
+    ]
+    for (const [what, t, says] of refused) {
+      for (const path of ["/", "/admin/api/whoami"]) {
+        const e = await errorOf(await fetch(`${gated.url}${path}`, { headers: asOperator(t) }))
+        expect([e.status, e.code], `${what} on ${path}`).toEqual([403, "ACCESS_DENIED"])
+        expect(e.message, what).toContain(says)
+      }
+    }
+  })
+
+  test("without Access settings the gate is closed, even to a valid token", async () => {
+    for (const headers of [{}, asOperator(token())]) {
+      const e = await errorOf(await fetch(`${closed.url}/`, { headers }))
+      expect([e.status, e.code]).toEqual([503, "ADMIN_GATE_UNCONFIGURED"])
+      expect(e.message).toContain("ACCESS_TEAM_DOMAIN")
+    }
+    expect((await fetch(`${closed.url}/health`)).status).toBe(200)
+  })
+
+  test("in the browser, the pages never load without a token, and load with one", async () => {
+    const anonymous = await browser.newPage()
+    const refused = await anonymous.goto(gated.url)
+    expect(refused?.status()).toBe(401)
+    expect(await anonymous.locator("#view").count()).toBe(0)
+    await anonymous.close()
+    const context = await browser.newContext({ extraHTTPHeaders: asOperator(token()) })
+    const page = await context.newPage()
+    expect((await page.goto(gated.url))?.status()).toBe(200)
+    await page.getByText("ops@example.com").waitFor()
+    expect(await page.locator("#banner").isHidden()).toBe(true)
+    await page.screenshot({ path: `${SCREENSHOTS}/access-home.png`, fullPage: true })
+    await context.close()
+  })
+})
+
+/** A stream in core with `n` messages, some from an idempotent producer; its last offset. */
+async function streamWith(id: string, n: number): Promise<string> {
+  const url = `${core.url}/v1/stream/${encodeURIComponent(id)}`
+  const created = await fetch(url, { method: "PUT", headers: { "Content-Type": "application/json", "Stream-TTL": "3600" } })
+  expect(created.status).toBe(201)
+  let offset = ""
+  for (let i = 0; i < n; i++) {
+    const producer = i >= n - 2 ? { "Producer-Id": "console-writer", "Producer-Epoch": "2", "Producer-Seq": `${i - (n - 2)}` } : {}
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...producer },
+      body: JSON.stringify({ n: i }),
+    })
+    expect(res.status, await res.clone().text()).toBeLessThan(300)
+    offset = res.headers.get("stream-next-offset") ?? ""
+  }
+  return offset
+}
+
+interface Inspect {
+  contentType: string
+  tailOffset: string
+  closed: boolean
+  expiry: { ttlSeconds: number | null; expiresAt: number | null }
+  hot: { messages: number; bytes: number }
+  segments: Array<{ startOffset: string; endOffset: string }>
+  producers: Array<{ id: string; epoch: number; lastSeq: number }>
+  readers: { longPoll: number; sse: number }
+}
+
+async function openConsole(page: Page, id: string): Promise<void> {
+  await page.goto(`${open.url}/#/streams/_default/${encodeURIComponent(id)}`)
+  await page.getByText("Tail Offset").waitFor()
+}
+
+describe("the stream console", () => {
+  test("shows what the stream's object holds: meta, segments, producers", async () => {
+    const id = `admin-console/${Date.now()}`
+    const tail = await streamWith(id, 7)
+    // The object cuts segments after the appends that fill them; give it a moment.
+    let s: Inspect | undefined
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(`${open.url}/admin/api/streams/_default/${encodeURIComponent(id)}`)
+      expect(res.status).toBe(200)
+      s = (await res.json()) as Inspect
+      if (s.segments.length > 0) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(s?.contentType).toBe("application/json")
+    expect(s?.tailOffset).toBe(tail)
+    expect(s?.closed).toBe(false)
+    expect(s?.expiry.ttlSeconds).toBe(3600)
+    expect(s?.segments.length).toBeGreaterThan(0)
+    expect(s?.producers).toEqual([expect.objectContaining({ id: "console-writer", epoch: 2, lastSeq: 1 })])
+
+    const page = await browser.newPage()
+    await openConsole(page, id)
+    const text = (await page.locator("#view").textContent()) ?? ""
+    for (const shown of ["application/json", tail, "console-writer", "3600 s", s!.segments[0].startOffset]) {
+      expect(text, shown).toContain(shown)
+    }
+    expect(await page.locator("#banner").textContent()).toContain("dev-open")
+    await page.screenshot({ path: `${SCREENSHOTS}/stream-console.png`, fullPage: true })
+    await page.close()
+  })
+
+  test("opening a stream from the home page goes to its console", async () => {
+    const id = `admin-open-${Date.now()}`
+    await streamWith(id, 1)
+    const page = await browser.newPage()
+    await page.goto(open.url)
+    await page.getByPlaceholder("Enter stream ID...").fill(id)
+    await page.getByRole("button", { name: "Open stream" }).click()
+    await page.getByText("Tail Offset").waitFor()
+    expect(page.url()).toContain(`#/streams/_default/${id}`)
+    await page.screenshot({ path: `${SCREENSHOTS}/home.png`, fullPage: true })
+    await page.close()
+  })
+
+  test("a missing stream says so, in the API and on the page", async () => {
+    const id = `admin-missing-${Date.now()}`
+    const e = await errorOf(await fetch(`${open.url}/admin/api/streams/_default/${id}`))
+    expect([e.status, e.code]).toEqual([404, "STREAM_NOT_FOUND"])
+    const page = await browser.newPage()
+    await page.goto(`${open.url}/#/streams/_default/${id}`)
+    await page.locator(".error").waitFor()
+    await page.close()
+    // Looking did not create it.
+    expect((await fetch(`${core.url}/v1/stream/${id}`, { method: "HEAD" })).status).toBe(404)
+  })
+})
+
+describe("bad input to the admin API", () => {
+  test("is a clear 4xx JSON error", async () => {
+    const cases: Array<[string, RequestInit, number, string]> = [
+      ["/admin/api/nothing", {}, 404, "NOT_FOUND"],
+      ["/admin/api/streams/acme", {}, 404, "NOT_FOUND"],
+      ["/admin/api/whoami", { method: "POST" }, 405, "METHOD_NOT_ALLOWED"],
+      ["/admin/api/streams/_default/x", { method: "DELETE" }, 405, "METHOD_NOT_ALLOWED"],
+      ["/admin/api/streams/bad%20project/x", {}, 400, "INVALID_PROJECT_ID"],
+    ]
+    for (const [path, init, status, code] of cases) {
+      const e = await errorOf(await fetch(`${open.url}${path}`, init))
+      expect([e.status, e.code], path).toEqual([status, code])
+    }
+  })
+})
