@@ -6,3 +6,7 @@ pub const PREFIX: &str = "/_internal/";
 
 /// The path of a stream object's request counters.
 pub const STATS_PATH: &str = "/_internal/stats";
+
+/// The path of a stream object's full state, for an admin's view of the stream: read
+/// from storage on every request, so it cannot drift from what the object holds.
+pub const INSPECT_PATH: &str = "/_internal/inspect";

@@ -11,7 +11,7 @@ use super::log;
 use super::meta::{self, Meta};
 use super::rows::Row;
 use super::segment;
-use super::sql::{Columns, Sql, SqlExt, StorageError, Value};
+use super::sql::{Columns, NamedRow, Sql, SqlExt, StorageError, Value};
 use super::Store;
 use crate::protocol::{Offset, ProtocolError};
 
@@ -49,13 +49,62 @@ const SEGMENTS: Columns = Columns::new("segments", &["read_seq", "start", "\"end
 impl SegmentInfo {
     /// The entry in a row of [`SEGMENTS`] values.
     fn decode(values: &mut [Value]) -> Result<Self, StorageError> {
-        let r = SEGMENTS.read(values)?;
+        Self::from_row(&SEGMENTS.read(values)?)
+    }
+
+    /// The entry in a row that has the [`SEGMENTS`] columns (and maybe others).
+    fn from_row(r: &NamedRow<'_>) -> Result<Self, StorageError> {
         Ok(Self {
             read_seq: r.get("read_seq")?.uint(),
             start: r.get("start")?.uint(),
             end: r.get("end")?.uint(),
             key: r.get("object_key")?.text(),
         })
+    }
+}
+
+/// A segment's whole index entry, as an admin sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentEntry {
+    /// What reads use.
+    pub info: SegmentInfo,
+    /// The object's size in bytes.
+    pub object_bytes: u64,
+    /// Log rows it holds.
+    pub rows: u64,
+    /// When it was indexed (ms).
+    pub created_at: i64,
+}
+
+/// The `segments` columns a [`SegmentEntry`] is read from.
+const ENTRIES: Columns = Columns::new(
+    "segments",
+    &["read_seq", "start", "\"end\"", "object_key", "object_bytes", "rows", "created_at"],
+);
+
+/// The offsets of any positions of one stream, from one listing of its segments: what
+/// [`Store::offset`] answers, without a query per position, so listing many segments or
+/// producers costs one scan of the index rather than one per row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offsets {
+    read_seq_base: u64,
+    /// Where each segment ends, ascending.
+    ends: Vec<u64>,
+}
+
+impl Offsets {
+    /// The offsets of stream `m`, whose segments are `all` (every one of them, as
+    /// [`Store::segment_entries`] lists them).
+    pub fn new(m: &Meta, all: &[SegmentEntry]) -> Self {
+        let mut ends: Vec<u64> = all.iter().map(|s| s.info.end).collect();
+        ends.sort_unstable();
+        Self { read_seq_base: m.tiering.read_seq_base, ends }
+    }
+
+    /// The offset of `pos`: the position, and how many segments end before it.
+    pub fn of(&self, pos: u64) -> Offset {
+        let before = self.ends.partition_point(|&end| end < pos) as u64;
+        Offset::in_segment(self.read_seq_base + before, pos)
     }
 }
 
@@ -171,6 +220,26 @@ impl<S: Sql> Store<S> {
     /// The segments holding any of `[from, until)`, in order.
     pub fn segments_between(&self, from: u64, until: u64) -> Result<Vec<SegmentInfo>, StorageError> {
         self.segments("WHERE \"end\" > ? AND start < ?", &[from.into(), until.into()])
+    }
+
+    /// Every segment's index entry, in order.
+    pub fn segment_entries(&self) -> Result<Vec<SegmentEntry>, StorageError> {
+        let mut out = Vec::new();
+        self.sql().try_query(
+            &format!("SELECT {} FROM segments ORDER BY read_seq", ENTRIES.list()),
+            &[],
+            |values| {
+                let r = ENTRIES.read(values)?;
+                out.push(SegmentEntry {
+                    info: SegmentInfo::from_row(&r)?,
+                    object_bytes: r.get("object_bytes")?.uint(),
+                    rows: r.get("rows")?.uint(),
+                    created_at: r.get("created_at")?.int(),
+                });
+                Ok::<_, StorageError>(true)
+            },
+        )?;
+        Ok(out)
     }
 
     /// The keys of every segment object.

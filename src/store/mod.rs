@@ -22,9 +22,10 @@ pub mod segment;
 pub mod sql;
 
 pub use append::{Append, AppendOutcome};
-pub use cold::{Rotation, SegmentInfo, SegmentLimits};
+pub use cold::{Offsets, Rotation, SegmentEntry, SegmentInfo, SegmentLimits};
 pub use create::{CreateRequest, NewStream};
 pub use meta::{ForkOrigin, Meta};
+pub use producers::ProducerRow;
 pub use rows::{Chunk, Span};
 pub use sql::{Sql, SqlExt, StorageError, Value};
 

@@ -3,7 +3,8 @@
 //! The state lives as long as the stream: a persistent store must keep deduplicating
 //! retries for as long as the data they wrote exists (§5.2.1).
 
-use super::sql::{Columns, Sql, SqlExt, StorageError, Value};
+use super::sql::{Columns, NamedRow, Sql, SqlExt, StorageError, Value};
+use super::Store;
 use crate::protocol::producer::{Producer, ProducerState};
 
 /// A producer's state and the stream tail after its last accepted append.
@@ -29,11 +30,51 @@ pub fn load(sql: &impl Sql, id: &str) -> Result<Option<Stored>, StorageError> {
 
 /// The state in a row of [`PRODUCERS`] values.
 fn decode(values: &mut [Value]) -> Result<Stored, StorageError> {
-    let r = PRODUCERS.read(values)?;
+    stored(&PRODUCERS.read(values)?)
+}
+
+/// The state in a row that has the [`PRODUCERS`] columns (and maybe others).
+fn stored(r: &NamedRow<'_>) -> Result<Stored, StorageError> {
     Ok(Stored {
         state: ProducerState { epoch: r.get("epoch")?.uint(), last_seq: r.get("last_seq")?.uint() },
         tail: r.get("tail")?.uint(),
     })
+}
+
+/// A producer's row, as [`Store::producers`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerRow {
+    /// `Producer-Id`.
+    pub id: String,
+    /// Its state and the tail after its last accepted append.
+    pub stored: Stored,
+    /// When its last append was accepted (ms).
+    pub updated_at: i64,
+}
+
+/// The `producers` columns a [`ProducerRow`] is read from.
+const LISTED: Columns =
+    Columns::new("producers", &["producer_id", "epoch", "last_seq", "tail", "updated_at"]);
+
+impl<S: Sql> Store<S> {
+    /// The first `limit` producers, ordered by id.
+    pub fn producers(&self, limit: usize) -> Result<Vec<ProducerRow>, StorageError> {
+        let mut out = Vec::new();
+        self.sql().try_query(
+            &format!("SELECT {} FROM producers ORDER BY producer_id LIMIT ?", LISTED.list()),
+            &[u64::try_from(limit).unwrap_or(u64::MAX).into()],
+            |values| {
+                let r = LISTED.read(values)?;
+                out.push(ProducerRow {
+                    id: r.get("producer_id")?.text(),
+                    stored: stored(&r)?,
+                    updated_at: r.get("updated_at")?.int(),
+                });
+                Ok::<_, StorageError>(true)
+            },
+        )?;
+        Ok(out)
+    }
 }
 
 /// Records an accepted append.

@@ -322,7 +322,50 @@ fn short_rows_are_storage_errors_not_panics() {
     assert!(producers::load(s.sql(), "p").is_err());
     assert!(s.segments_between(0, 10).is_err());
     assert!(s.segment_keys().is_err());
+    assert!(s.segment_entries().is_err());
+    assert!(s.producers(10).is_err());
     let mut reader = rows::RangeRead::new(Span::page(0, 10, 100), false);
     assert!(s.feed_hot(&mut reader).is_err());
     assert!(log::rows(s.sql(), 0, 10).is_err());
+}
+
+#[test]
+fn producers_are_listed_by_id_up_to_the_limit() {
+    let s = store();
+    let mut m = s.create(new_stream("text/plain", b""), 1).unwrap();
+    for (id, at) in [("b", 5), ("a", 6), ("c", 7)] {
+        let p = Producer { id: id.into(), epoch: 1, seq: 0 };
+        s.append(&m, &Append { producer: Some(p), ..post("text/plain", b"x") }, at).unwrap();
+        m = live(&s);
+    }
+    let listed = s.producers(10).unwrap();
+    let ids: Vec<&str> = listed.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b", "c"]);
+    let a = &listed[0];
+    assert_eq!((a.stored.state.epoch, a.stored.state.last_seq, a.stored.tail, a.updated_at), (1, 0, 2, 6));
+    assert_eq!(s.producers(2).unwrap().len(), 2);
+}
+
+#[test]
+fn listed_offsets_are_the_offsets_reads_hand_out() {
+    let s = store();
+    let mut base = new_stream("text/plain", b"hello");
+    base.read_seq_base = 3;
+    let mut m = s.create(base, 1).unwrap();
+    let limits = SegmentLimits { max_messages: 1, max_bytes: 1 };
+    for (at, body) in [(2, &b" wor"[..]), (3, b"ld"), (4, b"!")] {
+        let plan = s.plan_rotation(&m, &limits).unwrap().unwrap();
+        assert!(s.commit_rotation(&plan, at).unwrap());
+        s.append(&live(&s), &post("text/plain", body), at).unwrap();
+        m = live(&s);
+    }
+    let entries = s.segment_entries().unwrap();
+    let spans: Vec<(u64, u64, u64, i64)> =
+        entries.iter().map(|e| (e.info.read_seq, e.info.start, e.info.end, e.created_at)).collect();
+    assert_eq!(spans, [(0, 0, 5, 2), (1, 5, 9, 3), (2, 9, 11, 4)]);
+    assert_eq!(entries[1].rows, 1);
+    let offsets = Offsets::new(&m, &entries);
+    for pos in 0..=m.tail {
+        assert_eq!(offsets.of(pos), s.offset(&m, pos).unwrap(), "position {pos}");
+    }
 }

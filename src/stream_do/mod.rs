@@ -25,6 +25,7 @@ mod get;
 mod head;
 mod headers;
 pub mod host;
+mod inspect;
 mod long_poll;
 pub mod notify;
 mod pages;
@@ -149,6 +150,12 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let path = req.path().to_owned();
         if path == internal::STATS_PATH {
             return self.stats_reply().into();
+        }
+        if path == internal::INSPECT_PATH {
+            return match req.method {
+                Method::Get => self.inspect_reply().await.into(),
+                _ => Reply::error(&ProtocolError::method_not_allowed()).into(),
+            };
         }
         self.stats.request(request_kind(&req));
         if path.starts_with(internal::PREFIX) {

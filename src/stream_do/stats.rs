@@ -32,6 +32,11 @@ impl Stats {
         self.reused_reads.set(self.reused_reads.get() + 1);
     }
 
+    /// The requests counted so far, by kind.
+    pub fn requests(&self) -> BTreeMap<&'static str, u64> {
+        self.requests.borrow().clone()
+    }
+
     /// The counters as JSON, with the number of readers waiting now and the stream's
     /// storage tiers (if it exists).
     pub fn to_json(&self, waiting: usize, tiering: Option<&Tiering>) -> String {

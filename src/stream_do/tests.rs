@@ -927,3 +927,200 @@ fn oversize_content_type_and_stream_seq_are_rejected_and_change_nothing() {
     assert!(String::from_utf8(bytes(rejected.body)).unwrap().contains("INVALID_STREAM_SEQ"));
     assert_eq!(World::read_all(&w, "ct").0, "xy");
 }
+
+/// Sends `method` to the inspect endpoint of `id`'s object: the reply, and its body as
+/// JSON.
+fn inspect(w: &Rc<World>, id: &str, method: Method) -> (Reply, serde_json::Value) {
+    let req = Request::new(method, format!("https://stream.internal{}", internal::INSPECT_PATH));
+    let mut reply = reply_of(block_on(World::object(w, id).handle(req)));
+    World::run_tasks(w);
+    let body = bytes(std::mem::replace(&mut reply.body, Body::Empty));
+    (reply, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn inspect_shows_the_stream_as_stored() {
+    let w = World::new();
+    let created_at = w.now.get();
+    World::put(&w, "ins", &[TEXT], "ab");
+    World::post(&w, "ins", &[TEXT], "cd");
+    w.now.set(created_at + 5);
+    let prod = [TEXT, (h::PRODUCER_ID, "writer"), (h::PRODUCER_EPOCH, "2"), (h::PRODUCER_SEQ, "0")];
+    let by_producer = World::post(&w, "ins", &prod, "ef");
+    assert_eq!(by_producer.status, 200);
+    let (reply, v) = inspect(&w, "ins", Method::Get);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.get("Content-Type"), Some("application/json"));
+    assert_eq!(cache_control(&reply), durable_streams_cache::control::NO_STORE);
+    assert_eq!(v["streamId"], "_default/ins");
+    assert_eq!(v["contentType"], "text/plain");
+    assert_eq!(v["createdAt"], created_at);
+    assert_eq!(v["tailOffset"], offsets(&by_producer));
+    assert_eq!((v["closed"].clone(), v["closedBy"].clone()), (false.into(), serde_json::Value::Null));
+    assert_eq!((v["deleted"].clone(), v["public"].clone()), (false.into(), false.into()));
+    assert_eq!(v["lastStreamSeq"], serde_json::Value::Null);
+    assert_eq!(v["expiry"], serde_json::json!({"ttlSeconds": null, "expiresAt": null, "inherited": false}));
+    assert_eq!((v["fork"].clone(), v["forkCount"].clone()), (serde_json::Value::Null, 0.into()));
+    assert_eq!(
+        v["hot"],
+        serde_json::json!({"messages": 3, "bytes": 6, "startOffset": "0000000000000000_0000000000000000"})
+    );
+    assert_eq!(v["segments"], serde_json::json!([]));
+    let producer = serde_json::json!({
+        "id": "writer", "epoch": 2, "lastSeq": 0,
+        "lastOffset": offsets(&by_producer), "lastActiveAt": created_at + 5,
+    });
+    assert_eq!(
+        (v["producers"].clone(), v["producersTruncated"].clone()),
+        (serde_json::json!([producer]), false.into())
+    );
+    assert_eq!(v["readers"], serde_json::json!({"longPoll": 0, "sse": 0}));
+    // Inspecting is not counted (registry events go to the registry's object).
+    assert_eq!(v["requests"], serde_json::json!({"create": 1, "append": 2}));
+    assert_eq!(inspect(&w, "ins", Method::Get).1["requests"], v["requests"]);
+}
+
+#[test]
+fn inspect_of_a_missing_stream_is_404_and_other_methods_are_405() {
+    let w = World::new();
+    let (missing, v) = inspect(&w, "nothing", Method::Get);
+    assert_eq!((missing.status, v["error"]["code"].as_str()), (404, Some("STREAM_NOT_FOUND")));
+    World::put(&w, "here", &[TEXT], "");
+    for method in [Method::Post, Method::Put, Method::Delete, Method::Head] {
+        let (reply, v) = inspect(&w, "here", method);
+        assert_eq!(
+            (reply.status, v["error"]["code"].as_str()),
+            (405, Some("METHOD_NOT_ALLOWED")),
+            "{method:?}"
+        );
+    }
+    assert_eq!(World::send(&w, Method::Head, "here", "", &[], b"").status, 200, "nothing was changed");
+}
+
+#[test]
+fn inspect_shows_expiry_and_applies_it() {
+    let w = World::new();
+    let start = w.now.get();
+    World::put(&w, "ttl", &[TEXT, (h::STREAM_TTL, "60")], "");
+    w.now.set(start + 1000);
+    let v = inspect(&w, "ttl", Method::Get).1;
+    assert_eq!(
+        v["expiry"],
+        serde_json::json!({"ttlSeconds": 60, "expiresAt": start + 60_000, "inherited": false})
+    );
+    assert_eq!(
+        inspect(&w, "ttl", Method::Get).1["expiry"]["expiresAt"],
+        start + 60_000,
+        "inspecting is not activity"
+    );
+    let at = "2030-01-01T00:00:00Z";
+    World::put(&w, "at", &[TEXT, (h::STREAM_EXPIRES_AT, at)], "");
+    let v = inspect(&w, "at", Method::Get).1;
+    assert_eq!(
+        v["expiry"],
+        serde_json::json!({"ttlSeconds": null, "expiresAt": 1_893_456_000_000_i64, "inherited": false})
+    );
+    w.now.set(start + 60_000);
+    assert_eq!(inspect(&w, "ttl", Method::Get).0.status, 404, "expired exactly at the deadline");
+}
+
+#[test]
+fn inspect_shows_a_closed_stream_and_who_closed_it() {
+    let w = World::new();
+    World::put(&w, "c", &[TEXT], "x");
+    let close = [
+        TEXT,
+        (h::STREAM_CLOSED, "true"),
+        (h::PRODUCER_ID, "p"),
+        (h::PRODUCER_EPOCH, "1"),
+        (h::PRODUCER_SEQ, "0"),
+    ];
+    let closed = World::post(&w, "c", &close, "y");
+    assert_eq!(closed.status, 200);
+    let v = inspect(&w, "c", Method::Get).1;
+    assert_eq!(v["closed"], true);
+    assert_eq!(v["closedBy"], serde_json::json!({"producerId": "p", "epoch": 1, "seq": 0}));
+    assert_eq!(v["tailOffset"], offsets(&closed));
+    World::put(&w, "plain", &[TEXT], "");
+    World::post(&w, "plain", &[(h::STREAM_CLOSED, "true"), (h::STREAM_SEQ, "7")], "");
+    let v = inspect(&w, "plain", Method::Get).1;
+    assert_eq!((v["closed"].clone(), v["closedBy"].clone()), (true.into(), serde_json::Value::Null));
+    assert_eq!(v["lastStreamSeq"], "7");
+}
+
+#[test]
+fn inspect_lists_segments_with_the_offsets_reads_hand_out() {
+    let w = World::with(segments_every(3));
+    let created_at = w.now.get();
+    World::put(&w, "cold", &[TEXT], "aaaa");
+    World::post(&w, "cold", &[TEXT], "bbbb");
+    let cut = World::post(&w, "cold", &[TEXT], "cccc");
+    w.now.set(created_at + 7);
+    for body in ["dddd", "eeee", "ffff", "gg"] {
+        World::post(&w, "cold", &[TEXT], body);
+    }
+    let v = inspect(&w, "cold", Method::Get).1;
+    let segments = v["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 2);
+    let (first, second) = (&segments[0], &segments[1]);
+    assert_eq!((first["readSeq"].clone(), second["readSeq"].clone()), (0.into(), 1.into()));
+    assert_eq!(first["startOffset"], "0000000000000000_0000000000000000");
+    assert_eq!(first["endOffset"], offsets(&cut));
+    assert_eq!(second["startOffset"], offsets(&cut), "one position, one spelling");
+    assert_eq!(second["endOffset"], "0000000000000001_0000000000000024");
+    assert_eq!((first["bytes"].clone(), first["rows"].clone()), (12.into(), 3.into()));
+    assert_eq!(
+        (first["createdAt"].clone(), second["createdAt"].clone()),
+        (created_at.into(), (created_at + 7).into())
+    );
+    assert!(first["objectBytes"].as_u64().unwrap() > 12);
+    assert_eq!(
+        objects_of(&w, "cold"),
+        [first["objectKey"].as_str().unwrap(), second["objectKey"].as_str().unwrap()]
+    );
+    assert_eq!(v["hot"]["startOffset"], second["endOffset"]);
+    assert_eq!((v["hot"]["messages"].clone(), v["hot"]["bytes"].clone()), (1.into(), 2.into()));
+    let tail = World::send(&w, Method::Head, "cold", "", &[], b"");
+    assert_eq!(v["tailOffset"], offsets(&tail));
+}
+
+#[test]
+fn inspect_shows_forks_streams_kept_for_them_and_live_readers() {
+    let w = World::new();
+    World::put(&w, "src", &[TEXT, (h::STREAM_TTL, "3600")], "abc");
+    World::put(&w, "f", &[(h::STREAM_FORKED_FROM, "/v1/stream/src"), (h::STREAM_TTL, "60")], "");
+    World::put(&w, "g", &[(h::STREAM_FORKED_FROM, "/v1/stream/src")], "");
+    let own = inspect(&w, "f", Method::Get).1;
+    assert_eq!(
+        (own["expiry"]["ttlSeconds"].clone(), own["expiry"]["inherited"].clone()),
+        (60.into(), false.into())
+    );
+    let fork = inspect(&w, "g", Method::Get).1;
+    assert_eq!(
+        (fork["expiry"]["ttlSeconds"].clone(), fork["expiry"]["inherited"].clone()),
+        (3600.into(), true.into())
+    );
+    assert_eq!(
+        fork["fork"],
+        serde_json::json!({
+            "source": "_default/src", "offset": "0000000000000000_0000000000000003",
+            "subOffset": 0, "sourceIncarnation": 1,
+        })
+    );
+    assert_eq!(fork["hot"]["startOffset"], "0000000000000000_0000000000000003");
+    World::send(&w, Method::Delete, "src", "", &[], b"");
+    assert_eq!(World::get(&w, "src", "offset=-1").status, 410);
+    let kept = inspect(&w, "src", Method::Get).1;
+    assert_eq!((kept["deleted"].clone(), kept["forkCount"].clone()), (true.into(), 2.into()));
+    // Readers: one SSE subscriber, and one long-poll left waiting.
+    World::put(&w, "live", &[TEXT], "x");
+    let _sub = World::subscribe(&w, "live", "offset=now&live=sse");
+    w.hold_sleeps.set(true);
+    let tail = offsets(&World::send(&w, Method::Head, "live", "", &[], b""));
+    let mut waiting = World::start(&w, Method::Get, "live", &format!("offset={tail}&live=long-poll"));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(waiting.as_mut().poll(&mut cx).is_pending());
+    let v = inspect(&w, "live", Method::Get).1;
+    assert_eq!(v["readers"], serde_json::json!({"longPoll": 1, "sse": 1}));
+    assert_eq!(v["requests"]["long_poll"], 1);
+}
