@@ -16,14 +16,34 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** GET a JSON API path; throws the API's error message. */
+/** An API error: its status and code, with the API's message. */
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** GET a JSON API path; throws an ApiError with the API's message. */
 async function api(path) {
   const response = await fetch(`/admin/api/${path}`, { headers: { Accept: "application/json" } });
   const body = await response.json().catch(() => null);
   if (!response.ok) {
-    throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
+    throw new ApiError(response.status, body?.error?.code, body?.error?.message ?? `HTTP ${response.status}`);
   }
   return body;
+}
+
+/** Sends `body` to a stream path with `method` (PUT creates, POST appends); the answer. */
+async function send(path, method, contentType, body) {
+  const response = await fetch(`/admin/api/${path}`, {
+    method,
+    headers: { "Content-Type": contentType },
+    body: body === "" ? undefined : body,
+  });
+  const error = response.ok ? null : await response.json().catch(() => null);
+  return { status: response.status, offset: response.headers.get("Stream-Next-Offset"), error: error?.error };
 }
 
 const encode = (id) => encodeURIComponent(id);
@@ -51,18 +71,81 @@ function home() {
   return [el("h1", {}, "Streams"), el("form", { class: "inline", onsubmit: open }, project, stream, el("button", { type: "submit" }, "Open stream"))];
 }
 
-/** #/streams/<project>/<stream>: what the stream's object holds. */
+/** The form that creates a missing stream: its content type and an optional first message. */
+function createForm(path) {
+  const type = el("select", { name: "contentType" },
+    ["application/json", "text/plain", "application/octet-stream"].map((t) => el("option", { value: t }, t)));
+  const first = el("textarea", { name: "first", rows: "3", placeholder: "First message (optional)" });
+  const result = el("p", { class: "muted" });
+  const create = async (event) => {
+    event.preventDefault();
+    const answer = await send(path, "PUT", type.value, first.value);
+    if (answer.error) {
+      result.className = "error";
+      result.textContent = `CREATE => ${answer.status} ${answer.error.code}: ${answer.error.message}`;
+    } else {
+      render();
+    }
+  };
+  return el("form", { class: "stack", onsubmit: create }, el("h2", {}, "Create Stream"), type, first,
+    el("button", { type: "submit" }, "Create stream"), result);
+}
+
+/** The form that appends one message, logging each answer. */
+function sendForm(path, contentType) {
+  const message = el("textarea", { name: "message", rows: "3", placeholder: contentType === "application/json" ? '{"hello":"world"}' : "Message" });
+  const log = el("ul", { class: "log" });
+  const submit = async (event) => {
+    event.preventDefault();
+    const answer = await send(path, "POST", contentType, message.value);
+    const line = answer.error
+      ? el("li", { class: "error" }, `APPEND => ${answer.status} ${answer.error.code}: ${answer.error.message}`)
+      : el("li", {}, `APPEND => ${answer.status} OK, next offset ${answer.offset}`);
+    log.prepend(line);
+    if (!answer.error) {
+      message.value = "";
+      refresh(path);
+    }
+  };
+  return el("form", { class: "stack", onsubmit: submit }, el("h2", {}, "Send Message"), message,
+    el("button", { type: "submit" }, "Send"), log);
+}
+
+/** Re-reads the stream and replaces its figures, keeping the forms (and their logs). */
+async function refresh(path) {
+  const figures = document.getElementById("figures");
+  if (!figures) return;
+  try {
+    figures.replaceChildren(...streamFigures(await api(path)).filter(Boolean));
+  } catch (e) {
+    figures.replaceChildren(el("p", { class: "error" }, e.message));
+  }
+}
+
+/** #/streams/<project>/<stream>: what the stream's object holds, and a send form. */
 async function streamConsole(project, id) {
-  const s = await api(`streams/${encode(project)}/${encode(id)}`);
+  const path = `streams/${encode(project)}/${encode(id)}`;
+  let s;
+  try {
+    s = await api(path);
+  } catch (e) {
+    if (e.status !== 404) throw e;
+    return [el("h1", {}, `${project} / ${id}`), el("p", { class: "error" }, e.message), createForm(path)];
+  }
+  return [el("h1", {}, `${project} / ${id}`), el("div", { id: "figures" }, streamFigures(s)), sendForm(path, s.contentType)];
+}
+
+/** The stream's figures and tables. */
+function streamFigures(s) {
   const expiry = s.expiry ?? {};
   return [
-    el("h1", {}, `${project} / ${id}`),
     grid([
       ["Content Type", s.contentType],
       ["Tail Offset", s.tailOffset],
       ["Status", s.deleted ? "deleted (kept for forks)" : s.closed ? "closed" : "open"],
       ["Created", time(s.createdAt)],
-      ["Last activity", time(s.touchedAt)],
+      // Only a sliding TTL keeps the last activity; other streams are not written to on reads.
+      ["Last activity", expiry.ttlSeconds === null || expiry.ttlSeconds === undefined ? "not kept (no TTL)" : time(s.touchedAt)],
       ["TTL", expiry.ttlSeconds === null || expiry.ttlSeconds === undefined ? "none" : `${expiry.ttlSeconds} s`],
       ["Expires", time(expiry.expiresAt)],
       ["Public", s.public ? "yes" : "no"],
@@ -73,13 +156,14 @@ async function streamConsole(project, id) {
     ]),
     s.closedBy ? el("p", { class: "muted" }, `Closed by producer ${s.closedBy.producerId} (epoch ${s.closedBy.epoch}, seq ${s.closedBy.seq})`) : null,
     el("h2", {}, "Segments"),
-    table(["Read Seq", "Offset Range", "Size", "Messages"],
-      (s.segments ?? []).map((g) => [g.readSeq, `${g.startOffset} – ${g.endOffset}`, bytes(g.bytes ?? 0), g.messages]),
+    table(["Read Seq", "Offset Range", "Log Bytes", "R2 Object", "Rows", "Created"],
+      (s.segments ?? []).map((g) => [g.readSeq, `${g.startOffset} – ${g.endOffset}`, bytes(g.bytes), bytes(g.objectBytes), g.rows, time(g.createdAt)]),
       "No cold segments yet: everything is in the hot log."),
     el("h2", {}, "Producers"),
     table(["ID", "Epoch", "Last Seq", "Last Offset", "Last Active"],
       (s.producers ?? []).map((p) => [p.id, p.epoch, p.lastSeq, p.lastOffset, time(p.lastActiveAt)]),
       "No idempotent producer has written here."),
+    s.producersTruncated ? el("p", { class: "muted" }, "Only the first 1,000 producers, by id, are listed.") : null,
   ];
 }
 

@@ -15,11 +15,22 @@ pub enum Route {
     Health,
     /// `GET /admin/api/whoami`: how the gate admitted the request.
     WhoAmI,
-    /// `GET /admin/api/streams/<project>/<stream id>`: everything the stream's object
-    /// knows about it. The id is percent-encoded as in core's URLs and may contain `/`.
-    InspectStream(StreamName),
+    /// `/admin/api/streams/<project>/<stream id>`: the stream, through its object. The
+    /// id is percent-encoded as in core's URLs and may contain `/`.
+    Stream(StreamName, StreamAction),
     /// Any other path: a page asset (the gate has already admitted it).
     Asset,
+}
+
+/// What is done to a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamAction {
+    /// `GET`: everything its object knows about it.
+    Inspect,
+    /// `PUT`: create it, with the request's `Content-Type` and, if any, first message.
+    Create,
+    /// `POST`: append the request's body as one message.
+    Append,
 }
 
 /// The route of `method` on `path`: a JSON 404 for an unknown API path, 405 for a
@@ -31,15 +42,20 @@ pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
     let Some(api) = path.strip_prefix(API_PREFIX) else {
         return Ok(Route::Asset);
     };
-    let (route, allowed) = match api.split_once('/') {
-        None if api == "whoami" => (Route::WhoAmI, [Method::Get]),
-        Some(("streams", rest)) => (Route::InspectStream(stream(rest)?), [Method::Get]),
-        _ => return Err(ProtocolError::not_found()),
-    };
-    if !allowed.contains(&method) {
-        return Err(ProtocolError::method_not_allowed());
+    match (api.split_once('/'), method) {
+        (None, Method::Get) if api == "whoami" => Ok(Route::WhoAmI),
+        (None, _) if api == "whoami" => Err(ProtocolError::method_not_allowed()),
+        (Some(("streams", rest)), method) => {
+            let action = match method {
+                Method::Get => StreamAction::Inspect,
+                Method::Put => StreamAction::Create,
+                Method::Post => StreamAction::Append,
+                _ => return Err(ProtocolError::method_not_allowed()),
+            };
+            Ok(Route::Stream(stream(rest)?, action))
+        }
+        _ => Err(ProtocolError::not_found()),
     }
-    Ok(route)
 }
 
 /// `<project>/<stream id>` as core names the stream (its checks and decoding).
@@ -61,10 +77,14 @@ mod tests {
         assert_eq!(route(Method::Get, "/admin/api/whoami"), Ok(Route::WhoAmI));
         assert_eq!(route(Method::Get, "/health"), Ok(Route::Health));
         assert_eq!(route(Method::Post, "/health"), Ok(Route::Asset));
-        let Ok(Route::InspectStream(name)) = route(Method::Get, "/admin/api/streams/acme/chat%2F1/x") else {
+        let Ok(Route::Stream(name, StreamAction::Inspect)) = route(Method::Get, "/admin/api/streams/acme/chat%2F1/x")
+        else {
             panic!("a stream")
         };
         assert_eq!((name.project.as_str(), name.id.as_str()), ("acme", "chat/1/x"));
+        for (method, action) in [(Method::Put, StreamAction::Create), (Method::Post, StreamAction::Append)] {
+            assert!(matches!(route(method, "/admin/api/streams/acme/s"), Ok(Route::Stream(_, a)) if a == action));
+        }
         for asset in ["/", "/index.html", "/app.js", "/admin", "/admin/api"] {
             assert_eq!(route(Method::Get, asset), Ok(Route::Asset), "{asset}");
         }

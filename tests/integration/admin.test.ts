@@ -148,8 +148,10 @@ async function streamWith(id: string, n: number): Promise<string> {
   const created = await fetch(url, { method: "PUT", headers: { "Content-Type": "application/json", "Stream-TTL": "3600" } })
   expect(created.status).toBe(201)
   let offset = ""
+  // The last two messages (or the only one) come from the producer, from its seq 0.
+  const first = Math.max(0, n - 2)
   for (let i = 0; i < n; i++) {
-    const producer = i >= n - 2 ? { "Producer-Id": "console-writer", "Producer-Epoch": "2", "Producer-Seq": `${i - (n - 2)}` } : {}
+    const producer = i >= first ? { "Producer-Id": "console-writer", "Producer-Epoch": "2", "Producer-Seq": `${i - first}` } : {}
     const res = await fetch(url, {
       method: "POST",
       headers: { "Content-Type": "application/json", ...producer },
@@ -234,7 +236,48 @@ describe("the stream console", () => {
   })
 })
 
+describe("changing a stream from its console", () => {
+  test("a missing stream is created from its console, and a message sent from there", async () => {
+    const id = `admin-create-${Date.now()}`
+    const page = await browser.newPage()
+    await page.goto(`${open.url}/#/streams/_default/${id}`)
+    await page.getByRole("button", { name: "Create stream" }).waitFor()
+    await page.locator("select[name=contentType]").selectOption("text/plain")
+    await page.locator("textarea[name=first]").fill("hello ")
+    await page.getByRole("button", { name: "Create stream" }).click()
+    await page.getByRole("button", { name: "Send" }).waitFor()
+    expect(await page.locator("#view").textContent()).toContain("text/plain")
+    await page.locator("textarea[name=message]").fill("world")
+    await page.getByRole("button", { name: "Send" }).click()
+    await page.getByText("APPEND => 204 OK").waitFor()
+    const read = await fetch(`${core.url}/v1/stream/${id}?offset=-1`)
+    expect(await read.text()).toBe("hello world")
+    const tail = read.headers.get("stream-next-offset")!
+    await page.locator("#figures").getByText(tail).waitFor()
+    await page.screenshot({ path: `${SCREENSHOTS}/stream-console-send.png`, fullPage: true })
+    await page.close()
+  })
+})
+
 describe("bad input to the admin API", () => {
+  test("a write the stream refuses is its 4xx, and changes nothing", async () => {
+    const id = `admin-refused-${Date.now()}`
+    const api = `${open.url}/admin/api/streams/_default/${id}`
+    const missing = await errorOf(await fetch(api, { method: "POST", headers: { "Content-Type": "text/plain" }, body: "x" }))
+    expect([missing.status, missing.code]).toEqual([404, "STREAM_NOT_FOUND"])
+    expect((await fetch(`${core.url}/v1/stream/${id}`, { method: "HEAD" })).status).toBe(404)
+    expect((await fetch(api, { method: "PUT", headers: { "Content-Type": "application/json" } })).status).toBe(201)
+    const tail = async () => (await fetch(`${core.url}/v1/stream/${id}`, { method: "HEAD" })).headers.get("stream-next-offset")
+    const before = await tail()
+    const other = await errorOf(await fetch(api, { method: "PUT", headers: { "Content-Type": "text/plain" } }))
+    expect(other.status).toBe(409)
+    const wrongType = await errorOf(await fetch(api, { method: "POST", headers: { "Content-Type": "text/plain" }, body: "x" }))
+    expect([wrongType.status, wrongType.code]).toEqual([409, "CONTENT_TYPE_MISMATCH"])
+    const notJson = await errorOf(await fetch(api, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{" }))
+    expect(notJson.status).toBe(400)
+    expect(await tail()).toBe(before)
+  })
+
   test("is a clear 4xx JSON error", async () => {
     const cases: Array<[string, RequestInit, number, string]> = [
       ["/admin/api/nothing", {}, 404, "NOT_FOUND"],

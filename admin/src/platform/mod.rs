@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use worker::{Env, Response};
 
-use durable_streams_cloudflare::adapters::convert::to_response;
+use durable_streams_cloudflare::adapters::convert::{read_request, to_response};
 use durable_streams_cloudflare::adapters::timing::now_ms;
 use durable_streams_cloudflare::edge::SECURITY_HEADERS;
 use durable_streams_cloudflare::http::{Method, Reply};
@@ -18,12 +18,14 @@ use durable_streams_cloudflare::protocol::path::StreamName;
 use durable_streams_cloudflare::protocol::ProtocolError;
 
 use crate::access::{Admitted, Gate};
-use crate::route::{self, Route};
+use crate::route::{self, Route, StreamAction};
 
 /// Core's stream objects, bound from the streams worker (`script_name`).
 const STREAMS_BINDING: &str = "STREAMS";
 /// The page assets.
 const ASSETS_BINDING: &str = "ASSETS";
+/// The largest message the console sends (core applies its own limit too).
+const MAX_BODY_BYTES: usize = 1 << 20;
 /// The header Access puts its token in.
 const ACCESS_ASSERTION: &str = "Cf-Access-Jwt-Assertion";
 
@@ -78,7 +80,7 @@ pub async fn handle_fetch(req: worker::Request, env: Env) -> worker::Result<Resp
             return with_headers(env.assets(ASSETS_BINDING)?.fetch_request(req).await?, false);
         }
         (Ok(who), Ok(Route::WhoAmI)) => to_response(whoami(&who))?,
-        (Ok(_), Ok(Route::InspectStream(name))) => inspect(&env, &name).await?,
+        (Ok(_), Ok(Route::Stream(name, action))) => stream(&env, &name, action, req).await?,
     };
     with_headers(response, true)
 }
@@ -92,10 +94,34 @@ fn whoami(who: &Admitted) -> Reply {
     Reply::new(200).header("Content-Type", "application/json").bytes(body.to_string().into_bytes())
 }
 
-/// The stream object's own account of its stream, as it sent it.
-async fn inspect(env: &Env, name: &StreamName) -> worker::Result<Response> {
-    let url = format!("https://stream.internal{INSPECT_PATH}");
-    let req = worker::Request::new(&url, worker::Method::Get)?;
+/// Asks the stream's object, and passes its answer on as it came: its own account of the
+/// stream (inspect), or the protocol's answer to a create or an append. The request to
+/// the object is made here, from the method, `Content-Type` and body only, so nothing
+/// else a browser sends reaches the object.
+async fn stream(env: &Env, name: &StreamName, action: StreamAction, req: worker::Request) -> worker::Result<Response> {
+    let req = match action {
+        StreamAction::Inspect => {
+            worker::Request::new(&format!("https://stream.internal{INSPECT_PATH}"), worker::Method::Get)?
+        }
+        StreamAction::Create | StreamAction::Append => {
+            let content_type = req.headers().get("Content-Type").ok().flatten();
+            let body = match read_request(req, MAX_BODY_BYTES).await {
+                Ok(body) => body.body,
+                Err(e) => return to_response(Reply::error(&e)),
+            };
+            let headers = worker::Headers::new();
+            if let Some(content_type) = content_type {
+                headers.set("Content-Type", &content_type)?;
+            }
+            let method = if action == StreamAction::Create { worker::Method::Put } else { worker::Method::Post };
+            let mut init = worker::RequestInit::new();
+            init.with_method(method).with_headers(headers);
+            if !body.is_empty() {
+                init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
+            }
+            worker::Request::new_with_init(&format!("https://stream.internal{}", name.path()), &init)?
+        }
+    };
     let stub = env.durable_object(STREAMS_BINDING).and_then(|ns| ns.get_by_name(&name.key()));
     match stub {
         Ok(stub) => match stub.fetch_with_request(req).await {
