@@ -98,7 +98,12 @@ fn whoami(who: &Admitted) -> Reply {
 /// stream (inspect), or the protocol's answer to a create or an append. The request to
 /// the object is made here, from the method, `Content-Type` and body only, so nothing
 /// else a browser sends reaches the object.
-async fn stream(env: &Env, name: &StreamName, action: StreamAction, req: worker::Request) -> worker::Result<Response> {
+async fn stream(
+    env: &Env,
+    name: &StreamName,
+    action: StreamAction,
+    req: worker::Request,
+) -> worker::Result<Response> {
     let req = match action {
         StreamAction::Inspect => {
             worker::Request::new(&format!("https://stream.internal{INSPECT_PATH}"), worker::Method::Get)?
@@ -113,7 +118,8 @@ async fn stream(env: &Env, name: &StreamName, action: StreamAction, req: worker:
             if let Some(content_type) = content_type {
                 headers.set("Content-Type", &content_type)?;
             }
-            let method = if action == StreamAction::Create { worker::Method::Put } else { worker::Method::Post };
+            let method =
+                if action == StreamAction::Create { worker::Method::Put } else { worker::Method::Post };
             let mut init = worker::RequestInit::new();
             init.with_method(method).with_headers(headers);
             if !body.is_empty() {
