@@ -10,7 +10,7 @@ function el(tag, attrs = {}, ...children) {
     if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
   }
   return node;
@@ -48,6 +48,7 @@ async function send(path, method, contentType, body) {
 
 const encode = (id) => encodeURIComponent(id);
 const time = (ms) => (ms === null || ms === undefined ? "—" : new Date(ms).toISOString().replace("T", " ").replace(".000Z", "Z"));
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const bytes = (n) => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`);
 
 function grid(entries) {
@@ -122,7 +123,42 @@ async function refresh(path) {
   }
 }
 
-/** #/streams/<project>/<stream>: what the stream's object holds, and a send form. */
+/** The live log's connection and the figures' refresh, stopped when the page changes. */
+let liveSource = null;
+let figuresTimer = null;
+
+const isJson = (contentType) => contentType.split(";")[0].trim().toLowerCase() === "application/json";
+
+/**
+ * The live log: messages from now on, through the same-origin SSE endpoint. Its events
+ * carry their offset as the event id, so the browser's reconnects resume exactly.
+ */
+function liveLog(project, id, contentType) {
+  const badge = el("span", { class: "badge", id: "live-status" }, "connecting");
+  const list = el("ul", { class: "log", id: "live-log" });
+  const waiting = el("p", { class: "muted" }, "Waiting for messages (the log starts now)…");
+  const source = new EventSource(`/admin/api/live/${encode(project)}/${encode(id)}?offset=now`);
+  liveSource = source;
+  source.onopen = () => { badge.textContent = "connected"; };
+  source.onerror = () => {
+    if (source.readyState !== EventSource.CLOSED) badge.textContent = "reconnecting";
+  };
+  source.addEventListener("data", (event) => {
+    const messages = isJson(contentType) ? JSON.parse(event.data) : [event.data];
+    for (const message of messages) {
+      list.append(el("li", { "data-offset": event.lastEventId }, typeof message === "string" ? message : JSON.stringify(message)));
+    }
+    waiting.hidden = true;
+  });
+  source.addEventListener("end", (event) => {
+    badge.textContent = `ended: ${event.data}`;
+    source.close();
+  });
+  const clear = () => { list.replaceChildren(); waiting.hidden = false; };
+  return [el("h2", {}, "Live Event Log ", badge), waiting, list, el("button", { type: "button", onclick: clear }, "Clear")];
+}
+
+/** #/streams/<project>/<stream>: what the stream's object holds, a send form, the live log. */
 async function streamConsole(project, id) {
   const path = `streams/${encode(project)}/${encode(id)}`;
   let s;
@@ -132,7 +168,10 @@ async function streamConsole(project, id) {
     if (e.status !== 404) throw e;
     return [el("h1", {}, `${project} / ${id}`), el("p", { class: "error" }, e.message), createForm(path)];
   }
-  return [el("h1", {}, `${project} / ${id}`), el("div", { id: "figures" }, streamFigures(s)), sendForm(path, s.contentType)];
+  // The figures (tail, readers, hot log) are read again every 5 s.
+  figuresTimer = setInterval(() => refresh(path), 5_000);
+  return [el("h1", {}, `${project} / ${id}`), el("div", { id: "figures" }, streamFigures(s)), sendForm(path, s.contentType),
+    liveLog(project, id, s.contentType)];
 }
 
 /** The stream's figures and tables. */
@@ -150,7 +189,7 @@ function streamFigures(s) {
       ["Expires", time(expiry.expiresAt)],
       ["Public", s.public ? "yes" : "no"],
       ["Last Stream-Seq", s.lastStreamSeq],
-      ["Hot log", `${s.hot?.messages ?? 0} messages, ${bytes(s.hot?.bytes ?? 0)}`],
+      ["Hot log", `${plural(s.hot?.messages ?? 0, "message")}, ${bytes(s.hot?.bytes ?? 0)}`],
       ["Long-poll readers", s.readers?.longPoll ?? 0],
       ["SSE readers", s.readers?.sse ?? 0],
     ]),
@@ -173,11 +212,15 @@ const routes = [
 ];
 
 async function render() {
+  liveSource?.close();
+  liveSource = null;
+  clearInterval(figuresTimer);
+  figuresTimer = null;
   const hash = location.hash || "#/";
   const match = routes.map(([re, page]) => [hash.match(re), page]).find(([m]) => m);
   try {
     const content = match ? await match[1](...match[0].slice(1)) : [el("h1", {}, "Not found"), el("p", { class: "muted" }, hash)];
-    view.replaceChildren(...[content].flat().filter(Boolean));
+    view.replaceChildren(...[content].flat(Infinity).filter(Boolean));
   } catch (e) {
     view.replaceChildren(el("p", { class: "error" }, e.message));
   }

@@ -3,10 +3,12 @@
 //!
 //! - [`access`]: the gate — Access tokens (RS256, the team's keys, `iss`, `aud`), closed
 //!   when unconfigured, open only with `ADMIN_AUTH=dev-open`.
+//! - [`live`]: the console's live log, SSE events that carry their offset as `id:`.
 //! - [`route`]: what a request asks for: the JSON API under `/admin/api/`, or a page.
 //! - `platform` (wasm32): the worker — gate, API, and the assets binding for the pages.
 
 pub mod access;
+pub mod live;
 pub mod route;
 
 #[cfg(target_arch = "wasm32")]

@@ -18,6 +18,9 @@ pub enum Route {
     /// `/admin/api/streams/<project>/<stream id>`: the stream, through its object. The
     /// id is percent-encoded as in core's URLs and may contain `/`.
     Stream(StreamName, StreamAction),
+    /// `GET /admin/api/live/<project>/<stream id>`: the stream's messages as they come,
+    /// as server-sent events (see [`crate::live`]).
+    Live(StreamName),
     /// Any other path: a page asset (the gate has already admitted it).
     Asset,
 }
@@ -54,6 +57,8 @@ pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
             };
             Ok(Route::Stream(stream(rest)?, action))
         }
+        (Some(("live", rest)), Method::Get) => Ok(Route::Live(stream(rest)?)),
+        (Some(("live", _)), _) => Err(ProtocolError::method_not_allowed()),
         _ => Err(ProtocolError::not_found()),
     }
 }
@@ -77,13 +82,20 @@ mod tests {
         assert_eq!(route(Method::Get, "/admin/api/whoami"), Ok(Route::WhoAmI));
         assert_eq!(route(Method::Get, "/health"), Ok(Route::Health));
         assert_eq!(route(Method::Post, "/health"), Ok(Route::Asset));
-        let Ok(Route::Stream(name, StreamAction::Inspect)) = route(Method::Get, "/admin/api/streams/acme/chat%2F1/x")
+        let Ok(Route::Stream(name, StreamAction::Inspect)) =
+            route(Method::Get, "/admin/api/streams/acme/chat%2F1/x")
         else {
             panic!("a stream")
         };
         assert_eq!((name.project.as_str(), name.id.as_str()), ("acme", "chat/1/x"));
+        assert!(
+            matches!(route(Method::Get, "/admin/api/live/acme/a%2Fb"), Ok(Route::Live(n)) if n.id == "a/b")
+        );
+        assert_eq!(route(Method::Post, "/admin/api/live/acme/s").unwrap_err().code().status(), 405);
         for (method, action) in [(Method::Put, StreamAction::Create), (Method::Post, StreamAction::Append)] {
-            assert!(matches!(route(method, "/admin/api/streams/acme/s"), Ok(Route::Stream(_, a)) if a == action));
+            assert!(
+                matches!(route(method, "/admin/api/streams/acme/s"), Ok(Route::Stream(_, a)) if a == action)
+            );
         }
         for asset in ["/", "/index.html", "/app.js", "/admin", "/admin/api"] {
             assert_eq!(route(Method::Get, asset), Ok(Route::Asset), "{asset}");

@@ -59,7 +59,8 @@ beforeAll(async () => {
   core = await startWorker(freshState(), {}, "tests/admin/core.toml", shared)
   const config = "tests/admin/admin.toml"
   ;[open, gated, closed] = await Promise.all([
-    startWorker(freshState(), { ADMIN_AUTH: "dev-open" }, config, shared),
+    // Live-log responses end every 1.5 s, so the browser reconnects during the tests.
+    startWorker(freshState(), { ADMIN_AUTH: "dev-open", LIVE_SESSION_MS: "1500" }, config, shared),
     startWorker(freshState(), { ACCESS_TEAM_DOMAIN: team, ACCESS_AUD: `another-app,${AUD}` }, config, shared),
     startWorker(freshState(), {}, config, shared),
   ])
@@ -256,6 +257,53 @@ describe("changing a stream from its console", () => {
     await page.locator("#figures").getByText(tail).waitFor()
     await page.screenshot({ path: `${SCREENSHOTS}/stream-console-send.png`, fullPage: true })
     await page.close()
+  })
+})
+
+describe("the live log", () => {
+  test("shows a message another client appends within 2 s, and resumes after each drop with no gap or duplicate", async () => {
+    const id = `admin-live-${Date.now()}`
+    await streamWith(id, 1)
+    const page = await browser.newPage()
+    const lives: Array<Promise<string | undefined>> = []
+    page.on("request", (r) => {
+      if (r.url().includes("/admin/api/live/")) lives.push(r.allHeaders().then((h) => h["last-event-id"]))
+    })
+    await openConsole(page, id)
+    await page.locator("#live-status", { hasText: /^connected$/ }).waitFor()
+    const post = (body: unknown) =>
+      fetch(`${core.url}/v1/stream/${id}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+    const first = Date.now()
+    expect((await post({ live: 0 })).status).toBe(204)
+    await page.locator("#live-log li").getByText('{"live":0}').waitFor({ timeout: 2_000 })
+    expect(Date.now() - first).toBeLessThan(2_000)
+    // Messages over several of the server's 1.5 s sessions: some land while the browser
+    // is reconnecting.
+    for (let i = 1; i <= 15; i++) {
+      expect((await post({ live: i })).status).toBe(204)
+      await new Promise((r) => setTimeout(r, 300))
+    }
+    await page.locator("#live-log li").getByText('{"live":15}').waitFor({ timeout: 5_000 })
+    const shown = await page.locator("#live-log li").allTextContents()
+    expect(shown).toEqual(Array.from({ length: 16 }, (_, i) => JSON.stringify({ live: i })))
+    // It did reconnect, each time from the offset it had got to.
+    const ids = await Promise.all(lives)
+    expect(ids.length).toBeGreaterThan(2)
+    expect(ids[0]).toBeUndefined()
+    expect(ids.slice(1).every((id) => typeof id === "string" && /^[0-9]+_[0-9]+$/.test(id)), JSON.stringify(ids)).toBe(true)
+    await page.screenshot({ path: `${SCREENSHOTS}/stream-console-live.png`, fullPage: true })
+    await page.close()
+  }, 30_000)
+
+  test("a bad start is a 400, and a missing stream a 404", async () => {
+    const id = `admin-live-missing-${Date.now()}`
+    const missing = await errorOf(await fetch(`${open.url}/admin/api/live/_default/${id}`))
+    expect([missing.status, missing.code]).toEqual([404, "STREAM_NOT_FOUND"])
+    await streamWith(id, 1)
+    const badOffset = await errorOf(await fetch(`${open.url}/admin/api/live/_default/${id}?offset=nope`))
+    expect(badOffset.status).toBe(400)
+    const badId = await errorOf(await fetch(`${open.url}/admin/api/live/_default/${id}`, { headers: { "Last-Event-ID": "now" } }))
+    expect(badId.status).toBe(400)
   })
 })
 

@@ -3,6 +3,7 @@
 //! served without the gate).
 
 mod keys;
+mod live;
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -21,7 +22,7 @@ use crate::access::{Admitted, Gate};
 use crate::route::{self, Route, StreamAction};
 
 /// Core's stream objects, bound from the streams worker (`script_name`).
-const STREAMS_BINDING: &str = "STREAMS";
+pub(crate) const STREAMS_BINDING: &str = "STREAMS";
 /// The page assets.
 const ASSETS_BINDING: &str = "ASSETS";
 /// The largest message the console sends (core applies its own limit too).
@@ -81,8 +82,19 @@ pub async fn handle_fetch(req: worker::Request, env: Env) -> worker::Result<Resp
         }
         (Ok(who), Ok(Route::WhoAmI)) => to_response(whoami(&who))?,
         (Ok(_), Ok(Route::Stream(name, action))) => stream(&env, &name, action, req).await?,
+        (Ok(_), Ok(Route::Live(name))) => live::respond(&env, &name, &req, live_session_ms(&env)).await?,
     };
     with_headers(response, true)
+}
+
+/// How long a live-log response lasts: `LIVE_SESSION_MS`, for tests that make the
+/// browser reconnect, or [`crate::live::SESSION_MS`].
+fn live_session_ms(env: &Env) -> u64 {
+    env.var("LIVE_SESSION_MS")
+        .ok()
+        .and_then(|v| v.to_string().parse().ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or(crate::live::SESSION_MS)
 }
 
 /// How the request was admitted, for the pages' header (and the dev-open banner).
