@@ -133,11 +133,12 @@ const isJson = (contentType) => contentType.split(";")[0].trim().toLowerCase() =
  * The live log: messages from now on, through the same-origin SSE endpoint. Its events
  * carry their offset as the event id, so the browser's reconnects resume exactly.
  */
-function liveLog(project, id, contentType) {
+function liveLog(project, id, contentType, from = "now") {
+  liveSource?.close();
   const badge = el("span", { class: "badge", id: "live-status" }, "connecting");
   const list = el("ul", { class: "log", id: "live-log" });
-  const waiting = el("p", { class: "muted" }, "Waiting for messages (the log starts now)…");
-  const source = new EventSource(`/admin/api/live/${encode(project)}/${encode(id)}?offset=now`);
+  const waiting = el("p", { class: "muted" }, from === "now" ? "Waiting for messages (the log starts now)…" : "Reading from the beginning…");
+  const source = new EventSource(`/admin/api/live/${encode(project)}/${encode(id)}?offset=${from}`);
   liveSource = source;
   source.onopen = () => { badge.textContent = "connected"; };
   source.onerror = () => {
@@ -155,7 +156,14 @@ function liveLog(project, id, contentType) {
     source.close();
   });
   const clear = () => { list.replaceChildren(); waiting.hidden = false; };
-  return [el("h2", {}, "Live Event Log ", badge), waiting, list, el("button", { type: "button", onclick: clear }, "Clear")];
+  // The protocol reads forward only, so earlier messages come by reading again from the
+  // start: one ordered stream of everything, then the live tail, with nothing twice.
+  const fromStart = () => section.replaceChildren(...liveLog(project, id, contentType, "-1"));
+  const section = el("section", { id: "live" }, el("h2", {}, "Live Event Log ", badge), waiting, list,
+    el("div", { class: "buttons" },
+      from === "now" ? el("button", { type: "button", onclick: fromStart }, "Fetch earlier messages") : null,
+      el("button", { type: "button", onclick: clear }, "Clear")));
+  return from === "now" ? [section] : [...section.childNodes];
 }
 
 /** #/streams/<project>/<stream>: what the stream's object holds, a send form, the live log. */

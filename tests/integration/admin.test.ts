@@ -295,6 +295,24 @@ describe("the live log", () => {
     await page.close()
   }, 30_000)
 
+  test("fetching earlier messages shows the whole stream once, in order, and goes on live", async () => {
+    const id = `admin-earlier-${Date.now()}`
+    await streamWith(id, 3)
+    const page = await browser.newPage()
+    await openConsole(page, id)
+    await page.locator("#live-status", { hasText: /^connected$/ }).waitFor()
+    const post = (body: unknown) =>
+      fetch(`${core.url}/v1/stream/${id}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+    expect((await post({ n: 3 })).status).toBe(204)
+    await page.locator("#live-log li").getByText('{"n":3}').waitFor()
+    await page.getByRole("button", { name: "Fetch earlier messages" }).click()
+    await page.locator("#live-log li").nth(3).waitFor()
+    expect((await post({ n: 4 })).status).toBe(204)
+    await page.locator("#live-log li").getByText('{"n":4}').waitFor()
+    expect(await page.locator("#live-log li").allTextContents()).toEqual([0, 1, 2, 3, 4].map((n) => JSON.stringify({ n })))
+    await page.close()
+  })
+
   test("a bad start is a 400, and a missing stream a 404", async () => {
     const id = `admin-live-missing-${Date.now()}`
     const missing = await errorOf(await fetch(`${open.url}/admin/api/live/_default/${id}`))
@@ -324,6 +342,23 @@ describe("bad input to the admin API", () => {
     const notJson = await errorOf(await fetch(api, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{" }))
     expect(notJson.status).toBe(400)
     expect(await tail()).toBe(before)
+  })
+
+  test("a change sent from another site's page is refused, and changes nothing", async () => {
+    const id = `admin-csrf-${Date.now()}`
+    const api = `${open.url}/admin/api/streams/_default/${id}`
+    const evil = { Origin: "https://evil.example", "Content-Type": "text/plain" }
+    const create = await errorOf(await fetch(api, { method: "PUT", headers: evil }))
+    expect([create.status, create.code]).toEqual([403, "ACCESS_DENIED"])
+    expect((await fetch(`${core.url}/v1/stream/${id}`, { method: "HEAD" })).status).toBe(404)
+    await streamWith(id, 1)
+    const before = (await fetch(`${core.url}/v1/stream/${id}`, { method: "HEAD" })).headers.get("stream-next-offset")
+    const append = await errorOf(await fetch(api, { method: "POST", headers: evil, body: "x" }))
+    expect([append.status, append.code]).toEqual([403, "ACCESS_DENIED"])
+    expect((await fetch(`${core.url}/v1/stream/${id}`, { method: "HEAD" })).headers.get("stream-next-offset")).toBe(before)
+    // The dashboards' own origin may.
+    const own = await fetch(api, { method: "POST", headers: { Origin: open.url, "Content-Type": "application/json" }, body: "{}" })
+    expect(own.status).toBe(204)
   })
 
   test("is a clear 4xx JSON error", async () => {

@@ -204,3 +204,15 @@ fn keys_are_fetched_when_stale_or_when_a_token_names_a_new_one() {
     assert_eq!(cache.refresh(Some("k2"), 1_000 + REFETCH_AFTER_MS), Refresh::UnknownKey);
     assert!(cache.keys().is_some());
 }
+
+#[test]
+fn only_the_dashboards_own_pages_may_change_things() {
+    let own = "https://admin.example.com";
+    assert!(same_origin(Some("https://admin.example.com"), own).is_ok());
+    assert!(same_origin(Some("https://admin.example.com/"), own).is_ok());
+    assert!(same_origin(None, own).is_ok());
+    for other in ["https://evil.example", "null", "http://admin.example.com", "https://admin.example.com:8443"] {
+        let e = same_origin(Some(other), own).unwrap_err();
+        assert_eq!((e.code(), e.code().status()), (ErrorCode::AccessDenied, 403), "{other}");
+    }
+}

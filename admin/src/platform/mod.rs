@@ -18,7 +18,7 @@ use durable_streams_cloudflare::internal::INSPECT_PATH;
 use durable_streams_cloudflare::protocol::path::StreamName;
 use durable_streams_cloudflare::protocol::ProtocolError;
 
-use crate::access::{Admitted, Gate};
+use crate::access::{same_origin, Admitted, Gate};
 use crate::route::{self, Route, StreamAction};
 
 /// Core's stream objects, bound from the streams worker (`script_name`).
@@ -121,6 +121,10 @@ async fn stream(
             worker::Request::new(&format!("https://stream.internal{INSPECT_PATH}"), worker::Method::Get)?
         }
         StreamAction::Create | StreamAction::Append => {
+            let own_origin = req.url()?.origin().ascii_serialization();
+            if let Err(e) = same_origin(req.headers().get("Origin").ok().flatten().as_deref(), &own_origin) {
+                return to_response(Reply::error(&e));
+            }
             let content_type = req.headers().get("Content-Type").ok().flatten();
             let body = match read_request(req, MAX_BODY_BYTES).await {
                 Ok(body) => body.body,
