@@ -214,9 +214,87 @@ function streamFigures(s) {
   ];
 }
 
+/** #/subscriptions: choose a project. */
+function subscriptionsHome() {
+  const project = el("input", { name: "project", placeholder: "Project", value: "_default", required: "" });
+  const open = (event) => {
+    event.preventDefault();
+    location.hash = `#/subscriptions/${encode(project.value)}`;
+  };
+  return [el("h1", {}, "Subscriptions"), el("form", { class: "inline", onsubmit: open }, project, el("button", { type: "submit" }, "Open project"))];
+}
+
+/** A listing with a "More" button that fetches the next page after the last row. */
+async function listing(path, headers, row, empty) {
+  const body = el("tbody");
+  const more = el("button", { type: "button" }, "More");
+  const load = async (after) => {
+    const page = await api(`${path}${after ? `?after=${encode(after)}` : ""}`);
+    body.append(...page.items.map((item) => el("tr", {}, row(item).map((cell) => el("td", {}, cell ?? "—")))));
+    more.hidden = !page.next;
+    more.onclick = () => load(page.next);
+    return page.items.length;
+  };
+  const first = await load(null);
+  if (first === 0) return el("p", { class: "muted" }, empty);
+  return el("div", {}, el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), body), more);
+}
+
+const sum = (series, key) => series.reduce((total, minute) => total + (minute[key] ?? 0), 0);
+const ms = (v) => (v === null || v === undefined ? "—" : `${v} ms`);
+
+/** #/subscriptions/<project>: the overview cards, the sessions and the sources. */
+async function subscriptionsProject(project) {
+  const base = `subscriptions/${encode(project)}`;
+  const o = await api(base);
+  const series = o.series ?? [];
+  const sessions = await listing(`${base}/sessions`, ["Session ID", "Subscriptions", "Created", "Expires"],
+    (s) => [el("a", { href: `#/subscriptions/${encode(project)}/sessions/${encode(s.sessionId)}` }, s.sessionId), s.subscriptions, time(s.createdAt), time(s.expiresAt)],
+    "No sessions.");
+  const sources = await listing(`${base}/sources`, ["Stream ID", "Subscribers"],
+    (s) => [el("a", { href: `#/streams/${encode(project)}/${encode(s.streamId)}` }, s.streamId), s.subscribers],
+    "No stream has subscribers.");
+  return [
+    el("h1", {}, `Subscriptions: ${project}`),
+    grid([
+      ["Sessions", o.sessions],
+      ["Subscriptions", o.subscriptions],
+      ["Streams with subscribers", o.sources],
+      ["Publishes (last hour)", sum(series, "publishes")],
+      ["Publish errors (last hour)", sum(series, "publish_errors")],
+      ["Fan-out latency p50 / p99", `${ms(o.fanout_p50_ms)} / ${ms(o.fanout_p99_ms)}`],
+      ["Fan-out failures (last hour)", sum(series, "fanout_failures")],
+      ["Queued sessions (last hour)", sum(series, "queued_sessions")],
+      ["Expirations (last hour)", sum(series, "expirations")],
+    ]),
+    el("h2", {}, "Sessions"), sessions,
+    el("h2", {}, "Streams with subscribers"), sources,
+  ];
+}
+
+/** #/subscriptions/<project>/sessions/<id>: one session and what it follows. */
+async function sessionPage(project, id) {
+  const s = await api(`subscriptions/${encode(project)}/sessions/${encode(id)}`);
+  const streamId = s.sessionStreamPath.split("/stream/")[1] ?? "";
+  return [
+    el("h1", {}, `Session ${s.sessionId}`),
+    grid([
+      ["Session stream", el("a", { href: `#/streams/${encode(project)}/${streamId}` }, s.sessionStreamPath)],
+      ["Content Type", s.contentType],
+      ["Expires", time(s.expiresAt)],
+      ["Subscriptions", s.subscriptions.length],
+    ]),
+    el("h2", {}, "Subscriptions"),
+    table(["Stream ID", "Subscribed"], s.subscriptions.map((sub) => [sub.streamId, time(sub.subscribedAt)]), "No active subscriptions."),
+  ];
+}
+
 const routes = [
   [/^#?\/?$/, home],
   [/^#\/streams\/([^/]+)\/(.+)$/, (p, s) => streamConsole(decodeURIComponent(p), decodeURIComponent(s))],
+  [/^#\/subscriptions\/?$/, subscriptionsHome],
+  [/^#\/subscriptions\/([^/]+)$/, (p) => subscriptionsProject(decodeURIComponent(p))],
+  [/^#\/subscriptions\/([^/]+)\/sessions\/(.+)$/, (p, s) => sessionPage(decodeURIComponent(p), decodeURIComponent(s))],
 ];
 
 async function render() {

@@ -21,6 +21,9 @@ pub enum Route {
     /// `GET /admin/api/live/<project>/<stream id>`: the stream's messages as they come,
     /// as server-sent events (see [`crate::live`]).
     Live(StreamName),
+    /// `GET /admin/api/subscriptions/<project>…`: the subscription layer of a project,
+    /// through its objects.
+    Subscriptions(String, SubscriptionView),
     /// Any other path: a page asset (the gate has already admitted it).
     Asset,
 }
@@ -34,6 +37,19 @@ pub enum StreamAction {
     Create,
     /// `POST`: append the request's body as one message.
     Append,
+}
+
+/// What of a project's subscription layer is asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubscriptionView {
+    /// `…/<project>`: the overview cards and the last hour, per minute.
+    Overview,
+    /// `…/<project>/sessions`: a page of sessions (`?after=` the last id of the previous).
+    Sessions,
+    /// `…/<project>/sessions/<id>`: one session and what it follows.
+    Session(String),
+    /// `…/<project>/sources`: a page of the streams that have subscribers.
+    Sources,
 }
 
 /// The route of `method` on `path`: a JSON 404 for an unknown API path, 405 for a
@@ -57,10 +73,38 @@ pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
             };
             Ok(Route::Stream(stream(rest)?, action))
         }
+        (Some(("subscriptions", rest)), Method::Get) => subscriptions(rest),
+        (Some(("subscriptions", _)), _) => Err(ProtocolError::method_not_allowed()),
         (Some(("live", rest)), Method::Get) => Ok(Route::Live(stream(rest)?)),
         (Some(("live", _)), _) => Err(ProtocolError::method_not_allowed()),
         _ => Err(ProtocolError::not_found()),
     }
+}
+
+/// `<project>[/sessions[/<id>] | /sources]`; ids are checked where they are used.
+fn subscriptions(rest: &str) -> Result<Route, ProtocolError> {
+    let mut parts = rest.splitn(3, '/');
+    let project = parts.next().unwrap_or_default().to_owned();
+    let view = match (parts.next(), parts.next()) {
+        (None, _) => SubscriptionView::Overview,
+        (Some("sessions"), None) => SubscriptionView::Sessions,
+        (Some("sessions"), Some(id)) => SubscriptionView::Session(
+            durable_streams_cloudflare::protocol::percent::decode(id).ok_or_else(ProtocolError::not_found)?,
+        ),
+        (Some("sources"), None) => SubscriptionView::Sources,
+        _ => return Err(ProtocolError::not_found()),
+    };
+    Ok(Route::Subscriptions(project, view))
+}
+
+/// The `after` of a listing's query: where its page starts.
+pub fn after(query: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "after")
+        .and_then(|(_, v)| durable_streams_cloudflare::protocol::percent::decode(v))
+        .filter(|v| !v.is_empty())
 }
 
 /// `<project>/<stream id>` as core names the stream (its checks and decoding).
@@ -100,6 +144,28 @@ mod tests {
         for asset in ["/", "/index.html", "/app.js", "/admin", "/admin/api"] {
             assert_eq!(route(Method::Get, asset), Ok(Route::Asset), "{asset}");
         }
+    }
+
+    #[test]
+    fn subscription_views_are_routed() {
+        let view = |p: &str| match route(Method::Get, p) {
+            Ok(Route::Subscriptions(project, view)) => (project, view),
+            other => panic!("{p}: {other:?}"),
+        };
+        assert_eq!(view("/admin/api/subscriptions/acme"), ("acme".into(), SubscriptionView::Overview));
+        assert_eq!(view("/admin/api/subscriptions/acme/sessions").1, SubscriptionView::Sessions);
+        assert_eq!(
+            view("/admin/api/subscriptions/acme/sessions/u%3A1").1,
+            SubscriptionView::Session("u:1".into())
+        );
+        assert_eq!(view("/admin/api/subscriptions/acme/sources").1, SubscriptionView::Sources);
+        assert_eq!(
+            route(Method::Get, "/admin/api/subscriptions/acme/other").unwrap_err().code().status(),
+            404
+        );
+        assert_eq!(route(Method::Post, "/admin/api/subscriptions/acme").unwrap_err().code().status(), 405);
+        assert_eq!(after("after=s%3A9&x=1").as_deref(), Some("s:9"));
+        assert_eq!((after(""), after("after=")), (None, None));
     }
 
     #[test]

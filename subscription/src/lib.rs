@@ -16,7 +16,7 @@
 //!   dashboard lists them, and local per-minute counters.
 //! - [`fanout`]: the fan-out policy and circuit breaker; [`core_api`]: requests to core;
 //!   [`metrics`]: the metric events; [`host`]: what the platform provides.
-//! - `platform` (wasm32 only): the workers-rs glue.
+//! - `platform` (wasm32 only, feature `subscription-worker`): the workers-rs glue.
 //!
 //! Everything except `platform` compiles and tests natively with `cargo test`.
 
@@ -38,11 +38,11 @@ pub mod session;
 pub mod source;
 pub mod wire;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "subscription-worker"))]
 mod platform;
 
 #[cfg(test)]
 mod tests;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "subscription-worker"))]
 pub use platform::{handle_fetch, handle_queue, ProjectDO, SessionDO, SubscriptionDO};

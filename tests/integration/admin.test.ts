@@ -20,6 +20,7 @@ let core: LocalWorker
 let open: LocalWorker
 let gated: LocalWorker
 let closed: LocalWorker
+let subscriptions: LocalWorker
 let team: string
 let jwks: Server
 let browser: Browser
@@ -58,11 +59,13 @@ beforeAll(async () => {
   const shared = { WRANGLER_REGISTRY_PATH: mkdtempSync(join(tmpdir(), "wrangler-registry-")) }
   core = await startWorker(freshState(), {}, "tests/admin/core.toml", shared)
   const config = "tests/admin/admin.toml"
-  ;[open, gated, closed] = await Promise.all([
+  ;[open, gated, closed, subscriptions] = await Promise.all([
     // Live-log responses end every 1.5 s, so the browser reconnects during the tests.
     startWorker(freshState(), { ADMIN_AUTH: "dev-open", LIVE_SESSION_MS: "1500" }, config, shared),
     startWorker(freshState(), { ACCESS_TEAM_DOMAIN: team, ACCESS_AUD: `another-app,${AUD}` }, config, shared),
     startWorker(freshState(), {}, config, shared),
+    // The subscription worker on this core, counting its metric events for the overview.
+    startWorker(freshState(), { METRICS_COUNTERS: "1" }, "tests/subscription/subscription-open.toml", shared),
   ])
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -73,7 +76,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
-  await Promise.all([open?.stop(), gated?.stop(), closed?.stop()])
+  await Promise.all([open?.stop(), gated?.stop(), closed?.stop(), subscriptions?.stop()])
   await core?.stop()
   jwks?.close()
 })
@@ -322,6 +325,54 @@ describe("the live log", () => {
     expect(badOffset.status).toBe(400)
     const badId = await errorOf(await fetch(`${open.url}/admin/api/live/_default/${id}`, { headers: { "Last-Event-ID": "now" } }))
     expect(badId.status).toBe(400)
+  })
+})
+
+describe("the subscription pages", () => {
+  test("show a project's sessions, the streams they follow, and its counters", async () => {
+    const source = `admin-source-${Date.now()}`
+    await streamWith(source, 0)
+    const sessions = [`admin-a-${Date.now()}`, `admin-b-${Date.now()}`]
+    for (const sessionId of sessions) {
+      const res = await fetch(`${subscriptions.url}/v1/subscribe`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ streamId: source, sessionId }),
+      })
+      expect(res.status, await res.clone().text()).toBe(200)
+    }
+    for (const n of [1, 2]) {
+      const res = await fetch(`${subscriptions.url}/v1/publish/${source}`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ n }),
+      })
+      expect(res.status).toBeLessThan(300)
+    }
+    const api = `${open.url}/admin/api/subscriptions/_default`
+    const overview = (await (await fetch(api)).json()) as { sessions: number; subscriptions: number; sources: number; series: Array<{ publishes: number }> }
+    expect([overview.sessions, overview.subscriptions, overview.sources]).toEqual([2, 2, 1])
+    expect(overview.series.reduce((n, m) => n + m.publishes, 0)).toBe(2)
+    const listed = (await (await fetch(`${api}/sessions`)).json()) as { items: Array<{ sessionId: string }> }
+    expect(listed.items.map((s) => s.sessionId).sort()).toEqual([...sessions].sort())
+    const one = (await (await fetch(`${api}/sessions/${sessions[0]}`)).json()) as { subscriptions: Array<{ streamId: string }> }
+    expect(one.subscriptions.map((s) => s.streamId)).toEqual([source])
+
+    const page = await browser.newPage()
+    await page.goto(`${open.url}/#/subscriptions/_default`)
+    await page.getByText("Streams with subscribers").first().waitFor()
+    const text = (await page.locator("#view").textContent()) ?? ""
+    for (const shown of [...sessions, source, "Publishes (last hour)"]) expect(text, shown).toContain(shown)
+    await page.screenshot({ path: `${SCREENSHOTS}/subscriptions.png`, fullPage: true })
+    await page.getByRole("link", { name: sessions[0] }).click()
+    await page.getByText(`session:${sessions[0]}`).waitFor()
+    expect(await page.locator("#view").textContent()).toContain(source)
+    await page.screenshot({ path: `${SCREENSHOTS}/session.png`, fullPage: true })
+    await page.close()
+  })
+
+  test("bad ids are a 400 and a missing session a 404", async () => {
+    const api = `${open.url}/admin/api/subscriptions`
+    expect((await errorOf(await fetch(`${api}/bad%20project`))).status).toBe(400)
+    expect((await errorOf(await fetch(`${api}/_default/sessions/bad%20id`))).status).toBe(400)
+    const missing = await errorOf(await fetch(`${api}/_default/sessions/nobody-${Date.now()}`))
+    expect([missing.status, missing.code]).toEqual([404, "SESSION_NOT_FOUND"])
   })
 })
 

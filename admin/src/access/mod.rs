@@ -133,10 +133,12 @@ impl Gate {
 /// without `Origin` come from tools, not from another site's page.
 pub fn same_origin(origin: Option<&str>, own_origin: &str) -> Result<(), ProtocolError> {
     match origin {
-        Some(origin) if origin.trim_end_matches('/') != own_origin.trim_end_matches('/') => Err(ProtocolError::new(
-            ErrorCode::AccessDenied,
-            format!("a change from another site ({origin}) is refused: use the dashboards' own pages"),
-        )),
+        Some(origin) if origin.trim_end_matches('/') != own_origin.trim_end_matches('/') => {
+            Err(ProtocolError::new(
+                ErrorCode::AccessDenied,
+                format!("a change from another site ({origin}) is refused: use the dashboards' own pages"),
+            ))
+        }
         _ => Ok(()),
     }
 }

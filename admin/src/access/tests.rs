@@ -211,7 +211,9 @@ fn only_the_dashboards_own_pages_may_change_things() {
     assert!(same_origin(Some("https://admin.example.com"), own).is_ok());
     assert!(same_origin(Some("https://admin.example.com/"), own).is_ok());
     assert!(same_origin(None, own).is_ok());
-    for other in ["https://evil.example", "null", "http://admin.example.com", "https://admin.example.com:8443"] {
+    for other in
+        ["https://evil.example", "null", "http://admin.example.com", "https://admin.example.com:8443"]
+    {
         let e = same_origin(Some(other), own).unwrap_err();
         assert_eq!((e.code(), e.code().status()), (ErrorCode::AccessDenied, 403), "{other}");
     }

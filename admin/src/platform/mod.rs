@@ -4,6 +4,7 @@
 
 mod keys;
 mod live;
+mod subscriptions;
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -83,6 +84,10 @@ pub async fn handle_fetch(req: worker::Request, env: Env) -> worker::Result<Resp
         (Ok(who), Ok(Route::WhoAmI)) => to_response(whoami(&who))?,
         (Ok(_), Ok(Route::Stream(name, action))) => stream(&env, &name, action, req).await?,
         (Ok(_), Ok(Route::Live(name))) => live::respond(&env, &name, &req, live_session_ms(&env)).await?,
+        (Ok(_), Ok(Route::Subscriptions(project, view))) => {
+            let query = req.url()?.query().unwrap_or_default().to_owned();
+            subscriptions::respond(&env, &project, &view, &query).await?
+        }
     };
     with_headers(response, true)
 }
