@@ -243,6 +243,34 @@ async function listing(path, headers, row, empty) {
 const sum = (series, key) => series.reduce((total, minute) => total + (minute[key] ?? 0), 0);
 const ms = (v) => (v === null || v === undefined ? "—" : `${v} ms`);
 
+/** Sends a change to the API; a log line saying what came back (fan-out headers too). */
+async function change(path, method, body, contentType = "application/json") {
+  const response = await fetch(`/admin/api/${path}`, {
+    method,
+    headers: body === undefined ? {} : { "Content-Type": contentType },
+    body,
+  });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) {
+    return { ok: false, line: `${method} => ${response.status} ${answer?.error?.code ?? ""}: ${answer?.error?.message ?? ""}` };
+  }
+  const fanout = ["Count", "Successes", "Failures", "Mode"]
+    .map((h) => [h, response.headers.get(`Stream-Fanout-${h}`)])
+    .filter(([, v]) => v !== null)
+    .map(([h, v]) => `Stream-Fanout-${h}: ${v}`);
+  return { ok: true, line: [`${method} => ${response.status} OK`, ...fanout].join(", "), answer };
+}
+
+/** A form of labelled inputs that runs `act` and logs its line in `log`. */
+function actionForm(title, fields, button, act, log) {
+  const submit = async (event) => {
+    event.preventDefault();
+    const result = await act(Object.fromEntries(fields.map((f) => [f.name, f.value])));
+    if (result && log) log.prepend(el("li", { class: result.ok ? "" : "error" }, result.line));
+  };
+  return el("form", { class: "stack", onsubmit: submit }, el("h2", {}, title), ...fields, el("button", { type: "submit" }, button));
+}
+
 /** #/subscriptions/<project>: the overview cards, the sessions and the sources. */
 async function subscriptionsProject(project) {
   const base = `subscriptions/${encode(project)}`;
@@ -269,12 +297,43 @@ async function subscriptionsProject(project) {
     ]),
     el("h2", {}, "Sessions"), sessions,
     el("h2", {}, "Streams with subscribers"), sources,
+    ...subscriptionForms(project),
   ];
+}
+
+/** Subscribe a session (a new one by default) and publish, on a project's page. */
+function subscriptionForms(project) {
+  const base = `subscriptions/${encode(project)}`;
+  const log = el("ul", { class: "log", id: "actions-log" });
+  const subscribe = actionForm("Subscribe a Session", [
+    el("input", { name: "sessionId", placeholder: "Session ID", value: crypto.randomUUID(), required: "" }),
+    el("input", { name: "streamId", placeholder: "Stream ID", required: "" }),
+  ], "Subscribe", (v) => change(`${base}/sessions/${encode(v.sessionId)}/subscribe`, "POST", JSON.stringify({ streamId: v.streamId })), log);
+  const publish = actionForm("Publish", [
+    el("input", { name: "streamId", placeholder: "Stream ID", required: "" }),
+    el("select", { name: "contentType" }, ["application/json", "text/plain"].map((t) => el("option", { value: t }, t))),
+    el("textarea", { name: "body", rows: "3", placeholder: '{"hello":"world"}' }),
+  ], "Publish", (v) => change(`${base}/publish/${encode(v.streamId)}`, "POST", v.body, v.contentType), log);
+  return [subscribe, publish, log];
 }
 
 /** #/subscriptions/<project>/sessions/<id>: one session and what it follows. */
 async function sessionPage(project, id) {
-  const s = await api(`subscriptions/${encode(project)}/sessions/${encode(id)}`);
+  const base = `subscriptions/${encode(project)}/sessions/${encode(id)}`;
+  const log = el("ul", { class: "log", id: "actions-log" });
+  // Runs a change, logs it, and shows the session again (the log survives the redraw).
+  const act = async (run) => {
+    const result = await run();
+    await render();
+    document.getElementById("actions-log")?.prepend(el("li", { class: result.ok ? "" : "error" }, result.line));
+  };
+  let s;
+  try {
+    s = await api(base);
+  } catch (e) {
+    if (e.status !== 404) throw e;
+    return [el("h1", {}, `Session ${id}`), el("p", { class: "error" }, e.message)];
+  }
   const streamId = s.sessionStreamPath.split("/stream/")[1] ?? "";
   return [
     el("h1", {}, `Session ${s.sessionId}`),
@@ -285,7 +344,15 @@ async function sessionPage(project, id) {
       ["Subscriptions", s.subscriptions.length],
     ]),
     el("h2", {}, "Subscriptions"),
-    table(["Stream ID", "Subscribed"], s.subscriptions.map((sub) => [sub.streamId, time(sub.subscribedAt)]), "No active subscriptions."),
+    table(["Stream ID", "Subscribed", ""], s.subscriptions.map((sub) => [sub.streamId, time(sub.subscribedAt),
+      el("button", { type: "button", onclick: () => act(() => change(`${base}/unsubscribe`, "POST", JSON.stringify({ streamId: sub.streamId }))) }, "Unsubscribe")]),
+    "No active subscriptions."),
+    actionForm("Add Subscription", [el("input", { name: "streamId", placeholder: "Stream ID", required: "" })], "Subscribe",
+      (v) => act(() => change(`${base}/subscribe`, "POST", JSON.stringify({ streamId: v.streamId }))), null),
+    el("div", { class: "buttons" },
+      el("button", { type: "button", onclick: () => act(() => change(`${base}/touch`, "POST")) }, "Touch"),
+      el("button", { type: "button", onclick: () => act(() => change(base, "DELETE")) }, "Delete session")),
+    log,
   ];
 }
 

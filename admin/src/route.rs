@@ -24,6 +24,9 @@ pub enum Route {
     /// `GET /admin/api/subscriptions/<project>…`: the subscription layer of a project,
     /// through its objects.
     Subscriptions(String, SubscriptionView),
+    /// `POST`/`DELETE /admin/api/subscriptions/<project>…`: a change to the project's
+    /// subscriptions, through the subscription worker's own API.
+    SubscriptionChange(String, SubscriptionAction),
     /// Any other path: a page asset (the gate has already admitted it).
     Asset,
 }
@@ -52,6 +55,21 @@ pub enum SubscriptionView {
     Sources,
 }
 
+/// A change to a project's subscriptions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubscriptionAction {
+    /// `POST …/sessions/<id>/subscribe` `{"streamId"}`.
+    Subscribe(String),
+    /// `POST …/sessions/<id>/unsubscribe` `{"streamId"}`.
+    Unsubscribe(String),
+    /// `POST …/sessions/<id>/touch`.
+    Touch(String),
+    /// `DELETE …/sessions/<id>`.
+    Delete(String),
+    /// `POST …/publish/<stream id>`: the body, with its `Content-Type`.
+    Publish(String),
+}
+
 /// The route of `method` on `path`: a JSON 404 for an unknown API path, 405 for a
 /// known one with another method, 400 for a bad project or stream id.
 pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
@@ -74,6 +92,7 @@ pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
             Ok(Route::Stream(stream(rest)?, action))
         }
         (Some(("subscriptions", rest)), Method::Get) => subscriptions(rest),
+        (Some(("subscriptions", rest)), Method::Post | Method::Delete) => subscription_change(method, rest),
         (Some(("subscriptions", _)), _) => Err(ProtocolError::method_not_allowed()),
         (Some(("live", rest)), Method::Get) => Ok(Route::Live(stream(rest)?)),
         (Some(("live", _)), _) => Err(ProtocolError::method_not_allowed()),
@@ -95,6 +114,32 @@ fn subscriptions(rest: &str) -> Result<Route, ProtocolError> {
         _ => return Err(ProtocolError::not_found()),
     };
     Ok(Route::Subscriptions(project, view))
+}
+
+/// `<project>/sessions/<id>[/subscribe | /unsubscribe | /touch]` or
+/// `<project>/publish/<stream id>`, with the method each takes.
+fn subscription_change(method: Method, rest: &str) -> Result<Route, ProtocolError> {
+    let decode = |s: &str| {
+        durable_streams_cloudflare::protocol::percent::decode(s).ok_or_else(ProtocolError::not_found)
+    };
+    let (project, rest) = rest.split_once('/').ok_or_else(ProtocolError::not_found)?;
+    let action = match (rest.split_once('/'), method) {
+        (Some(("publish", "")), _) => return Err(ProtocolError::not_found()),
+        (Some(("publish", stream)), Method::Post) => SubscriptionAction::Publish(decode(stream)?),
+        (Some(("sessions", session)), _) => match (session.split_once('/'), method) {
+            (None, Method::Delete) => SubscriptionAction::Delete(decode(session)?),
+            (Some((id, "subscribe")), Method::Post) => SubscriptionAction::Subscribe(decode(id)?),
+            (Some((id, "unsubscribe")), Method::Post) => SubscriptionAction::Unsubscribe(decode(id)?),
+            (Some((id, "touch")), Method::Post) => SubscriptionAction::Touch(decode(id)?),
+            (None, _) | (Some((_, "subscribe" | "unsubscribe" | "touch")), _) => {
+                return Err(ProtocolError::method_not_allowed())
+            }
+            _ => return Err(ProtocolError::not_found()),
+        },
+        (Some(("publish", _)), _) => return Err(ProtocolError::method_not_allowed()),
+        _ => return Err(ProtocolError::not_found()),
+    };
+    Ok(Route::SubscriptionChange(project.to_owned(), action))
 }
 
 /// The `after` of a listing's query: where its page starts.
@@ -163,7 +208,40 @@ mod tests {
             route(Method::Get, "/admin/api/subscriptions/acme/other").unwrap_err().code().status(),
             404
         );
-        assert_eq!(route(Method::Post, "/admin/api/subscriptions/acme").unwrap_err().code().status(), 405);
+        assert_eq!(route(Method::Post, "/admin/api/subscriptions/acme").unwrap_err().code().status(), 404);
+        let change = |m, p: &str| match route(m, p) {
+            Ok(Route::SubscriptionChange(project, action)) => (project, action),
+            other => panic!("{p}: {other:?}"),
+        };
+        assert_eq!(
+            change(Method::Post, "/admin/api/subscriptions/acme/sessions/u1/subscribe"),
+            ("acme".into(), SubscriptionAction::Subscribe("u1".into()))
+        );
+        assert_eq!(
+            change(Method::Post, "/admin/api/subscriptions/a/sessions/u1/unsubscribe").1,
+            SubscriptionAction::Unsubscribe("u1".into())
+        );
+        assert_eq!(
+            change(Method::Post, "/admin/api/subscriptions/a/sessions/u1/touch").1,
+            SubscriptionAction::Touch("u1".into())
+        );
+        assert_eq!(
+            change(Method::Delete, "/admin/api/subscriptions/a/sessions/u1").1,
+            SubscriptionAction::Delete("u1".into())
+        );
+        assert_eq!(
+            change(Method::Post, "/admin/api/subscriptions/a/publish/rooms%2F1/x").1,
+            SubscriptionAction::Publish("rooms/1/x".into())
+        );
+        for (m, p, status) in [
+            (Method::Post, "/admin/api/subscriptions/a/sessions/u1", 405),
+            (Method::Delete, "/admin/api/subscriptions/a/sessions/u1/touch", 405),
+            (Method::Delete, "/admin/api/subscriptions/a/publish/s", 405),
+            (Method::Post, "/admin/api/subscriptions/a/sessions/u1/nothing", 404),
+            (Method::Post, "/admin/api/subscriptions/a/publish/", 404),
+        ] {
+            assert_eq!(route(m, p).unwrap_err().code().status(), status, "{m:?} {p}");
+        }
         assert_eq!(after("after=s%3A9&x=1").as_deref(), Some("s:9"));
         assert_eq!((after(""), after("after=")), (None, None));
     }

@@ -26,8 +26,13 @@ const KV_REMEMBERED: usize = 1024;
 /// A KV answer and when it was read (ms).
 type Remembered = (i64, Option<Rc<ProjectSecrets>>);
 
+/// How long a write token from [`AuthSettings::write_token`] is valid, in seconds.
+const WRITE_TOKEN_SECS: i64 = 300;
+
 thread_local! {
     static KV_ANSWERS: RefCell<HashMap<String, Remembered>> = RefCell::default();
+    /// Write tokens by project, with the time (ms) until which each is reused.
+    static TOKENS: RefCell<HashMap<String, (i64, String)>> = RefCell::default();
 }
 
 /// Where this deployment's secrets are. `None`: auth is off.
@@ -113,5 +118,34 @@ impl AuthSettings {
             m.insert(project.to_owned(), (now, answer.clone()));
         });
         Ok(answer)
+    }
+
+    /// A short-lived write token for `project`, signed with its first secret: what one of
+    /// our workers sends when it writes for a project (to core, or to the subscription
+    /// worker). Each is reused for half its life, so it never expires on the way.
+    pub async fn write_token(&self, env: &Env, project: &str) -> Result<String, ProtocolError> {
+        let now = now_ms();
+        let held = TOKENS
+            .with(|t| t.borrow().get(project).filter(|(until, _)| *until > now).map(|(_, t)| t.clone()));
+        if let Some(token) = held {
+            return Ok(token);
+        }
+        let secrets = self.secrets(env, project).await?;
+        let Some(secret) = secrets.as_deref().and_then(|s| s.first()) else {
+            return Err(ProtocolError::unavailable(format!(
+                "project {project} has no signing secret, so it cannot be written for"
+            )));
+        };
+        let claims =
+            serde_json::json!({ "sub": project, "scope": "write", "exp": now / 1000 + WRITE_TOKEN_SECS });
+        let token = crate::auth::jwt::sign(secret, &claims);
+        TOKENS.with(|t| {
+            let mut t = t.borrow_mut();
+            if t.len() >= KV_REMEMBERED {
+                t.clear();
+            }
+            t.insert(project.to_owned(), (now + WRITE_TOKEN_SECS * 500, token.clone()));
+        });
+        Ok(token)
     }
 }

@@ -367,6 +367,59 @@ describe("the subscription pages", () => {
     await page.close()
   })
 
+  test("change sessions through the subscription worker: subscribe, publish, touch, unsubscribe, delete", async () => {
+    const source = `admin-pub-${Date.now()}`
+    await streamWith(source, 0)
+    const sessionId = `admin-c-${Date.now()}`
+    const page = await browser.newPage()
+    await page.goto(`${open.url}/#/subscriptions/_default`)
+    const subscribe = page.locator("form", { hasText: "Subscribe a Session" })
+    await subscribe.locator("input[name=sessionId]").fill(sessionId)
+    await subscribe.locator("input[name=streamId]").fill(source)
+    await subscribe.getByRole("button", { name: "Subscribe" }).click()
+    await page.locator("#actions-log li", { hasText: "POST => 200 OK" }).waitFor()
+    const publish = page.locator("form", { hasText: "Publish" })
+    await publish.locator("input[name=streamId]").fill(source)
+    await publish.locator("textarea[name=body]").fill('{"m":1}')
+    await publish.getByRole("button", { name: "Publish" }).click()
+    const published = page.locator("#actions-log li", { hasText: "Stream-Fanout-Count: 1" })
+    await published.waitFor()
+    expect(await published.textContent()).toContain("Stream-Fanout-Mode: inline")
+    const copy = await fetch(`${core.url}/v1/stream/session:${sessionId}?offset=-1`)
+    expect(await copy.json()).toEqual([{ m: 1 }])
+    await page.screenshot({ path: `${SCREENSHOTS}/subscriptions-actions.png`, fullPage: true })
+
+    await page.goto(`${open.url}/#/subscriptions/_default/sessions/${sessionId}`)
+    await page.getByRole("button", { name: "Touch" }).click()
+    await page.locator("#actions-log li", { hasText: "POST => 200 OK" }).waitFor()
+    // A source that does not exist is refused, and not created.
+    const missing = `admin-nothing-${Date.now()}`
+    const add = page.locator("form", { hasText: "Add Subscription" })
+    await add.locator("input[name=streamId]").fill(missing)
+    await add.getByRole("button", { name: "Subscribe" }).click()
+    await page.locator("#actions-log li.error", { hasText: "404 STREAM_NOT_FOUND" }).waitFor()
+    expect((await fetch(`${core.url}/v1/stream/${missing}`, { method: "HEAD" })).status).toBe(404)
+    await page.getByRole("button", { name: "Unsubscribe" }).click()
+    await page.getByText("No active subscriptions.").waitFor()
+    await page.screenshot({ path: `${SCREENSHOTS}/session.png`, fullPage: true })
+    await page.getByRole("button", { name: "Delete session" }).click()
+    await page.locator("#view .error").waitFor()
+    expect((await fetch(`${core.url}/v1/stream/session:${sessionId}`, { method: "HEAD" })).status).toBe(404)
+    await page.close()
+  })
+
+  test("a change from another site, or a bad body, is refused and changes nothing", async () => {
+    const api = `${open.url}/admin/api/subscriptions/_default`
+    const sessionId = `admin-d-${Date.now()}`
+    const evil = await errorOf(await fetch(`${api}/sessions/${sessionId}/subscribe`, {
+      method: "POST", headers: { Origin: "https://evil.example", "Content-Type": "application/json" }, body: JSON.stringify({ streamId: "x" }),
+    }))
+    expect([evil.status, evil.code]).toEqual([403, "ACCESS_DENIED"])
+    const bad = await errorOf(await fetch(`${api}/sessions/${sessionId}/subscribe`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{" }))
+    expect([bad.status, bad.code]).toEqual([400, "INVALID_BODY"])
+    expect((await fetch(`${api}/sessions/${sessionId}`)).status).toBe(404)
+  })
+
   test("bad ids are a 400 and a missing session a 404", async () => {
     const api = `${open.url}/admin/api/subscriptions`
     expect((await errorOf(await fetch(`${api}/bad%20project`))).status).toBe(400)

@@ -84,12 +84,22 @@ pub async fn handle_fetch(req: worker::Request, env: Env) -> worker::Result<Resp
         (Ok(who), Ok(Route::WhoAmI)) => to_response(whoami(&who))?,
         (Ok(_), Ok(Route::Stream(name, action))) => stream(&env, &name, action, req).await?,
         (Ok(_), Ok(Route::Live(name))) => live::respond(&env, &name, &req, live_session_ms(&env)).await?,
+        (Ok(_), Ok(Route::SubscriptionChange(project, action))) => match from_own_pages(&req) {
+            Ok(()) => subscriptions::change(&env, &project, &action, req).await?,
+            Err(e) => to_response(Reply::error(&e))?,
+        },
         (Ok(_), Ok(Route::Subscriptions(project, view))) => {
             let query = req.url()?.query().unwrap_or_default().to_owned();
             subscriptions::respond(&env, &project, &view, &query).await?
         }
     };
     with_headers(response, true)
+}
+
+/// Refuses a change sent from another site's page (see [`same_origin`]).
+fn from_own_pages(req: &worker::Request) -> Result<(), ProtocolError> {
+    let own = req.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+    same_origin(req.headers().get("Origin").ok().flatten().as_deref(), &own)
 }
 
 /// How long a live-log response lasts: `LIVE_SESSION_MS`, for tests that make the
@@ -126,8 +136,7 @@ async fn stream(
             worker::Request::new(&format!("https://stream.internal{INSPECT_PATH}"), worker::Method::Get)?
         }
         StreamAction::Create | StreamAction::Append => {
-            let own_origin = req.url()?.origin().ascii_serialization();
-            if let Err(e) = same_origin(req.headers().get("Origin").ok().flatten().as_deref(), &own_origin) {
+            if let Err(e) = from_own_pages(&req) {
                 return to_response(Reply::error(&e));
             }
             let content_type = req.headers().get("Content-Type").ok().flatten();

@@ -2,8 +2,6 @@
 //! `CORE_URL`), the `SESSIONS` and `SUBSCRIPTIONS` Durable Object namespaces, the
 //! `FANOUT_QUEUE` producer, the `METRICS` Analytics Engine dataset, alarms and clocks.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -12,7 +10,6 @@ use worker::{AnalyticsEngineDataPointBuilder, Context, Delay, Env, Response, Sta
 
 use durable_streams_cloudflare::adapters::convert::{from_response, to_request};
 use durable_streams_cloudflare::adapters::timing::now_ms;
-use durable_streams_cloudflare::auth::jwt;
 use durable_streams_cloudflare::auth::secrets::ProjectSecrets;
 use durable_streams_cloudflare::http::{Reply, Request};
 use durable_streams_cloudflare::protocol::headers::EXPOSED;
@@ -47,14 +44,6 @@ pub const METRICS_BINDING: &str = "METRICS";
 
 /// The most messages one `sendBatch` takes (the platform allows 100 and 256 KB).
 const SEND_BATCH: usize = 50;
-/// How long a token the worker signs for its core requests is valid.
-const TOKEN_SECS: i64 = 300;
-
-thread_local! {
-    /// Tokens for core, per project, with when they stop being reused (ms).
-    static TOKENS: RefCell<HashMap<String, (i64, String)>> = RefCell::default();
-}
-
 /// Where background work runs.
 enum Spawner<'a> {
     Worker(&'a Context),
@@ -86,24 +75,10 @@ impl Platform<'static> {
 impl Platform<'_> {
     /// A write token for `project`'s core streams, when auth is on.
     async fn core_token(&self, project: &str) -> Result<Option<String>, ProtocolError> {
-        let Some(auth) = &self.settings.auth else { return Ok(None) };
-        let now = now_ms();
-        if let Some(token) =
-            TOKENS.with(|t| t.borrow().get(project).filter(|(until, _)| *until > now).map(|(_, t)| t.clone()))
-        {
-            return Ok(Some(token));
+        match &self.settings.auth {
+            Some(auth) => auth.write_token(&self.env, project).await.map(Some),
+            None => Ok(None),
         }
-        let secrets = auth.secrets(&self.env, project).await?;
-        let Some(secret) = secrets.as_deref().and_then(|s| s.first()) else {
-            return Err(ProtocolError::unavailable(format!(
-                "project {project} has no signing secret, so core cannot be written for it"
-            )));
-        };
-        let claims = serde_json::json!({ "sub": project, "scope": "write", "exp": now / 1000 + TOKEN_SECS });
-        let token = jwt::sign(secret, &claims);
-        // Reused for half its life, so it never expires on the way.
-        TOKENS.with(|t| t.borrow_mut().insert(project.to_owned(), (now + TOKEN_SECS * 500, token.clone())));
-        Ok(Some(token))
     }
 
     async fn send_core(&self, project: &str, mut req: Request) -> Result<Reply, ProtocolError> {
