@@ -5,11 +5,13 @@
 //!   when unconfigured, open only with `ADMIN_AUTH=dev-open`.
 //! - [`live`]: the console's live log, SSE events that carry their offset as `id:`.
 //! - [`route`]: what a request asks for: the JSON API under `/admin/api/`, or a page.
+//! - [`subscriptions`]: the calls and requests the subscription pages make.
 //! - `platform` (wasm32): the worker — gate, API, and the assets binding for the pages.
 
 pub mod access;
 pub mod live;
 pub mod route;
+pub mod subscriptions;
 
 #[cfg(target_arch = "wasm32")]
 mod platform;
