@@ -279,8 +279,9 @@ async function subscriptionsProject(project) {
   const sessions = await listing(`${base}/sessions`, ["Session ID", "Subscriptions", "Created", "Expires"],
     (s) => [el("a", { href: `#/subscriptions/${encode(project)}/sessions/${encode(s.sessionId)}` }, s.sessionId), s.subscriptions, time(s.createdAt), time(s.expiresAt)],
     "No sessions.");
-  const sources = await listing(`${base}/sources`, ["Stream ID", "Subscribers"],
-    (s) => [el("a", { href: `#/streams/${encode(project)}/${encode(s.streamId)}` }, s.streamId), s.subscribers],
+  const sources = await listing(`${base}/sources`, ["Stream ID", "Subscribers", ""],
+    (s) => [el("a", { href: `#/subscriptions/${encode(project)}/sources/${encode(s.streamId)}` }, s.streamId), s.subscribers,
+      el("a", { href: `#/streams/${encode(project)}/${encode(s.streamId)}` }, "console")],
     "No stream has subscribers.");
   return [
     el("h1", {}, `Subscriptions: ${project}`),
@@ -356,12 +357,25 @@ async function sessionPage(project, id) {
   ];
 }
 
+/** #/subscriptions/<project>/sources/<stream>: who follows the stream, and since when. */
+async function subscribersPage(project, stream) {
+  const subscribers = await listing(`subscriptions/${encode(project)}/sources/${encode(stream)}`, ["Session ID", "Subscribed"],
+    (s) => [el("a", { href: `#/subscriptions/${encode(project)}/sessions/${encode(s.sessionId)}` }, s.sessionId), time(s.subscribedAt)],
+    "No session follows this stream.");
+  return [
+    el("h1", {}, `Subscribers of ${stream}`),
+    el("p", {}, el("a", { href: `#/streams/${encode(project)}/${encode(stream)}` }, "Open the stream's console")),
+    subscribers,
+  ];
+}
+
 const routes = [
   [/^#?\/?$/, home],
   [/^#\/streams\/([^/]+)\/(.+)$/, (p, s) => streamConsole(decodeURIComponent(p), decodeURIComponent(s))],
   [/^#\/subscriptions\/?$/, subscriptionsHome],
   [/^#\/subscriptions\/([^/]+)$/, (p) => subscriptionsProject(decodeURIComponent(p))],
   [/^#\/subscriptions\/([^/]+)\/sessions\/(.+)$/, (p, s) => sessionPage(decodeURIComponent(p), decodeURIComponent(s))],
+  [/^#\/subscriptions\/([^/]+)\/sources\/(.+)$/, (p, s) => subscribersPage(decodeURIComponent(p), decodeURIComponent(s))],
 ];
 
 async function render() {

@@ -53,6 +53,8 @@ pub enum SubscriptionView {
     Session(String),
     /// `…/<project>/sources`: a page of the streams that have subscribers.
     Sources,
+    /// `…/<project>/sources/<stream id>`: a page of one stream's subscribers.
+    Subscribers(String),
 }
 
 /// A change to a project's subscriptions.
@@ -111,6 +113,10 @@ fn subscriptions(rest: &str) -> Result<Route, ProtocolError> {
             durable_streams_cloudflare::protocol::percent::decode(id).ok_or_else(ProtocolError::not_found)?,
         ),
         (Some("sources"), None) => SubscriptionView::Sources,
+        (Some("sources"), Some(stream)) if !stream.is_empty() => SubscriptionView::Subscribers(
+            durable_streams_cloudflare::protocol::percent::decode(stream)
+                .ok_or_else(ProtocolError::not_found)?,
+        ),
         _ => return Err(ProtocolError::not_found()),
     };
     Ok(Route::Subscriptions(project, view))
@@ -204,6 +210,10 @@ mod tests {
             SubscriptionView::Session("u:1".into())
         );
         assert_eq!(view("/admin/api/subscriptions/acme/sources").1, SubscriptionView::Sources);
+        assert_eq!(
+            view("/admin/api/subscriptions/acme/sources/a%2Fb/c").1,
+            SubscriptionView::Subscribers("a/b/c".into())
+        );
         assert_eq!(
             route(Method::Get, "/admin/api/subscriptions/acme/other").unwrap_err().code().status(),
             404

@@ -8,7 +8,7 @@ use durable_streams_cloudflare::http::{Method, Request};
 use durable_streams_cloudflare::protocol::{percent, ErrorCode, ProtocolError};
 use durable_streams_subscriptions::ids::{self, Session};
 use durable_streams_subscriptions::project::ProjectCall;
-use durable_streams_subscriptions::wire::{self, SessionCall};
+use durable_streams_subscriptions::wire::{self, SessionCall, SourceCall};
 
 use crate::route::{self, SubscriptionAction, SubscriptionView};
 
@@ -16,6 +16,8 @@ use crate::route::{self, SubscriptionAction, SubscriptionView};
 pub const PROJECTS_BINDING: &str = "PROJECTS";
 /// Its session objects.
 pub const SESSIONS_BINDING: &str = "SESSIONS";
+/// Its source objects (each stream's subscribers).
+pub const SOURCES_BINDING: &str = "SUBSCRIPTIONS";
 /// Rows per listing page.
 const PAGE: usize = 50;
 /// Minutes of the overview's series.
@@ -43,6 +45,11 @@ pub fn read_call(
             PROJECTS_BINDING,
             project,
             wire::call_request(&ProjectCall::Sources { after: route::after(query), limit: PAGE })?,
+        ),
+        SubscriptionView::Subscribers(stream) => (
+            SOURCES_BINDING,
+            ids::source(&project, stream)?.key(),
+            wire::call_request(&SourceCall::Subscribers { after: route::after(query), limit: PAGE })?,
         ),
         SubscriptionView::Session(id) => {
             (SESSIONS_BINDING, Session::new(&project, id)?.key(), wire::call_request(&SessionCall::Info)?)
@@ -124,6 +131,10 @@ mod tests {
             read_call("bad project", &SubscriptionView::Overview, "").unwrap_err().code().status(),
             400
         );
+        let (binding, name, req) =
+            read_call("acme", &SubscriptionView::Subscribers("rooms/1".into()), "").unwrap();
+        assert_eq!((binding, name.as_str()), (SOURCES_BINDING, "acme/rooms/1"));
+        assert_eq!(body(&req), serde_json::json!({ "op": "subscribers", "after": null, "limit": 50 }));
         let bad = read_call("acme", &SubscriptionView::Session("bad id".into()), "").unwrap_err();
         assert_eq!(bad.code(), ErrorCode::InvalidSessionId);
     }

@@ -47,7 +47,7 @@ pub const LATENCY_BUCKETS_MS: [f64; 12] =
 const KEPT_MINUTES: i64 = 24 * 60;
 
 /// The most rows one listing returns.
-const MAX_PAGE: usize = 500;
+pub(crate) const MAX_PAGE: usize = 500;
 
 const MINUTE: Columns = Columns::new(
     "minutes",
@@ -371,7 +371,7 @@ impl<S: Sql, H: Host> ProjectObject<S, H> {
 }
 
 /// A page of at most `limit` rows from `limit + 1` fetched, with the cursor to the next.
-fn page<T>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> String) -> Listing<T> {
+pub(crate) fn page<T>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> String) -> Listing<T> {
     let more = items.len() > limit;
     items.truncate(limit);
     let next = if more { items.last().map(id) } else { None };

@@ -23,8 +23,10 @@ use crate::core_api;
 use crate::fanout::{self, Breaker, Mode};
 use crate::host::{FanoutQueue, Host};
 use crate::metrics::Metric;
-use crate::project::ProjectCall;
-use crate::wire::{self, Delivered, Delivery, FanoutJob, FanoutReport, Page, SessionCall, SourceCall};
+use crate::project::{page, Listing, ProjectCall, MAX_PAGE};
+use crate::wire::{
+    self, Delivered, Delivery, FanoutJob, FanoutReport, Page, SessionCall, SourceCall, SubscriberRow,
+};
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS subscribers (session_id TEXT PRIMARY KEY, subscribed_at INTEGER NOT NULL)",
@@ -101,6 +103,9 @@ impl<S: Sql, H: Host + FanoutQueue> SourceObject<S, H> {
             }
             SourceCall::Count => {
                 Ok(wire::json_reply(200, &serde_json::json!({ "count": self.subscribers()?.len() })))
+            }
+            SourceCall::Subscribers { after, limit } => {
+                Ok(wire::json_reply(200, &self.subscriber_page(after, limit)?))
             }
             SourceCall::Fanout { source, to } => {
                 let source = StreamName::from_key(&source)
@@ -292,6 +297,27 @@ impl<S: Sql, H: Host + FanoutQueue> SourceObject<S, H> {
             },
         )?;
         Ok(out)
+    }
+
+    fn subscriber_page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Listing<SubscriberRow>, StorageError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut items = Vec::new();
+        self.sql.try_query(
+            "SELECT session_id, subscribed_at FROM subscribers WHERE session_id > ? ORDER BY session_id LIMIT ?",
+            &[after.unwrap_or_default().into(), (limit as u64 + 1).into()],
+            |r| {
+                items.push(SubscriberRow {
+                    session_id: r.first().map(Value::text).unwrap_or_default(),
+                    subscribed_at: r.get(1).map_or(0, Value::int),
+                });
+                Ok::<_, StorageError>(true)
+            },
+        )?;
+        Ok(page(items, limit, |s| s.session_id.clone()))
     }
 
     fn fanned(&self) -> Result<Option<String>, StorageError> {

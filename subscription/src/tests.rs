@@ -565,3 +565,29 @@ fn the_project_lists_sessions_and_sources_and_counts_what_happened() {
         Some(2)
     );
 }
+
+#[test]
+fn a_source_lists_its_subscribers_by_page() {
+    let w = World::new(Config::default(), true);
+    w.create_source("s");
+    for s in ["c", "a", "b"] {
+        w.subscribe("s", s);
+    }
+    let ask = |after: Option<&str>| {
+        let call = crate::wire::SourceCall::Subscribers { after: after.map(str::to_owned), limit: 2 };
+        let reply =
+            block_on(w.source("_default/s").handle(&crate::wire::call_request(&call).expect("a call")));
+        assert_eq!(reply.status, 200, "{}", text(&reply));
+        serde_json::from_str::<serde_json::Value>(&text(&reply)).expect("JSON")
+    };
+    let first = ask(None);
+    let ids: Vec<&str> =
+        first["items"].as_array().expect("items").iter().filter_map(|r| r["sessionId"].as_str()).collect();
+    assert_eq!(ids, vec!["a", "b"]);
+    assert!(first["items"][0]["subscribedAt"].as_i64().is_some_and(|t| t > 0));
+    let rest = ask(first["next"].as_str());
+    assert_eq!(rest["items"][0]["sessionId"].as_str(), Some("c"));
+    assert!(rest["next"].is_null());
+    assert_eq!(w.request(Method::Delete, "/v1/session/a", "", None).status, 200);
+    assert_eq!(ask(None)["items"][0]["sessionId"].as_str(), Some("b"), "a deleted session is no subscriber");
+}

@@ -191,6 +191,24 @@ pub enum SourceCall {
     },
     /// How many subscribers, for checks and the dashboards.
     Count,
+    /// A page of subscribers by session id, after `after`, for the dashboards: who follows
+    /// this stream, and since when.
+    Subscribers {
+        /// The last id of the previous page.
+        after: Option<String>,
+        /// At most this many.
+        limit: usize,
+    },
+}
+
+/// One subscriber of a source, as listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriberRow {
+    /// The session id.
+    pub session_id: String,
+    /// When it subscribed (ms).
+    pub subscribed_at: i64,
 }
 
 /// How a fan-out went, as `Stream-Fanout-*` headers report it.

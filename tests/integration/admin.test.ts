@@ -360,6 +360,13 @@ describe("the subscription pages", () => {
     const text = (await page.locator("#view").textContent()) ?? ""
     for (const shown of [...sessions, source, "Publishes (last hour)"]) expect(text, shown).toContain(shown)
     await page.screenshot({ path: `${SCREENSHOTS}/subscriptions.png`, fullPage: true })
+    // A stream's subscribers: the view from the stream's side.
+    const subscribers = (await (await fetch(`${api}/sources/${source}`)).json()) as { items: Array<{ sessionId: string }> }
+    expect(subscribers.items.map((s) => s.sessionId).sort()).toEqual([...sessions].sort())
+    await page.getByRole("link", { name: source }).click()
+    await page.getByText(`Subscribers of ${source}`).waitFor()
+    for (const sessionId of sessions) await page.getByRole("link", { name: sessionId }).waitFor()
+    await page.screenshot({ path: `${SCREENSHOTS}/subscribers.png`, fullPage: true })
     await page.getByRole("link", { name: sessions[0] }).click()
     await page.getByText(`session:${sessions[0]}`).waitFor()
     expect(await page.locator("#view").textContent()).toContain(source)
