@@ -206,6 +206,7 @@ function streamFigures(s) {
     table(["Read Seq", "Offset Range", "Log Bytes", "R2 Object", "Rows", "Created"],
       (s.segments ?? []).map((g) => [g.readSeq, `${g.startOffset} – ${g.endOffset}`, bytes(g.bytes), bytes(g.objectBytes), g.rows, time(g.createdAt)]),
       "No cold segments yet: everything is in the hot log."),
+    s.segmentsTruncated ? el("p", { class: "muted" }, `The newest ${s.segments.length} of ${s.segmentsTotal} segments.`) : null,
     el("h2", {}, "Producers"),
     table(["ID", "Epoch", "Last Seq", "Last Offset", "Last Active"],
       (s.producers ?? []).map((p) => [p.id, p.epoch, p.lastSeq, p.lastOffset, time(p.lastActiveAt)]),

@@ -21,6 +21,11 @@ use durable_streams_cache::control;
 /// of rows; the reply is built in the object's memory, while no other request runs.
 const MAX_PRODUCERS: usize = 1000;
 
+/// The most segments one reply lists: the newest. A long-lived stream can hold any
+/// number, and an admin page needs the recent ones; `segmentsTotal` says how many there
+/// are.
+const MAX_SEGMENTS: usize = 1000;
+
 /// The reply's body.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -42,7 +47,12 @@ struct Inspection {
     fork: Option<Fork>,
     fork_count: u64,
     hot: Hot,
+    /// The newest [`MAX_SEGMENTS`] segments, oldest first.
     segments: Vec<Segment>,
+    /// How many segments the stream has.
+    segments_total: usize,
+    /// Whether older segments were left out.
+    segments_truncated: bool,
     producers: Vec<ProducerView>,
     /// Whether there are more producers than [`MAX_PRODUCERS`] listed.
     producers_truncated: bool,
@@ -166,7 +176,9 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 sub_offset: f.sub_offset,
                 source_incarnation: f.source_incarnation,
             }),
-            segments: entries.into_iter().map(|s| segment_view(s, &offsets)).collect(),
+            segments_total: entries.len(),
+            segments_truncated: entries.len() > MAX_SEGMENTS,
+            segments: newest(entries, MAX_SEGMENTS).into_iter().map(|s| segment_view(s, &offsets)).collect(),
             producers: producers.into_iter().map(|p| producer_view(p, &offsets)).collect(),
             producers_truncated,
             readers: Readers { long_poll: self.changes.waiting(), sse: self.host.subscribers().len() },
@@ -183,6 +195,13 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             fork_count: m.fork_count,
         })
     }
+}
+
+/// The last `max` of `items`, in their order.
+fn newest<T>(mut items: Vec<T>, max: usize) -> Vec<T> {
+    let excess = items.len().saturating_sub(max);
+    items.drain(..excess);
+    items
 }
 
 fn segment_view(s: SegmentEntry, offsets: &Offsets) -> Segment {
@@ -206,5 +225,17 @@ fn producer_view(p: ProducerRow, offsets: &Offsets) -> ProducerView {
         epoch: p.stored.state.epoch,
         last_seq: p.stored.state.last_seq,
         last_active_at: p.updated_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::newest;
+
+    #[test]
+    fn only_the_newest_segments_are_listed() {
+        assert_eq!(newest(vec![1, 2, 3, 4], 2), vec![3, 4]);
+        assert_eq!(newest(vec![1, 2], 5), vec![1, 2]);
+        assert_eq!(newest(Vec::<u8>::new(), 0), Vec::<u8>::new());
     }
 }

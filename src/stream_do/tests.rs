@@ -1062,6 +1062,7 @@ fn inspect_lists_segments_with_the_offsets_reads_hand_out() {
     let v = inspect(&w, "cold", Method::Get).1;
     let segments = v["segments"].as_array().unwrap();
     assert_eq!(segments.len(), 2);
+    assert_eq!((v["segmentsTotal"].clone(), v["segmentsTruncated"].clone()), (2.into(), false.into()));
     let (first, second) = (&segments[0], &segments[1]);
     assert_eq!((first["readSeq"].clone(), second["readSeq"].clone()), (0.into(), 1.into()));
     assert_eq!(first["startOffset"], "0000000000000000_0000000000000000");
