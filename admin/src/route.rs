@@ -3,7 +3,7 @@
 
 use durable_streams_cloudflare::http::Method;
 use durable_streams_cloudflare::protocol::path::StreamName;
-use durable_streams_cloudflare::protocol::ProtocolError;
+use durable_streams_cloudflare::protocol::{percent, ProtocolError};
 
 /// The JSON API's prefix.
 pub const API_PREFIX: &str = "/admin/api/";
@@ -109,14 +109,11 @@ fn subscriptions(rest: &str) -> Result<Route, ProtocolError> {
     let view = match (parts.next(), parts.next()) {
         (None, _) => SubscriptionView::Overview,
         (Some("sessions"), None) => SubscriptionView::Sessions,
-        (Some("sessions"), Some(id)) => SubscriptionView::Session(
-            durable_streams_cloudflare::protocol::percent::decode(id).ok_or_else(ProtocolError::not_found)?,
-        ),
+        (Some("sessions"), Some(id)) => SubscriptionView::Session(decoded(id)?),
         (Some("sources"), None) => SubscriptionView::Sources,
-        (Some("sources"), Some(stream)) if !stream.is_empty() => SubscriptionView::Subscribers(
-            durable_streams_cloudflare::protocol::percent::decode(stream)
-                .ok_or_else(ProtocolError::not_found)?,
-        ),
+        (Some("sources"), Some(stream)) if !stream.is_empty() => {
+            SubscriptionView::Subscribers(decoded(stream)?)
+        }
         _ => return Err(ProtocolError::not_found()),
     };
     Ok(Route::Subscriptions(project, view))
@@ -125,18 +122,15 @@ fn subscriptions(rest: &str) -> Result<Route, ProtocolError> {
 /// `<project>/sessions/<id>[/subscribe | /unsubscribe | /touch]` or
 /// `<project>/publish/<stream id>`, with the method each takes.
 fn subscription_change(method: Method, rest: &str) -> Result<Route, ProtocolError> {
-    let decode = |s: &str| {
-        durable_streams_cloudflare::protocol::percent::decode(s).ok_or_else(ProtocolError::not_found)
-    };
     let (project, rest) = rest.split_once('/').ok_or_else(ProtocolError::not_found)?;
     let action = match (rest.split_once('/'), method) {
         (Some(("publish", "")), _) => return Err(ProtocolError::not_found()),
-        (Some(("publish", stream)), Method::Post) => SubscriptionAction::Publish(decode(stream)?),
+        (Some(("publish", stream)), Method::Post) => SubscriptionAction::Publish(decoded(stream)?),
         (Some(("sessions", session)), _) => match (session.split_once('/'), method) {
-            (None, Method::Delete) => SubscriptionAction::Delete(decode(session)?),
-            (Some((id, "subscribe")), Method::Post) => SubscriptionAction::Subscribe(decode(id)?),
-            (Some((id, "unsubscribe")), Method::Post) => SubscriptionAction::Unsubscribe(decode(id)?),
-            (Some((id, "touch")), Method::Post) => SubscriptionAction::Touch(decode(id)?),
+            (None, Method::Delete) => SubscriptionAction::Delete(decoded(session)?),
+            (Some((id, "subscribe")), Method::Post) => SubscriptionAction::Subscribe(decoded(id)?),
+            (Some((id, "unsubscribe")), Method::Post) => SubscriptionAction::Unsubscribe(decoded(id)?),
+            (Some((id, "touch")), Method::Post) => SubscriptionAction::Touch(decoded(id)?),
             (None, _) | (Some((_, "subscribe" | "unsubscribe" | "touch")), _) => {
                 return Err(ProtocolError::method_not_allowed())
             }
@@ -148,13 +142,18 @@ fn subscription_change(method: Method, rest: &str) -> Result<Route, ProtocolErro
     Ok(Route::SubscriptionChange(project.to_owned(), action))
 }
 
+/// A path segment, percent-decoded; one that does not decode names nothing.
+fn decoded(segment: &str) -> Result<String, ProtocolError> {
+    percent::decode(segment).ok_or_else(ProtocolError::not_found)
+}
+
 /// The `after` of a listing's query: where its page starts.
 pub fn after(query: &str) -> Option<String> {
     query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .find(|(k, _)| *k == "after")
-        .and_then(|(_, v)| durable_streams_cloudflare::protocol::percent::decode(v))
+        .and_then(|(_, v)| percent::decode(v))
         .filter(|v| !v.is_empty())
 }
 

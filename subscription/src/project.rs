@@ -47,7 +47,7 @@ pub const LATENCY_BUCKETS_MS: [f64; 12] =
 const KEPT_MINUTES: i64 = 24 * 60;
 
 /// The most rows one listing returns.
-pub(crate) const MAX_PAGE: usize = 500;
+const MAX_PAGE: usize = 500;
 
 const MINUTE: Columns = Columns::new(
     "minutes",
@@ -333,45 +333,56 @@ impl<S: Sql, H: Host> ProjectObject<S, H> {
     }
 
     fn sessions(&self, after: Option<String>, limit: usize) -> Result<Listing<SessionRow>, StorageError> {
-        let limit = limit.clamp(1, MAX_PAGE);
-        let mut items = Vec::new();
-        self.sql.try_query(
+        query_page(
+            &self.sql,
             "SELECT session_id, created_at, expires_at, subscriptions FROM sessions
              WHERE session_id > ? ORDER BY session_id LIMIT ?",
-            &[after.unwrap_or_default().into(), (limit as u64 + 1).into()],
-            |r| {
-                items.push(SessionRow {
-                    session_id: r.first().map(Value::text).unwrap_or_default(),
-                    created_at: r.get(1).map_or(0, Value::int),
-                    expires_at: r.get(2).map_or(0, Value::int),
-                    subscriptions: r.get(3).map_or(0, Value::uint),
-                });
-                Ok::<_, StorageError>(true)
+            (after, limit),
+            |r| SessionRow {
+                session_id: r.first().map(Value::text).unwrap_or_default(),
+                created_at: r.get(1).map_or(0, Value::int),
+                expires_at: r.get(2).map_or(0, Value::int),
+                subscriptions: r.get(3).map_or(0, Value::uint),
             },
-        )?;
-        Ok(page(items, limit, |s| s.session_id.clone()))
+            |s| s.session_id.clone(),
+        )
     }
 
     fn sources(&self, after: Option<String>, limit: usize) -> Result<Listing<SourceRow>, StorageError> {
-        let limit = limit.clamp(1, MAX_PAGE);
-        let mut items = Vec::new();
-        self.sql.try_query(
+        query_page(
+            &self.sql,
             "SELECT stream_id, subscribers FROM sources WHERE stream_id > ? ORDER BY stream_id LIMIT ?",
-            &[after.unwrap_or_default().into(), (limit as u64 + 1).into()],
-            |r| {
-                items.push(SourceRow {
-                    stream_id: r.first().map(Value::text).unwrap_or_default(),
-                    subscribers: r.get(1).map_or(0, Value::uint),
-                });
-                Ok::<_, StorageError>(true)
+            (after, limit),
+            |r| SourceRow {
+                stream_id: r.first().map(Value::text).unwrap_or_default(),
+                subscribers: r.get(1).map_or(0, Value::uint),
             },
-        )?;
-        Ok(page(items, limit, |s| s.stream_id.clone()))
+            |s| s.stream_id.clone(),
+        )
     }
 }
 
+/// A page of a listing by id: at most `limit` rows (1 to [`MAX_PAGE`]) of `query`, which
+/// takes the id to start after and a row count, with the cursor to the next page. One row
+/// more than the page is read, to tell whether there is a next one.
+pub(crate) fn query_page<T>(
+    sql: &impl Sql,
+    query: &str,
+    (after, limit): (Option<String>, usize),
+    row: impl Fn(&[Value]) -> T,
+    id: impl Fn(&T) -> String,
+) -> Result<Listing<T>, StorageError> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let mut items = Vec::new();
+    sql.try_query(query, &[after.unwrap_or_default().into(), (limit as u64 + 1).into()], |r| {
+        items.push(row(r));
+        Ok::<_, StorageError>(true)
+    })?;
+    Ok(page(items, limit, id))
+}
+
 /// A page of at most `limit` rows from `limit + 1` fetched, with the cursor to the next.
-pub(crate) fn page<T>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> String) -> Listing<T> {
+fn page<T>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> String) -> Listing<T> {
     let more = items.len() > limit;
     items.truncate(limit);
     let next = if more { items.last().map(id) } else { None };

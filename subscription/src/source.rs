@@ -23,7 +23,7 @@ use crate::core_api;
 use crate::fanout::{self, Breaker, Mode};
 use crate::host::{FanoutQueue, Host};
 use crate::metrics::Metric;
-use crate::project::{page, Listing, ProjectCall, MAX_PAGE};
+use crate::project::{query_page, Listing, ProjectCall};
 use crate::wire::{
     self, Delivered, Delivery, FanoutJob, FanoutReport, Page, SessionCall, SourceCall, SubscriberRow,
 };
@@ -304,20 +304,16 @@ impl<S: Sql, H: Host + FanoutQueue> SourceObject<S, H> {
         after: Option<String>,
         limit: usize,
     ) -> Result<Listing<SubscriberRow>, StorageError> {
-        let limit = limit.clamp(1, MAX_PAGE);
-        let mut items = Vec::new();
-        self.sql.try_query(
+        query_page(
+            &self.sql,
             "SELECT session_id, subscribed_at FROM subscribers WHERE session_id > ? ORDER BY session_id LIMIT ?",
-            &[after.unwrap_or_default().into(), (limit as u64 + 1).into()],
-            |r| {
-                items.push(SubscriberRow {
-                    session_id: r.first().map(Value::text).unwrap_or_default(),
-                    subscribed_at: r.get(1).map_or(0, Value::int),
-                });
-                Ok::<_, StorageError>(true)
+            (after, limit),
+            |r| SubscriberRow {
+                session_id: r.first().map(Value::text).unwrap_or_default(),
+                subscribed_at: r.get(1).map_or(0, Value::int),
             },
-        )?;
-        Ok(page(items, limit, |s| s.session_id.clone()))
+            |s| s.session_id.clone(),
+        )
     }
 
     fn fanned(&self) -> Result<Option<String>, StorageError> {

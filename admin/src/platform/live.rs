@@ -46,13 +46,9 @@ pub async fn respond(
         Ok(start) => start,
         Err(e) => return to_response(Reply::error(&e)),
     };
-    let stub = match env.durable_object(super::STREAMS_BINDING).and_then(|ns| ns.get_by_name(&name.key())) {
+    let stub = match super::stream_stub(env, name) {
         Ok(stub) => stub,
-        Err(e) => {
-            return to_response(Reply::error(&ProtocolError::unavailable(format!(
-                "finding the stream object: {e}"
-            ))))
-        }
+        Err(e) => return super::unavailable(format!("finding the stream object of {}: {e}", name.key())),
     };
     let path = name.path();
     let head = get(&stub, &format!("https://stream.internal{path}"), worker::Method::Head).await?;

@@ -11,10 +11,10 @@ use std::rc::Rc;
 
 use worker::{Env, Response};
 
-use durable_streams_cloudflare::adapters::convert::{read_request, to_response};
+use durable_streams_cloudflare::adapters::convert::{read_request, to_request, to_response};
 use durable_streams_cloudflare::adapters::timing::now_ms;
 use durable_streams_cloudflare::edge::SECURITY_HEADERS;
-use durable_streams_cloudflare::http::{Method, Reply};
+use durable_streams_cloudflare::http::{Method, Reply, Request};
 use durable_streams_cloudflare::internal::INSPECT_PATH;
 use durable_streams_cloudflare::protocol::path::StreamName;
 use durable_streams_cloudflare::protocol::ProtocolError;
@@ -132,9 +132,7 @@ async fn stream(
     req: worker::Request,
 ) -> worker::Result<Response> {
     let req = match action {
-        StreamAction::Inspect => {
-            worker::Request::new(&format!("https://stream.internal{INSPECT_PATH}"), worker::Method::Get)?
-        }
+        StreamAction::Inspect => Request::new(Method::Get, format!("https://stream.internal{INSPECT_PATH}")),
         StreamAction::Create | StreamAction::Append => {
             if let Err(e) = from_own_pages(&req) {
                 return to_response(Reply::error(&e));
@@ -144,33 +142,31 @@ async fn stream(
                 Ok(body) => body.body,
                 Err(e) => return to_response(Reply::error(&e)),
             };
-            let headers = worker::Headers::new();
+            let method = if action == StreamAction::Create { Method::Put } else { Method::Post };
+            let mut object =
+                Request::new(method, format!("https://stream.internal{}", name.path())).with_body(body);
             if let Some(content_type) = content_type {
-                headers.set("Content-Type", &content_type)?;
+                object = object.with_header("content-type", content_type);
             }
-            let method =
-                if action == StreamAction::Create { worker::Method::Put } else { worker::Method::Post };
-            let mut init = worker::RequestInit::new();
-            init.with_method(method).with_headers(headers);
-            if !body.is_empty() {
-                init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
-            }
-            worker::Request::new_with_init(&format!("https://stream.internal{}", name.path()), &init)?
+            object
         }
     };
-    let stub = env.durable_object(STREAMS_BINDING).and_then(|ns| ns.get_by_name(&name.key()));
-    match stub {
-        Ok(stub) => match stub.fetch_with_request(req).await {
-            Ok(response) => Ok(response),
-            Err(e) => unreachable_object(&format!("asking the stream object of {}: {e}", name.key())),
-        },
-        Err(e) => unreachable_object(&format!("finding the stream object of {}: {e}", name.key())),
-    }
+    let answer = match stream_stub(env, name) {
+        Ok(stub) => stub.fetch_with_request(to_request(&req)?).await,
+        Err(e) => Err(e),
+    };
+    answer.or_else(|e| unavailable(format!("asking the stream object of {}: {e}", name.key())))
 }
 
-fn unreachable_object(what: &str) -> worker::Result<Response> {
+/// The stream's object, through the `STREAMS` binding.
+pub(crate) fn stream_stub(env: &Env, name: &StreamName) -> worker::Result<worker::Stub> {
+    env.durable_object(STREAMS_BINDING).and_then(|ns| ns.get_by_name(&name.key()))
+}
+
+/// The 503 for a binding that could not be reached, logged.
+pub(crate) fn unavailable(what: String) -> worker::Result<Response> {
     worker::console_error!("{what}");
-    to_response(Reply::error(&ProtocolError::unavailable(what.to_owned())))
+    to_response(Reply::error(&ProtocolError::unavailable(what)))
 }
 
 /// The security headers on everything; API answers are never stored by a cache.

@@ -12,7 +12,6 @@ use std::rc::Rc;
 use durable_streams_cloudflare::adapters::convert::{read_request, to_request, to_response};
 use durable_streams_cloudflare::adapters::secrets::AuthSettings;
 use durable_streams_cloudflare::http::Reply;
-use durable_streams_cloudflare::protocol::ProtocolError;
 
 use crate::route::{SubscriptionAction, SubscriptionView};
 use crate::subscriptions::{change_request, read_call};
@@ -34,9 +33,7 @@ pub async fn respond(
         Err(e) => Err(e),
     };
     answer.or_else(|e| {
-        let what = format!("asking the subscription layer's {binding} object {name}: {e}");
-        worker::console_error!("{what}");
-        to_response(Reply::error(&ProtocolError::unavailable(what)))
+        super::unavailable(format!("asking the subscription layer's {binding} object {name}: {e}"))
     })
 }
 
@@ -82,9 +79,5 @@ pub async fn change(
         Ok(service) => service.fetch_request(to_request(&api)?).await,
         Err(e) => Err(e),
     };
-    answer.or_else(|e| {
-        let what = format!("the subscription worker could not be reached: {e}");
-        worker::console_error!("{what}");
-        to_response(Reply::error(&ProtocolError::unavailable(what)))
-    })
+    answer.or_else(|e| super::unavailable(format!("the subscription worker could not be reached: {e}")))
 }
