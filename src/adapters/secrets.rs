@@ -1,7 +1,9 @@
-//! Where signing secrets come from, for any of our workers: the `AUTH_SECRETS` secret, a
-//! JSON object of every project's secrets, or the `AUTH_KV` namespace, one key per
-//! project; either turns auth on. KV answers are kept in the isolate for a minute, so a
-//! busy worker reads KV about once a minute per project, not once per request.
+//! Where projects' signing secrets and settings come from, for any of our workers: the
+//! `AUTH_SECRETS` secret, a JSON object of every project's secrets, or the `AUTH_KV`
+//! registry, one record per project (see [`crate::auth::project`]); either turns auth
+//! on. KV answers are kept in the isolate for `AUTH_KV_REUSE_MS` (a minute by default),
+//! so a busy worker reads KV about once a minute per project, not once per request, and
+//! a change made in the admin takes effect within that time.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -10,6 +12,7 @@ use std::rc::Rc;
 use worker::Env;
 
 use super::timing::now_ms;
+use crate::auth::project::{Project, ProjectRecord};
 use crate::auth::secrets::{self, ProjectSecrets};
 use crate::protocol::ProtocolError;
 
@@ -18,13 +21,15 @@ pub const SECRETS_VAR: &str = "AUTH_SECRETS";
 /// The KV namespace holding one signing-secret record per project.
 pub const KV_BINDING: &str = "AUTH_KV";
 
-/// How long a KV answer (found or not) is reused.
+/// The variable that sets how long a KV answer (found or not) is reused, in ms.
+pub const KV_REUSE_VAR: &str = "AUTH_KV_REUSE_MS";
+/// How long a KV answer is reused by default.
 const KV_REUSE_MS: i64 = 60_000;
 /// Past this many projects the remembered answers are dropped.
 const KV_REMEMBERED: usize = 1024;
 
 /// A KV answer and when it was read (ms).
-type Remembered = (i64, Option<Rc<ProjectSecrets>>);
+type Remembered = (i64, Option<Rc<Project>>);
 
 /// How long a write token from [`AuthSettings::write_token`] is valid, in seconds.
 const WRITE_TOKEN_SECS: i64 = 300;
@@ -39,8 +44,9 @@ thread_local! {
 pub struct AuthSettings {
     /// From `AUTH_SECRETS`; an error if it could not be parsed (then every request is
     /// refused rather than let through).
-    table: Option<Result<HashMap<String, Rc<ProjectSecrets>>, String>>,
+    table: Option<Result<HashMap<String, Rc<Project>>, String>>,
     kv: bool,
+    kv_reuse_ms: i64,
 }
 
 impl AuthSettings {
@@ -52,7 +58,7 @@ impl AuthSettings {
             .or_else(|_| env.var(SECRETS_VAR).map(|v| v.to_string()));
         let table = raw.ok().filter(|s| !s.trim().is_empty()).map(|s| {
             secrets::parse_table(&s)
-                .map(|t| t.into_iter().map(|(p, s)| (p, Rc::new(s))).collect())
+                .map(|t| t.into_iter().map(|(p, s)| (p, Rc::new(Project::with_secrets(s)))).collect())
                 .map_err(|e| e.0)
         });
         if let Some(Err(e)) = &table {
@@ -65,7 +71,9 @@ impl AuthSettings {
             );
             return None;
         }
-        Some(Self { table, kv })
+        let kv_reuse_ms =
+            env.var(KV_REUSE_VAR).ok().and_then(|v| v.to_string().trim().parse().ok()).unwrap_or(KV_REUSE_MS);
+        Some(Self { table, kv, kv_reuse_ms })
     }
 
     /// The project's secrets, `None` if it has none.
@@ -74,6 +82,11 @@ impl AuthSettings {
         env: &Env,
         project: &str,
     ) -> Result<Option<Rc<ProjectSecrets>>, ProtocolError> {
+        Ok(self.project(env, project).await?.map(|p| Rc::new(p.secrets.clone())))
+    }
+
+    /// The project's configuration, `None` if it has none (so it cannot be used).
+    pub async fn project(&self, env: &Env, project: &str) -> Result<Option<Rc<Project>>, ProtocolError> {
         match &self.table {
             Some(Err(_)) => return Err(ProtocolError::internal("the auth configuration is invalid")),
             Some(Ok(t)) => {
@@ -88,22 +101,25 @@ impl AuthSettings {
         }
         let now = now_ms();
         let remembered = KV_ANSWERS.with(|m| {
-            m.borrow().get(project).filter(|(at, _)| now - at < KV_REUSE_MS).map(|(_, s)| s.clone())
+            m.borrow().get(project).filter(|(at, _)| now - at < self.kv_reuse_ms).map(|(_, s)| s.clone())
         });
         if let Some(answer) = remembered {
             return Ok(answer);
         }
         let kv = env.kv(KV_BINDING).map_err(|e| ProtocolError::unavailable(format!("{KV_BINDING}: {e}")))?;
-        let record = kv
-            .get(project)
-            .cache_ttl(60)
+        let mut get = kv.get(project);
+        // KV's own edge cache takes no less than 60 s; a shorter reuse reads through it.
+        if self.kv_reuse_ms >= 60_000 {
+            get = get.cache_ttl(60);
+        }
+        let record = get
             .text()
             .await
             .map_err(|e| ProtocolError::unavailable(format!("{KV_BINDING} could not be read: {e}")))?;
         let answer = match record {
             None => None,
-            Some(json) => match secrets::parse_kv_record(&json) {
-                Ok(s) => Some(Rc::new(s)),
+            Some(json) => match ProjectRecord::parse(&json) {
+                Ok(r) => Some(Rc::new(r.project())),
                 Err(e) => {
                     worker::console_error!("{KV_BINDING} record of project {project} is invalid: {}", e.0);
                     None

@@ -4,16 +4,19 @@
 //! `p`'s signing secrets: writes (PUT, POST, DELETE) need a token with `write` scope;
 //! reads (GET, HEAD) need `read` or `write` — or no token at all, which makes the read
 //! *anonymous*: the edge then keeps it apart in the cache and tells the stream's object,
-//! which answers it only if the stream is public. A token restricted to one stream
+//! which answers it only if the stream is public — unless the project's record makes
+//! all its reads public. A token restricted to one stream
 //! (`stream_id`) is good for that stream only. With auth off (no secrets configured),
 //! everything is allowed; that is for local development.
 
 pub mod jwt;
+pub mod project;
 pub mod secrets;
 
 use crate::protocol::path::StreamName;
 use crate::protocol::{ErrorCode, ProtocolError};
 use jwt::{Claims, Scope, TokenError};
+use project::Project;
 
 /// The header in which the edge tells a stream object how a request was authorized.
 /// The edge sets or removes it on every request it forwards, so a client cannot.
@@ -28,6 +31,8 @@ pub enum Access {
     Token,
     /// A read without credentials: allowed on public streams only.
     Anonymous,
+    /// A read without credentials of a project whose reads are all public.
+    Public,
 }
 
 impl Access {
@@ -37,6 +42,7 @@ impl Access {
             Self::Open => None,
             Self::Token => Some("token"),
             Self::Anonymous => Some("anonymous"),
+            Self::Public => Some("public"),
         }
     }
 
@@ -46,6 +52,7 @@ impl Access {
         match value {
             None => Self::Open,
             Some("token") => Self::Token,
+            Some("public") => Self::Public,
             Some(_) => Self::Anonymous,
         }
     }
@@ -80,17 +87,17 @@ pub fn bearer(authorization: Option<&str>) -> Result<Option<&str>, ProtocolError
     }
 }
 
-/// Decides a request for `name` with auth on. `secrets` are the project's (`None` if the
-/// project has none configured); `fork_source` is the stream a PUT forks, if any.
+/// Decides a request for `name` with auth on. `project` is the project's configuration
+/// (`None` if it has none); `fork_source` is the stream a PUT forks, if any.
 pub fn authorize(
     need: Need,
     name: &StreamName,
     token: Option<&str>,
-    secrets: Option<&[Vec<u8>]>,
+    project: Option<&Project>,
     fork_source: Option<&StreamName>,
     now_secs: i64,
 ) -> Result<Access, ProtocolError> {
-    let Some(secrets) = secrets else {
+    let Some(project) = project else {
         return Err(ProtocolError::new(
             ErrorCode::UnknownProject,
             "this project has no signing secret configured",
@@ -98,6 +105,7 @@ pub fn authorize(
     };
     let Some(token) = token else {
         return match need {
+            Need::Read if project.public => Ok(Access::Public),
             Need::Read => Ok(Access::Anonymous),
             Need::Write => Err(ProtocolError::new(
                 ErrorCode::AuthRequired,
@@ -105,7 +113,7 @@ pub fn authorize(
             )),
         };
     };
-    let claims = jwt::verify(token, secrets, now_secs).map_err(token_error)?;
+    let claims = jwt::verify(token, &project.secrets, now_secs).map_err(token_error)?;
     check_claims(&claims, need, name, fork_source)?;
     Ok(Access::Token)
 }
@@ -177,9 +185,9 @@ mod tests {
         token: Option<&str>,
         fork: Option<&str>,
     ) -> Result<Access, (u16, &'static str)> {
-        let secrets = vec![SECRET.to_vec()];
+        let project = Project::with_secrets(vec![SECRET.to_vec()]);
         let fork = fork.map(acme);
-        authorize(need, &acme(id), token, Some(&secrets), fork.as_ref(), NOW)
+        authorize(need, &acme(id), token, Some(&project), fork.as_ref(), NOW)
             .map_err(|e| (e.status(), e.code().as_str()))
     }
 
@@ -187,6 +195,19 @@ mod tests {
     fn reads_without_a_token_are_anonymous_and_writes_need_one() {
         assert_eq!(decide(Need::Read, "s", None, None), Ok(Access::Anonymous));
         assert_eq!(decide(Need::Write, "s", None, None), Err((401, "AUTH_REQUIRED")));
+    }
+
+    #[test]
+    fn a_public_project_lets_anyone_read_but_not_write() {
+        let project = Project { public: true, ..Project::with_secrets(vec![SECRET.to_vec()]) };
+        let decide = |need, token| authorize(need, &acme("s"), token, Some(&project), None, NOW);
+        assert_eq!(decide(Need::Read, None), Ok(Access::Public));
+        assert_eq!(decide(Need::Write, None).unwrap_err().status(), 401);
+        let read = token("read", None);
+        assert_eq!(decide(Need::Read, Some(&read)), Ok(Access::Token));
+        assert_eq!(decide(Need::Write, Some(&read)).unwrap_err().status(), 403);
+        // A bad token is refused even where no token would do.
+        assert_eq!(decide(Need::Read, Some("not.a.token")).unwrap_err().status(), 401);
     }
 
     #[test]
@@ -234,7 +255,7 @@ mod tests {
 
     #[test]
     fn the_access_header_round_trips() {
-        for a in [Access::Open, Access::Token, Access::Anonymous] {
+        for a in [Access::Open, Access::Token, Access::Anonymous, Access::Public] {
             assert_eq!(Access::from_header(a.header_value()), a);
         }
         assert_eq!(Access::from_header(Some("admin")), Access::Anonymous);

@@ -1,7 +1,7 @@
-//! Where signing secrets come from, parsed: the `AUTH_SECRETS` secret (a JSON object of
-//! every project's secrets) and the values of the `AUTH_KV` namespace (one key per
-//! project). A project may have several secrets at once, so a secret can be rotated
-//! without a moment in which valid tokens fail.
+//! Signing secrets as the `AUTH_SECRETS` secret holds them: a JSON object of every
+//! project's secrets (the `AUTH_KV` registry's records are [`super::project`]). A
+//! project may have several secrets at once, so a secret can be rotated without a moment
+//! in which valid tokens fail.
 
 use std::collections::HashMap;
 
@@ -48,25 +48,6 @@ pub fn parse_table(json: &str) -> Result<HashMap<String, ProjectSecrets>, Secret
         .collect()
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct KvRecord {
-    #[serde(default)]
-    signing_secret: Option<String>,
-    #[serde(default)]
-    signing_secrets: Option<Vec<String>>,
-}
-
-/// Parses one project's `AUTH_KV` value: `{"signingSecret": "…"}`, optionally with
-/// `"signingSecrets": ["…", …]` for older secrets still accepted.
-pub fn parse_kv_record(json: &str) -> Result<ProjectSecrets, SecretsError> {
-    let r: KvRecord = serde_json::from_str(json)
-        .map_err(|e| SecretsError(format!("project record is not valid JSON: {e}")))?;
-    let mut all: Vec<String> = r.signing_secret.into_iter().collect();
-    all.extend(r.signing_secrets.unwrap_or_default());
-    OneOrMany::Many(all).into_secrets()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,14 +64,5 @@ mod tests {
         for bad in [r#"[]"#, r#"{"a": ""}"#, r#"{"a": []}"#, r#"{"a/b": "s"}"#, r#"{"a": 5}"#, "not json"] {
             assert!(parse_table(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn kv_records() {
-        assert_eq!(parse_kv_record(r#"{"signingSecret": "s"}"#).unwrap(), vec![b"s".to_vec()]);
-        let both = parse_kv_record(r#"{"signingSecret": "new", "signingSecrets": ["old"]}"#).unwrap();
-        assert_eq!(both, vec![b"new".to_vec(), b"old".to_vec()]);
-        assert!(parse_kv_record(r#"{}"#).is_err());
-        assert!(parse_kv_record(r#"{"signingSecret": ""}"#).is_err());
     }
 }

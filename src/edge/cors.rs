@@ -26,6 +26,18 @@ impl AllowedOrigins {
         }
     }
 
+    /// The origins allowed for a project: its own list when it has one, else the
+    /// deployment's.
+    pub fn for_project(&self, own: &[String]) -> Self {
+        if own.is_empty() {
+            return self.clone();
+        }
+        if own.iter().any(|o| o == "*") {
+            return Self::Any;
+        }
+        Self::List(own.to_vec())
+    }
+
     /// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed.
     pub fn allow(&self, origin: Option<&str>) -> Option<String> {
         match self {
@@ -89,6 +101,17 @@ mod tests {
         assert_eq!(list.allow(Some("https://b")), Some("https://b".into()));
         assert_eq!(list.allow(Some("https://c")), None);
         assert!(cors_headers(&list, Some("https://c")).is_empty());
+    }
+
+    #[test]
+    fn a_projects_own_origins_replace_the_deployments() {
+        let deployment = AllowedOrigins::parse(Some("https://a"));
+        assert_eq!(deployment.for_project(&[]), deployment);
+        let own = deployment.for_project(&["https://b".to_owned()]);
+        assert_eq!(own.allow(Some("https://b")), Some("https://b".into()));
+        assert_eq!(own.allow(Some("https://a")), None);
+        assert_eq!(AllowedOrigins::Any.for_project(&["https://b".to_owned()]).allow(Some("https://c")), None);
+        assert_eq!(deployment.for_project(&["*".to_owned()]), AllowedOrigins::Any);
     }
 
     #[test]

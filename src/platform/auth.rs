@@ -1,10 +1,13 @@
 //! Auth at the edge: the decision for each stream request (see [`crate::auth`]), with
-//! the secrets [`AuthSettings`] finds.
+//! the project [`AuthSettings`] finds.
+
+use std::rc::Rc;
 
 use worker::Env;
 
 use crate::adapters::secrets::AuthSettings;
 use crate::adapters::timing::now_ms;
+use crate::auth::project::Project;
 use crate::auth::{self, Access, Need, ACCESS_HEADER};
 use crate::http::Method;
 use crate::protocol::fork::ForkRequest;
@@ -21,15 +24,30 @@ pub fn mark_access(headers: &worker::Headers, access: Access) -> worker::Result<
     }
 }
 
-/// Decides a request for stream `name`.
-pub async fn authorize(
+/// The project of stream `name` as the registry holds it: `Ok(None)` when auth is off or
+/// the project has no configuration.
+pub async fn project(
     env: &Env,
     settings: Option<&AuthSettings>,
+    name: &StreamName,
+) -> Result<Option<Rc<Project>>, ProtocolError> {
+    match settings {
+        Some(settings) => settings.project(env, &name.project).await,
+        None => Ok(None),
+    }
+}
+
+/// Decides a request for stream `name` of `project` (from [`project`]).
+pub fn authorize(
+    settings: Option<&AuthSettings>,
+    project: Option<&Project>,
     method: Method,
     name: &StreamName,
     req: &worker::Request,
 ) -> Result<Access, ProtocolError> {
-    let Some(settings) = settings else { return Ok(Access::Open) };
+    if settings.is_none() {
+        return Ok(Access::Open);
+    }
     let header = |n: &str| req.headers().get(n).ok().flatten();
     let authorization = header("Authorization");
     let token = auth::bearer(authorization.as_deref())?;
@@ -44,7 +62,5 @@ pub async fn authorize(
     } else {
         None
     };
-    let secrets = settings.secrets(env, &name.project).await?;
-    let now_secs = now_ms() / 1000;
-    auth::authorize(need, name, token, secrets.as_deref().map(Vec::as_slice), fork_source.as_ref(), now_secs)
+    auth::authorize(need, name, token, project, fork_source.as_ref(), now_ms() / 1000)
 }

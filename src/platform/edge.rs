@@ -140,12 +140,32 @@ pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worke
     let target = Request::new(method, req.inner().url());
     let origin = header(&req, "Origin");
     let settings = EdgeSettings::get(&env);
-    let handled = match crate::edge::route(method, target.path()) {
+    let route = crate::edge::route(method, target.path());
+    // The project's record decides auth and its CORS origins, preflights included.
+    let project = match &route {
+        Ok(Route::Stream(name)) => Some(auth::project(&env, settings.auth.as_ref(), name).await),
+        Ok(Route::Preflight) => match crate::edge::route(Method::Get, target.path()) {
+            Ok(Route::Stream(name)) => auth::project(&env, settings.auth.as_ref(), &name).await.ok(),
+            _ => None,
+        }
+        .map(Ok),
+        _ => None,
+    };
+    let project_origins = project.as_ref().and_then(|p| p.as_ref().ok()).and_then(Option::as_ref);
+    let allowed = match project_origins {
+        Some(p) => settings.allowed_origins.for_project(&p.cors_origins),
+        None => settings.allowed_origins.clone(),
+    };
+    let handled = match route {
         Ok(Route::Preflight) => preflight(&req).map(Handled::local).during(Step::Respond),
         Ok(Route::Health) => health().map(Handled::local).during(Step::Respond),
         Ok(Route::Stats(name)) => stats(&env, &settings, &name).await,
         Ok(Route::Stream(name)) => {
-            match auth::authorize(&env, settings.auth.as_ref(), method, &name, &req).await {
+            let decided = match project.unwrap_or(Ok(None)) {
+                Ok(p) => auth::authorize(settings.auth.as_ref(), p.as_deref(), method, &name, &req),
+                Err(e) => Err(e),
+            };
+            match decided {
                 Err(e) => refused(&e),
                 Ok(access) if method == Method::Get => {
                     cached_read(&env, &ctx, &settings, &name, access, &target, req).await
@@ -162,7 +182,7 @@ pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worke
             Handled::local(to_response(Reply::error(&step.error()))?)
         }
     };
-    decorate(handled, &settings.allowed_origins, origin.as_deref(), now_precise() - started)
+    decorate(handled, &allowed, origin.as_deref(), now_precise() - started)
 }
 
 /// A GET of a stream: through the cache when it is cacheable, straight to the stream

@@ -152,6 +152,8 @@ error_codes! {
     NotFound = "NOT_FOUND", 404;
     /// No session with this id.
     SessionNotFound = "SESSION_NOT_FOUND", 404;
+    /// No project with this id in the registry.
+    ProjectNotFound = "PROJECT_NOT_FOUND", 404;
     /// A method the route does not support.
     MethodNotAllowed = "METHOD_NOT_ALLOWED", 405;
     /// A PUT of an existing stream with another configuration.
@@ -172,6 +174,12 @@ error_codes! {
     StreamRetained = "STREAM_RETAINED", 409;
     /// A reader-key rotation on a public stream.
     PublicStream = "PUBLIC_STREAM", 409;
+    /// A project created with an id the registry already holds.
+    ProjectExists = "PROJECT_EXISTS", 409;
+    /// Revoking a project's only signing key.
+    LastSigningKey = "LAST_SIGNING_KEY", 409;
+    /// A project record at its limit of keys or origins.
+    LimitReached = "LIMIT_REACHED", 409;
     /// A stream deleted but retained for its forks (§4.2).
     StreamGone = "STREAM_GONE", 410;
     /// A body over the configured limit.
@@ -186,6 +194,8 @@ error_codes! {
     Unavailable = "UNAVAILABLE", 503;
     /// The admin worker's gate is not configured, so it lets nothing through.
     AdminGateUnconfigured = "ADMIN_GATE_UNCONFIGURED", 503;
+    /// The admin worker has no project registry (`AUTH_KV`) bound.
+    RegistryUnconfigured = "REGISTRY_UNCONFIGURED", 503;
 }
 
 impl ErrorCode {

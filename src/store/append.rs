@@ -93,6 +93,7 @@ impl<S: Sql> Store<S> {
             let written = (messages, stored.len() as u64);
             meta::record_write(
                 sql,
+                now_ms,
                 tail,
                 written,
                 req.stream_seq.as_deref(),

@@ -251,11 +251,12 @@ pub fn set_reader_key(sql: &impl Sql, key: &str) -> Result<(), StorageError> {
     sql.execute("UPDATE stream SET reader_key = ? WHERE singleton = 1", &[key.into()])
 }
 
-/// Records a write of `messages` messages (`bytes` stored bytes): the new tail, and
-/// optionally the sequence and closure. (Activity for a sliding TTL is recorded by
-/// [`touch`].)
+/// Records a write of `messages` messages (`bytes` stored bytes) at `now_ms`: the new
+/// tail, and optionally the sequence and closure. (Activity for a sliding TTL is
+/// recorded by [`touch`].)
 pub fn record_write(
     sql: &impl Sql,
+    now_ms: i64,
     tail: u64,
     (messages, bytes): (u64, u64),
     stream_seq: Option<&str>,
@@ -263,8 +264,9 @@ pub fn record_write(
 ) -> Result<(), StorageError> {
     sql.execute(
         "UPDATE stream SET tail = ?, last_stream_seq = COALESCE(?, last_stream_seq),
-            hot_messages = hot_messages + ?, hot_bytes = hot_bytes + ? WHERE singleton = 1",
-        &[tail.into(), stream_seq.into(), messages.into(), bytes.into()],
+            hot_messages = hot_messages + ?, hot_bytes = hot_bytes + ?, written_at = ?
+         WHERE singleton = 1",
+        &[tail.into(), stream_seq.into(), messages.into(), bytes.into(), now_ms.into()],
     )?;
     if let Some(by) = closed_by {
         sql.execute(
@@ -274,6 +276,11 @@ pub fn record_write(
         )?;
     }
     Ok(())
+}
+
+/// When the stream was last written to (ms), if it has been since it was created.
+pub fn written_at(sql: &impl Sql) -> Result<Option<i64>, StorageError> {
+    sql.query_int("SELECT written_at FROM stream WHERE singleton = 1", &[])
 }
 
 /// Pushes back a sliding TTL.

@@ -82,6 +82,11 @@ impl<S: Sql> Store<S> {
         })
     }
 
+    /// When the stream was last appended to (ms); `None` if never since it was created.
+    pub fn written_at(&self) -> Result<Option<i64>, StorageError> {
+        meta::written_at(&self.sql)
+    }
+
     /// The stream's state at `now_ms`, after lazy expiry: a stream past its deadline is
     /// removed (or retained for its forks) first, and what that did (with the expired
     /// stream's metadata) is returned too.

@@ -10,11 +10,12 @@
 //! - 2: cold segments: the `segments` index, and the stream's hot-log counters, segment
 //!   count, end of the cold range and fork `read_seq` base.
 //! - 3: access: the stream's public flag and reader key.
+//! - 4: the time of the last write, for the admin.
 
 use super::sql::{Sql, SqlExt, StorageError};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Statements that bring an empty database to version 1.
 const V1: &[&str] = &[
@@ -88,8 +89,11 @@ const V3: &[&str] = &[
     "ALTER TABLE stream ADD COLUMN reader_key TEXT",
 ];
 
+/// Statements that bring version 3 to version 4.
+const V4: &[&str] = &["ALTER TABLE stream ADD COLUMN written_at INTEGER"];
+
 /// Migrations by target version: `MIGRATIONS[v - 1]` brings version `v - 1` to `v`.
-const MIGRATIONS: &[&[&str]] = &[V1, V2, V3];
+const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4];
 
 /// Creates or upgrades the schema. Idempotent and cheap when already current.
 pub fn ensure(sql: &impl Sql) -> Result<(), StorageError> {

@@ -14,11 +14,18 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// HEAD: the stream's metadata. Does not count as activity (§4).
     pub(super) async fn head(&self, req: &Request) -> Result<Reply, ProtocolError> {
         let now = self.host.now_ms();
-        let m = match access_of(req) {
+        let access = access_of(req);
+        let m = match access {
             Access::Anonymous => self.public_stream(now).await?,
             _ => self.live(now).await?,
         };
-        self.describe(200, &m)
+        let mut reply = self.describe(200, &m)?;
+        // The key is for those given access to the stream, not for everyone while its
+        // project happens to be public: it would outlast a switch back to private.
+        if access == Access::Public {
+            reply.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(h::STREAM_READER_KEY));
+        }
+        Ok(reply)
     }
 
     /// A reply that describes stream `m`: its type, tail, closure, reader key and expiry.

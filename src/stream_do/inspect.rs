@@ -46,6 +46,10 @@ struct Inspection {
     expiry: ExpiryView,
     fork: Option<Fork>,
     fork_count: u64,
+    /// When it was last appended to (ms); `None` if never since it was created.
+    written_at: Option<i64>,
+    /// Its own messages and log bytes, hot and cold (a fork's source is not counted).
+    totals: Totals,
     hot: Hot,
     /// The newest [`MAX_SEGMENTS`] segments, oldest first.
     segments: Vec<Segment>,
@@ -87,6 +91,14 @@ struct Fork {
     offset: String,
     sub_offset: u64,
     source_incarnation: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Totals {
+    /// Messages (JSON streams) or appends (other types).
+    messages: u64,
+    bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -161,7 +173,14 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let producers_truncated = producers.len() > MAX_PRODUCERS;
         producers.truncate(MAX_PRODUCERS);
         let (ttl_seconds, _) = m.expiry.parts();
+        let totals = Totals {
+            messages: m.tiering.hot_messages + entries.iter().map(|s| s.rows).sum::<u64>(),
+            bytes: m.tiering.hot_bytes
+                + entries.iter().map(|s| s.info.end.saturating_sub(s.info.start)).sum::<u64>(),
+        };
         Ok(Inspection {
+            written_at: self.store.written_at()?,
+            totals,
             tail_offset: self.offset(&m, m.tail)?,
             hot: Hot {
                 messages: m.tiering.hot_messages,

@@ -875,6 +875,28 @@ fn anonymous_reads_see_public_streams_only_and_learn_nothing_else() {
 }
 
 #[test]
+fn reads_of_a_public_project_see_protected_streams_but_never_their_reader_key() {
+    let w = World::new();
+    let created = World::put(&w, "kept", &[TEXT, AS_TOKEN], "data");
+    let key = created.get(h::STREAM_READER_KEY).unwrap().to_owned();
+    const AS_PUBLIC: (&str, &str) = (crate::auth::ACCESS_HEADER, "public");
+    let r = World::send(&w, Method::Get, "kept", "offset=-1", &[AS_PUBLIC], b"");
+    assert_eq!((r.status, bytes(r.body)), (200, b"data".to_vec()));
+    // Not shareable by caches in front of the edge without the key, which it never learns.
+    assert_eq!(
+        cache_control(&World::send(&w, Method::Get, "kept", "offset=-1", &[AS_PUBLIC], b"")),
+        access::PRIVATE
+    );
+    let head = World::send(&w, Method::Head, "kept", "", &[AS_PUBLIC], b"");
+    assert_eq!((head.status, head.get(h::STREAM_READER_KEY)), (200, None));
+    assert_eq!(
+        World::send(&w, Method::Head, "kept", "", &[AS_TOKEN], b"").get(h::STREAM_READER_KEY),
+        Some(key.as_str())
+    );
+    assert_eq!(World::send(&w, Method::Get, "missing", "offset=-1", &[AS_PUBLIC], b"").status, 404);
+}
+
+#[test]
 fn projects_are_separate_namespaces_with_registries_of_their_own() {
     let w = World::new();
     World::put(&w, "/v1/acme/stream/s", &[TEXT], "acme data");
@@ -966,6 +988,8 @@ fn inspect_shows_the_stream_as_stored() {
         serde_json::json!({"messages": 3, "bytes": 6, "startOffset": "0000000000000000_0000000000000000"})
     );
     assert_eq!(v["segments"], serde_json::json!([]));
+    assert_eq!(v["totals"], serde_json::json!({"messages": 3, "bytes": 6}));
+    assert_eq!(v["writtenAt"], created_at + 5);
     let producer = serde_json::json!({
         "id": "writer", "epoch": 2, "lastSeq": 0,
         "lastOffset": offsets(&by_producer), "lastActiveAt": created_at + 5,
@@ -1063,6 +1087,8 @@ fn inspect_lists_segments_with_the_offsets_reads_hand_out() {
     let segments = v["segments"].as_array().unwrap();
     assert_eq!(segments.len(), 2);
     assert_eq!((v["segmentsTotal"].clone(), v["segmentsTruncated"].clone()), (2.into(), false.into()));
+    // Seven appends of 26 bytes in all, whether hot or cold.
+    assert_eq!(v["totals"], serde_json::json!({"messages": 7, "bytes": 26}));
     let (first, second) = (&segments[0], &segments[1]);
     assert_eq!((first["readSeq"].clone(), second["readSeq"].clone()), (0.into(), 1.into()));
     assert_eq!(first["startOffset"], "0000000000000000_0000000000000000");
