@@ -13,8 +13,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("http", &["protocol"]),
     ("auth", &["protocol"]),
     ("store", &["protocol"]),
+    ("metrics", &["store", "protocol"]),
     ("edge", &["http", "protocol"]),
-    ("stream_do", &["store", "http", "auth", "internal", "protocol"]),
+    ("stream_do", &["store", "http", "auth", "internal", "metrics", "protocol"]),
     ("adapters", &["store", "http", "auth", "protocol"]),
 ];
 

@@ -28,6 +28,7 @@ pub mod auth;
 pub mod edge;
 pub mod http;
 pub mod internal;
+pub mod metrics;
 pub mod protocol;
 pub mod server_timing;
 pub mod store;

@@ -370,9 +370,157 @@ async function subscribersPage(project, stream) {
   ];
 }
 
+/** A secret shown once, just after it was made, with a Copy button. */
+function secretBox(label, secret) {
+  const status = el("span", { class: "muted" });
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(secret);
+      status.textContent = " copied";
+    } catch {
+      status.textContent = " select the text to copy it";
+    }
+  };
+  return el("div", { class: "secret", id: "new-secret" }, el("p", {}, `${label} It is shown this once: store it now.`),
+    el("code", {}, secret), el("div", { class: "buttons" }, el("button", { type: "button", onclick: copy }, "Copy"), status));
+}
+
+/** #/projects: the registry's projects, page by page; open one by id; create one. */
+async function projectsPage() {
+  const openId = el("input", { name: "project", placeholder: "Project ID", required: "" });
+  const open = (event) => {
+    event.preventDefault();
+    location.hash = `#/projects/${encode(openId.value)}`;
+  };
+  const head = [el("h1", {}, "Projects"),
+    el("form", { class: "inline", onsubmit: open }, openId, el("button", { type: "submit" }, "Open project"))];
+  let first;
+  try {
+    first = await api("projects");
+  } catch (e) {
+    if (e.code !== "REGISTRY_UNCONFIGURED") throw e;
+    return [...head, el("p", { class: "muted", id: "no-registry" }, e.message)];
+  }
+  const body = el("tbody");
+  const more = el("button", { type: "button" }, "More");
+  const show = (page) => {
+    body.append(...page.projects.map((p) => el("tr", {}, [
+      el("a", { href: `#/projects/${encode(p.id)}` }, p.id),
+      p.public === undefined ? "—" : p.public ? "public" : "private",
+      p.keys ?? "—", p.corsOrigins ?? "—",
+    ].map((cell) => el("td", {}, cell)))));
+    more.hidden = !page.cursor;
+    more.onclick = async () => show(await api(`projects?cursor=${encode(page.cursor)}`));
+  };
+  show(first);
+  const log = el("ul", { class: "log", id: "actions-log" });
+  const create = actionForm("Create Project", [el("input", { name: "id", placeholder: "Project ID (A-Z a-z 0-9 _ -)", required: "" })],
+    "Create project", async (v) => {
+      const answer = await change("projects", "POST", JSON.stringify({ id: v.id }));
+      if (answer.ok) {
+        // The list shows it now; the secret is shown once, above it.
+        await render();
+        document.getElementById("created")?.replaceChildren(
+          secretBox(`Project ${answer.answer.id} was created with this signing secret.`, answer.answer.newSecret),
+          el("p", {}, el("a", { href: `#/projects/${encode(answer.answer.id)}` }, `Open ${answer.answer.id}`)));
+      }
+      return answer;
+    }, log);
+  const list = first.projects.length === 0
+    ? el("p", { class: "muted" }, "The registry holds no project yet.")
+    : el("div", {}, el("table", { id: "projects" }, el("thead", {}, el("tr", {},
+      ["Project", "Reads", "Signing keys", "CORS origins"].map((h) => el("th", {}, h)))), body), more);
+  return [...head, el("div", { id: "created" }), list, create, log];
+}
+
+/** #/projects/<id>: the project's settings (when there is a registry) and its streams. */
+async function projectPage(id) {
+  const base = `projects/${encode(id)}`;
+  const log = el("ul", { class: "log", id: "actions-log" });
+  // Runs a change, shows the project again, and logs the answer (and any new secret).
+  const act = async (run) => {
+    const result = await run();
+    await render();
+    document.getElementById("actions-log")?.prepend(el("li", { class: result.ok ? "" : "error" }, result.line));
+    if (result.ok && result.answer?.newSecret) {
+      document.getElementById("created")?.replaceChildren(secretBox("A new signing key was generated.", result.answer.newSecret));
+    }
+  };
+  let settings;
+  try {
+    const p = await api(base);
+    settings = [
+      grid([["Reads", p.public ? "public: anyone may read" : "private: reads need a token"], ["Signing keys", p.keys.length], ["CORS origins", p.corsOrigins.length === 0 ? "the deployment's" : p.corsOrigins.length]]),
+      el("div", { class: "buttons" },
+        el("button", { type: "button", id: "toggle-public", onclick: () => act(() => change(`${base}/public`, "POST", JSON.stringify({ public: !p.public }))) },
+          p.public ? "Make private" : "Make public")),
+      el("div", { id: "created" }),
+      el("h2", {}, "Signing Keys"),
+      table(["Key ID", "Use", ""], p.keys.map((k) => [k.id, k.primary ? "signs new tokens" : "still accepted",
+        el("button", { type: "button", onclick: () => act(() => change(`${base}/keys/${encode(k.id)}`, "DELETE")) }, "Revoke")]), "No keys."),
+      el("div", { class: "buttons" }, el("button", { type: "button", onclick: () => act(() => change(`${base}/keys`, "POST")) }, "Generate key")),
+      el("h2", {}, "CORS Origins"),
+      table(["Origin", ""], p.corsOrigins.map((o) => [o,
+        el("button", { type: "button", onclick: () => act(() => change(`${base}/origins/${encode(o)}`, "DELETE")) }, "Remove")]),
+      "None of its own: the deployment's CORS_ORIGINS apply."),
+      actionForm("Add Origin", [el("input", { name: "origin", placeholder: "https://example.com", required: "" })], "Add",
+        (v) => act(() => change(`${base}/origins`, "POST", JSON.stringify({ origin: v.origin }))), null),
+      log,
+    ];
+  } catch (e) {
+    if (e.code !== "REGISTRY_UNCONFIGURED" && e.code !== "PROJECT_NOT_FOUND") throw e;
+    settings = [el("p", { class: "muted", id: "no-settings" }, e.message)];
+  }
+  return [el("h1", {}, `Project ${id}`), ...settings, el("h2", {}, "Streams"), await projectStreams(id), newStreamForm(id)];
+}
+
+/** The project's streams, from its registry, with each stream's own figures. */
+async function projectStreams(project) {
+  const body = el("tbody");
+  const more = el("button", { type: "button" }, "More");
+  const count = el("p", { class: "muted" });
+  const load = async (after) => {
+    const page = await api(`projects/${encode(project)}/streams${after ? `?after=${encode(after)}` : ""}`);
+    count.textContent = plural(page.total, "stream");
+    body.append(...page.streams.map((s) => el("tr", {}, [
+      el("a", { href: `#/streams/${encode(project)}/${encode(s.id)}` }, s.id), s.contentType,
+      s.error ? el("span", { class: "error" }, s.error) : s.messages, s.bytes === null ? null : bytes(s.bytes),
+      time(s.lastWriteAt), s.closed === null ? null : s.closed ? "closed" : "open",
+    ].map((cell) => el("td", {}, cell ?? "—")))));
+    more.hidden = !page.next;
+    more.onclick = () => load(page.next);
+    return page.streams.length;
+  };
+  if ((await load(null)) === 0) return el("p", { class: "muted", id: "streams" }, "No streams.");
+  return el("div", {}, count, el("table", { id: "streams" }, el("thead", {}, el("tr", {},
+    ["Stream ID", "Content Type", "Messages", "Bytes", "Last Write", "Status"].map((h) => el("th", {}, h)))), body), more);
+}
+
+/** Creates a stream of the project, with a content type and an optional first message. */
+function newStreamForm(project) {
+  const result = el("p", { class: "muted" });
+  const form = actionForm("Create Stream", [
+    el("input", { name: "id", placeholder: "Stream ID", required: "" }),
+    el("select", { name: "contentType" }, ["application/json", "text/plain", "application/octet-stream"].map((t) => el("option", { value: t }, t))),
+    el("textarea", { name: "first", rows: "3", placeholder: "First message (optional)" }),
+  ], "Create stream", async (v) => {
+    const answer = await send(`streams/${encode(project)}/${encode(v.id)}`, "PUT", v.contentType, v.first);
+    if (answer.error) {
+      result.className = "error";
+      result.textContent = `CREATE => ${answer.status} ${answer.error.code}: ${answer.error.message}`;
+    } else {
+      await render();
+    }
+  }, null);
+  form.append(result);
+  return form;
+}
+
 const routes = [
   [/^#?\/?$/, home],
   [/^#\/streams\/([^/]+)\/(.+)$/, (p, s) => streamConsole(decodeURIComponent(p), decodeURIComponent(s))],
+  [/^#\/projects\/?$/, projectsPage],
+  [/^#\/projects\/([^/]+)$/, (p) => projectPage(decodeURIComponent(p))],
   [/^#\/subscriptions\/?$/, subscriptionsHome],
   [/^#\/subscriptions\/([^/]+)$/, (p) => subscriptionsProject(decodeURIComponent(p))],
   [/^#\/subscriptions\/([^/]+)\/sessions\/(.+)$/, (p, s) => sessionPage(decodeURIComponent(p), decodeURIComponent(s))],

@@ -4,12 +4,15 @@
 //! - [`access`]: the gate — Access tokens (RS256, the team's keys, `iss`, `aud`), closed
 //!   when unconfigured, open only with `ADMIN_AUTH=dev-open`.
 //! - [`live`]: the console's live log, SSE events that carry their offset as `id:`.
+//! - [`projects`]: the projects pages' API: the registry's records and a project's
+//!   streams.
 //! - [`route`]: what a request asks for: the JSON API under `/admin/api/`, or a page.
 //! - [`subscriptions`]: the calls and requests the subscription pages make.
 //! - `platform` (wasm32): the worker — gate, API, and the assets binding for the pages.
 
 pub mod access;
 pub mod live;
+pub mod projects;
 pub mod route;
 pub mod subscriptions;
 

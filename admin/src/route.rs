@@ -5,6 +5,8 @@ use durable_streams_cloudflare::http::Method;
 use durable_streams_cloudflare::protocol::path::StreamName;
 use durable_streams_cloudflare::protocol::{percent, ProtocolError};
 
+use crate::projects::{self, ProjectRoute};
+
 /// The JSON API's prefix.
 pub const API_PREFIX: &str = "/admin/api/";
 
@@ -18,6 +20,9 @@ pub enum Route {
     /// `/admin/api/streams/<project>/<stream id>`: the stream, through its object. The
     /// id is percent-encoded as in core's URLs and may contain `/`.
     Stream(StreamName, StreamAction),
+    /// `/admin/api/projects…`: the registry's projects and their streams (see
+    /// [`crate::projects`]).
+    Projects(ProjectRoute),
     /// `GET /admin/api/live/<project>/<stream id>`: the stream's messages as they come,
     /// as server-sent events (see [`crate::live`]).
     Live(StreamName),
@@ -81,6 +86,9 @@ pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
     let Some(api) = path.strip_prefix(API_PREFIX) else {
         return Ok(Route::Asset);
     };
+    if let Some(rest) = api.strip_prefix("projects").filter(|r| r.is_empty() || r.starts_with('/')) {
+        return projects::route(method, rest).map(Route::Projects);
+    }
     match (api.split_once('/'), method) {
         (None, Method::Get) if api == "whoami" => Ok(Route::WhoAmI),
         (None, _) if api == "whoami" => Err(ProtocolError::method_not_allowed()),
@@ -149,10 +157,15 @@ fn decoded(segment: &str) -> Result<String, ProtocolError> {
 
 /// The `after` of a listing's query: where its page starts.
 pub fn after(query: &str) -> Option<String> {
+    query_value(query, "after")
+}
+
+/// The non-empty, percent-decoded value of `key` in `query`.
+pub fn query_value(query: &str, key: &str) -> Option<String> {
     query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == "after")
+        .find(|(k, _)| *k == key)
         .and_then(|(_, v)| percent::decode(v))
         .filter(|v| !v.is_empty())
 }
@@ -259,6 +272,12 @@ mod tests {
     fn unknown_paths_methods_and_ids_are_client_errors() {
         let code = |m, p| route(m, p).unwrap_err().code();
         assert_eq!(code(Method::Get, "/admin/api/nothing"), ErrorCode::NotFound);
+        assert_eq!(code(Method::Get, "/admin/api/projectsx"), ErrorCode::NotFound);
+        assert_eq!(route(Method::Get, "/admin/api/projects"), Ok(Route::Projects(ProjectRoute::List)));
+        assert_eq!(
+            route(Method::Get, "/admin/api/projects/acme/streams"),
+            Ok(Route::Projects(ProjectRoute::Streams("acme".into())))
+        );
         assert_eq!(code(Method::Get, "/admin/api/streams/acme"), ErrorCode::NotFound);
         assert_eq!(code(Method::Get, "/admin/api/whoami/x"), ErrorCode::NotFound);
         assert_eq!(code(Method::Post, "/admin/api/whoami"), ErrorCode::MethodNotAllowed);

@@ -39,6 +39,8 @@ pub enum AppendOutcome {
         closed: bool,
         /// Whether anything besides closure was written.
         data: bool,
+        /// Messages written (JSON) or 1 for an append of another type; 0 for a close only.
+        messages: u64,
     },
     /// A producer retry of something already stored: 204, nothing written.
     Duplicate {
@@ -70,7 +72,7 @@ impl<S: Sql> Store<S> {
         }
         if m.closed {
             if close_only && req.producer.is_none() {
-                return Ok(AppendOutcome::Written { tail: m.tail, closed: true, data: false });
+                return Ok(AppendOutcome::Written { tail: m.tail, closed: true, data: false, messages: 0 });
             }
             return Err(ProtocolError::StreamClosed { next_offset: self.offset(m, m.tail)? });
         }
@@ -104,7 +106,7 @@ impl<S: Sql> Store<S> {
             }
             Ok(tail)
         })?;
-        Ok(AppendOutcome::Written { tail, closed: req.close, data: !close_only })
+        Ok(AppendOutcome::Written { tail, closed: req.close, data: !close_only, messages })
     }
 
     /// Recognises a producer retry (204) or rejects a fenced producer. `None` means the

@@ -58,7 +58,7 @@ fn create_stores_the_initial_body_and_appends_follow() {
     let m = s.create(new_stream("text/plain", b"hello"), 1).unwrap();
     assert_eq!((m.tail, m.incarnation), (5, 1));
     let out = s.append(&m, &post("text/plain", b" world"), 2).unwrap();
-    assert_eq!(out, AppendOutcome::Written { tail: 11, closed: false, data: true });
+    assert_eq!(out, AppendOutcome::Written { tail: 11, closed: false, data: true, messages: 1 });
     assert_eq!(all(&s), b"hello world");
 }
 
@@ -133,7 +133,7 @@ fn closing_is_final_and_idempotent() {
     s.create(new_stream("text/plain", b"a"), 1).unwrap();
     let close = Append { close: true, ..Append::default() };
     let out = s.append(&live(&s), &close, 2).unwrap();
-    assert_eq!(out, AppendOutcome::Written { tail: 1, closed: true, data: false });
+    assert_eq!(out, AppendOutcome::Written { tail: 1, closed: true, data: false, messages: 0 });
     assert_eq!(s.append(&live(&s), &close, 3).unwrap(), out);
     let err = s.append(&live(&s), &post("text/plain", b"b"), 3).unwrap_err();
     assert_eq!(err, ProtocolError::StreamClosed { next_offset: crate::protocol::Offset::new(1) });

@@ -4,6 +4,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::calls::{Call, CallReply};
 use super::subscriber::Subscriber;
+use crate::metrics::StreamMetric;
 use crate::protocol::ProtocolError;
 use crate::store::Rotation;
 
@@ -45,6 +46,10 @@ pub trait Host {
 
     /// Fills `out` with cryptographically secure random bytes.
     fn random_bytes(&self, out: &mut [u8]) -> Result<(), ProtocolError>;
+
+    /// Records a metric event for the admin overview (see [`crate::metrics`]). Hosts may
+    /// batch events and keep only the latest readers gauge of a burst.
+    fn metric(&self, event: StreamMetric);
 
     /// Reports a failure that has no client to go to (for example a failed cleanup).
     fn log_error(&self, message: &str);

@@ -48,6 +48,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 // Too many readers parked here: answer as a timeout; the reader polls again.
                 return self.timed_out(&m, now, query.cursor);
             }
+            let _reader = self.readers.waiting(self, &m.stream_id);
             let wait = self.changes.changed(seen);
             let timer = self.host.sleep((deadline - now) as u64);
             if let Either::Left((release, _)) = select(wait, timer).await {

@@ -31,6 +31,7 @@ pub mod notify;
 mod pages;
 mod post;
 mod put;
+mod readers;
 mod registry;
 mod sse;
 pub mod stats;
@@ -118,6 +119,7 @@ pub struct StreamService<S, H> {
     rotating: std::cell::Cell<bool>,
     segment_cache: cold::SegmentCache,
     stats: Stats,
+    readers: readers::LiveReaders,
 }
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
@@ -137,6 +139,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             rotating: std::cell::Cell::new(false),
             segment_cache: cold::SegmentCache::default(),
             stats: Stats::default(),
+            readers: readers::LiveReaders::default(),
         }))
     }
 

@@ -3,6 +3,7 @@
 use super::headers::append_request;
 use super::{Host, StreamService};
 use crate::http::{Reply, Request};
+use crate::metrics::StreamMetric;
 use crate::protocol::headers as h;
 use crate::protocol::ProtocolError;
 use crate::store::{AppendOutcome, Sql};
@@ -21,8 +22,12 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         self.store.touch(&m, now)?;
         let outcome = self.store.append(&m, &append, now)?;
         Ok(match outcome {
-            AppendOutcome::Written { tail, closed, data } => {
+            AppendOutcome::Written { tail, closed, data, messages } => {
                 self.announce_change();
+                if data {
+                    let bytes = tail.saturating_sub(m.tail);
+                    self.host.metric(StreamMetric::Append { stream: m.stream_id.clone(), messages, bytes });
+                }
                 let producer = append.producer.as_ref().map(|p| (p.epoch, p.seq));
                 // New data from a producer is 200; everything else, a producer's close-only
                 // included, is 204.

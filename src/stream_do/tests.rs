@@ -37,6 +37,8 @@ pub(super) struct World {
     pub(super) committed: RefCell<Vec<(String, u64)>>,
     /// Errors the objects logged.
     errors: RefCell<Vec<String>>,
+    /// Metric events, as the objects reported them.
+    metrics: RefCell<Vec<crate::metrics::StreamMetric>>,
     /// Random values handed out so far.
     random: Cell<u64>,
     /// While set, sleeps wait until the world is dropped instead of advancing the clock,
@@ -212,6 +214,12 @@ impl Host for TestHost {
         Ok(())
     }
 
+    fn metric(&self, event: crate::metrics::StreamMetric) {
+        if let Some(w) = self.world.upgrade() {
+            w.metrics.borrow_mut().push(event);
+        }
+    }
+
     fn log_error(&self, message: &str) {
         if let Some(w) = self.world.upgrade() {
             w.errors.borrow_mut().push(format!("{}: {message}", self.me));
@@ -274,6 +282,7 @@ impl World {
             bucket: Rc::default(),
             committed: RefCell::default(),
             errors: RefCell::default(),
+            metrics: RefCell::default(),
             random: Cell::new(0),
             hold_sleeps: Cell::new(false),
             held: RefCell::default(),

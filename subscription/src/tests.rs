@@ -366,6 +366,8 @@ impl stream_do::Host for CoreHost {
         Ok(())
     }
 
+    fn metric(&self, _: durable_streams_cloudflare::metrics::StreamMetric) {}
+
     fn log_error(&self, _: &str) {}
 }
 

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { chromium, type Browser, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, test } from "vitest"
+import { signToken } from "./helpers"
 import { freshState, startWorker, type LocalWorker } from "./worker"
 
 const AUD = "test-admin-application"
@@ -485,4 +486,265 @@ describe("bad input to the admin API", () => {
       expect([e.status, e.code], path).toEqual([status, code])
     }
   })
+})
+
+describe("the projects pages, on a core with its registry", () => {
+  // A core with auth on, its projects in a local AUTH_KV registry, and an admin worker
+  // that edits that registry: both share one local state directory, so one namespace.
+  let authCore: LocalWorker
+  let admin: LocalWorker
+  const DEPLOYMENT_ORIGIN = "https://deployment.example"
+  const APP_ORIGIN = "https://app.example"
+
+  beforeAll(async () => {
+    const shared = { WRANGLER_REGISTRY_PATH: mkdtempSync(join(tmpdir(), "wrangler-registry-")) }
+    const state = freshState()
+    authCore = await startWorker(state, {}, "tests/admin/core-registry.toml", shared)
+    admin = await startWorker(state, { ADMIN_AUTH: "dev-open" }, "tests/admin/admin-registry.toml", shared)
+  }, 240_000)
+
+  afterAll(async () => {
+    await admin?.stop()
+    await authCore?.stop()
+  })
+
+  const projectApi = (path = "", init: RequestInit = {}) =>
+    fetch(`${admin.url}/admin/api/projects${path}`, {
+      ...init,
+      headers: { "Content-Type": "application/json", ...(init.headers ?? {}) },
+    })
+  const createProject = async (id: string) => {
+    const res = await projectApi("", { method: "POST", body: JSON.stringify({ id }) })
+    expect(res.status, id).toBe(201)
+    return (await res.json()) as { id: string; newSecret: string; keys: Array<{ id: string; primary: boolean }> }
+  }
+  const showProject = async (id: string) =>
+    (await (await projectApi(`/${id}`)).json()) as { public: boolean; corsOrigins: string[]; keys: Array<{ id: string; primary: boolean }> }
+  const bearerOf = (secret: string, project: string, scope: "read" | "write") => ({
+    Authorization: `Bearer ${signToken(secret, { sub: project, scope, exp: now() + 600 })}`,
+  })
+
+  test("a project is created with a secret shown once, which core then accepts", async () => {
+    const created = await createProject("proj-create")
+    expect(created.newSecret).toMatch(/^[0-9a-f]{64}$/)
+    expect(created.keys).toHaveLength(1)
+    const shown = await (await projectApi("/proj-create")).text()
+    expect(shown).not.toContain(created.newSecret)
+    expect(JSON.parse(shown)).toEqual({ id: "proj-create", public: false, corsOrigins: [], keys: created.keys })
+    const again = await errorOf(await projectApi("", { method: "POST", body: JSON.stringify({ id: "proj-create" }) }))
+    expect([again.status, again.code]).toEqual([409, "PROJECT_EXISTS"])
+    // Core takes tokens signed with it at once.
+    const stream = `${authCore.url}/v1/proj-create/stream/first`
+    const put = await fetch(stream, { method: "PUT", headers: { "Content-Type": "text/plain", ...bearerOf(created.newSecret, "proj-create", "write") }, body: "hi" })
+    expect(put.status).toBe(201)
+    const forged = await fetch(stream, { headers: bearerOf("guessed", "proj-create", "read") })
+    expect(forged.status).toBe(401)
+  })
+
+  test("the privacy switch decides whether core answers reads without a token", async () => {
+    const { newSecret } = await createProject("proj-public")
+    const stream = `${authCore.url}/v1/proj-public/stream/news`
+    const write = bearerOf(newSecret, "proj-public", "write")
+    expect((await fetch(stream, { method: "PUT", headers: { "Content-Type": "text/plain", ...write }, body: "headline" })).status).toBe(201)
+    const anonymous = async () => (await fetch(`${stream}?offset=-1`)).status
+    expect(await anonymous()).toBe(401)
+    const on = await projectApi("/proj-public/public", { method: "POST", body: JSON.stringify({ public: true }) })
+    expect([on.status, ((await on.json()) as { public: boolean }).public]).toEqual([200, true])
+    const read = await fetch(`${stream}?offset=-1`)
+    expect([read.status, await read.text()]).toEqual([200, "headline"])
+    // Anyone may read, not write, and does not learn the stream's reader key.
+    expect((await fetch(stream, { method: "POST", headers: { "Content-Type": "text/plain" }, body: "x" })).status).toBe(401)
+    expect((await fetch(stream, { method: "HEAD" })).headers.get("stream-reader-key")).toBeNull()
+    await projectApi("/proj-public/public", { method: "POST", body: JSON.stringify({ public: false }) })
+    expect(await anonymous()).toBe(401)
+    expect((await showProject("proj-public")).public).toBe(false)
+  })
+
+  test("a project's CORS origins replace the deployment's, and removing them restores it", async () => {
+    const { newSecret } = await createProject("proj-cors")
+    const stream = `${authCore.url}/v1/proj-cors/stream/s`
+    await fetch(stream, { method: "PUT", headers: { "Content-Type": "text/plain", ...bearerOf(newSecret, "proj-cors", "write") } })
+    const allowed = async (origin: string, method = "GET") => {
+      const headers = method === "OPTIONS" ? { Origin: origin, "Access-Control-Request-Method": "GET" } : { Origin: origin, ...bearerOf(newSecret, "proj-cors", "read") }
+      return (await fetch(`${stream}?offset=-1`, { method, headers })).headers.get("access-control-allow-origin")
+    }
+    expect([await allowed(DEPLOYMENT_ORIGIN), await allowed(APP_ORIGIN)]).toEqual([DEPLOYMENT_ORIGIN, null])
+    const added = await projectApi("/proj-cors/origins", { method: "POST", body: JSON.stringify({ origin: APP_ORIGIN }) })
+    expect(((await added.json()) as { corsOrigins: string[] }).corsOrigins).toEqual([APP_ORIGIN])
+    for (const method of ["GET", "OPTIONS"]) {
+      expect([await allowed(APP_ORIGIN, method), await allowed(DEPLOYMENT_ORIGIN, method)], method).toEqual([APP_ORIGIN, null])
+    }
+    // A refused read still carries the project's CORS, so the browser can read the error.
+    const refused = await fetch(`${stream}?offset=-1`, { headers: { Origin: APP_ORIGIN } })
+    expect([refused.status, refused.headers.get("access-control-allow-origin")]).toEqual([401, APP_ORIGIN])
+    const removed = await projectApi(`/proj-cors/origins/${encodeURIComponent(APP_ORIGIN)}`, { method: "DELETE" })
+    expect(((await removed.json()) as { corsOrigins: string[] }).corsOrigins).toEqual([])
+    expect([await allowed(DEPLOYMENT_ORIGIN), await allowed(APP_ORIGIN)]).toEqual([DEPLOYMENT_ORIGIN, null])
+  })
+
+  test("keys rotate: a generated key signs, a revoked one stops, and the last cannot go", async () => {
+    const { newSecret: first, keys: [firstKey] } = await createProject("proj-keys")
+    const stream = `${authCore.url}/v1/proj-keys/stream/s`
+    const writeWith = async (secret: string) =>
+      (await fetch(stream, { method: "PUT", headers: { "Content-Type": "text/plain", ...bearerOf(secret, "proj-keys", "write") } })).status
+    const last = await errorOf(await projectApi(`/proj-keys/keys/${firstKey.id}`, { method: "DELETE" }))
+    expect([last.status, last.code]).toEqual([409, "LAST_SIGNING_KEY"])
+    expect(last.message).toContain("last signing key")
+    expect((await showProject("proj-keys")).keys).toEqual([firstKey])
+    const generated = (await (await projectApi("/proj-keys/keys", { method: "POST" })).json()) as { newSecret: string; keys: Array<{ id: string; primary: boolean }> }
+    expect(generated.keys.map((k) => k.primary)).toEqual([true, false])
+    expect(generated.keys[1]).toEqual({ ...firstKey, primary: false })
+    expect([await writeWith(first), await writeWith(generated.newSecret)]).toEqual([201, 200])
+    const revoked = await projectApi(`/proj-keys/keys/${firstKey.id}`, { method: "DELETE" })
+    expect(((await revoked.json()) as { keys: unknown[] }).keys).toHaveLength(1)
+    expect([await writeWith(first), await writeWith(generated.newSecret)]).toEqual([401, 200])
+  })
+
+  test("the list pages through every project with cursors", async () => {
+    const ids = Array.from({ length: 56 }, (_, i) => `page-${String(i).padStart(2, "0")}`)
+    for (const id of ids) await createProject(id)
+    const seen: string[] = []
+    let cursor: string | null = null
+    let pages = 0
+    do {
+      const page = (await (await projectApi(cursor ? `?cursor=${encodeURIComponent(cursor)}` : "")).json()) as {
+        projects: Array<{ id: string; keys: number; public: boolean; corsOrigins: number }>; cursor: string | null
+      }
+      expect(page.projects.length).toBeLessThanOrEqual(50)
+      seen.push(...page.projects.map((p) => p.id))
+      if (pages === 0) expect(page.projects.find((p) => p.id === "page-00")).toEqual({ id: "page-00", keys: 1, public: false, corsOrigins: 0 })
+      cursor = page.cursor
+      pages++
+    } while (cursor && pages < 10)
+    expect(pages).toBeGreaterThan(1)
+    expect(new Set(seen).size).toBe(seen.length)
+    for (const id of [...ids, "proj-create", "proj-keys"]) expect(seen, id).toContain(id)
+  }, 60_000)
+
+  test("a project's streams are listed with their own figures, and pages through", async () => {
+    const { newSecret } = await createProject("proj-streams")
+    const write = bearerOf(newSecret, "proj-streams", "write")
+    const core = (id: string) => `${authCore.url}/v1/proj-streams/stream/${id}`
+    // 52 streams: more than one page of 50.
+    for (let i = 0; i < 52; i++) {
+      const id = `s-${String(i).padStart(2, "0")}`
+      expect((await fetch(core(id), { method: "PUT", headers: { "Content-Type": "application/json", ...write } })).status).toBe(201)
+    }
+    for (const m of [{ n: 1 }, { n: 2 }, { n: 3 }]) {
+      await fetch(core("s-00"), { method: "POST", headers: { "Content-Type": "application/json", ...write }, body: JSON.stringify(m) })
+    }
+    await fetch(core("s-01"), { method: "POST", headers: { "Content-Type": "application/json", "Stream-Closed": "true", ...write }, body: "{}" })
+    expect((await fetch(core("s-51"), { method: "DELETE", headers: write })).status).toBe(204)
+    type Page = { streams: Array<{ id: string; messages: number; bytes: number; lastWriteAt: number; closed: boolean; createdAt: number }>; next: string | null; total: number }
+    const first = (await (await projectApi("/proj-streams/streams")).json()) as Page
+    expect([first.streams.length, first.next, first.total]).toEqual([50, "s-49", 51])
+    const s0 = first.streams[0]
+    // Its bytes are its log's, which is where core's offsets point: the tail's position.
+    const tail = (await fetch(core("s-00"), { method: "HEAD", headers: write })).headers.get("stream-next-offset") ?? ""
+    expect([s0.id, s0.messages, s0.bytes, s0.closed]).toEqual(["s-00", 3, Number(tail.split("_")[1]), false])
+    expect(s0.lastWriteAt).toBeGreaterThan(s0.createdAt - 1)
+    expect([first.streams[1].id, first.streams[1].closed, first.streams[1].messages]).toEqual(["s-01", true, 1])
+    expect(first.streams[2].lastWriteAt).toBe(first.streams[2].createdAt)
+    const second = (await (await projectApi(`/proj-streams/streams?after=${first.next}`)).json()) as Page
+    // The deleted stream is gone from the list.
+    expect([second.streams.map((s) => s.id), second.next]).toEqual([["s-50"], null])
+  }, 60_000)
+
+  test("bad input to every projects route is a clear 4xx JSON error, and changes nothing", async () => {
+    await createProject("proj-bad")
+    const before = await showProject("proj-bad")
+    const cases: Array<[string, RequestInit, number, string]> = [
+      ["", { method: "POST", body: "{" }, 400, "INVALID_BODY"],
+      ["", { method: "POST", body: JSON.stringify({ id: "bad id" }) }, 400, "INVALID_PROJECT_ID"],
+      ["", { method: "POST", body: JSON.stringify({ id: "x", extra: 1 }) }, 400, "INVALID_BODY"],
+      ["", { method: "DELETE" }, 405, "METHOD_NOT_ALLOWED"],
+      ["/bad%20id", {}, 400, "INVALID_PROJECT_ID"],
+      ["/nobody", {}, 404, "PROJECT_NOT_FOUND"],
+      ["/nobody/keys", { method: "POST" }, 404, "PROJECT_NOT_FOUND"],
+      ["/proj-bad/public", { method: "POST", body: JSON.stringify({ public: "yes" }) }, 400, "INVALID_BODY"],
+      ["/proj-bad/public", { method: "GET" }, 405, "METHOD_NOT_ALLOWED"],
+      ["/proj-bad/origins", { method: "POST", body: JSON.stringify({ origin: "not an origin" }) }, 400, "INVALID_BODY"],
+      ["/proj-bad/origins", { method: "POST", body: JSON.stringify({ origin: "https://a.example/path" }) }, 400, "INVALID_BODY"],
+      ["/proj-bad/keys/0000000000000000", { method: "DELETE" }, 404, "NOT_FOUND"],
+      ["/proj-bad/streams", { method: "POST" }, 405, "METHOD_NOT_ALLOWED"],
+      ["/proj-bad/other", {}, 404, "NOT_FOUND"],
+      ["/proj-bad/public", { method: "POST", headers: { Origin: "https://evil.example" }, body: JSON.stringify({ public: true }) }, 403, "ACCESS_DENIED"],
+      ["", { method: "POST", headers: { Origin: "https://evil.example" }, body: JSON.stringify({ id: "proj-evil" }) }, 403, "ACCESS_DENIED"],
+    ]
+    for (const [path, init, status, code] of cases) {
+      const e = await errorOf(await projectApi(path, init))
+      expect([e.status, e.code], `${init.method ?? "GET"} ${path}`).toEqual([status, code])
+      expect(e.message.length, path).toBeGreaterThan(0)
+    }
+    expect(await showProject("proj-bad")).toEqual(before)
+    expect((await projectApi("/proj-evil")).status).toBe(404)
+  })
+
+  test("in the browser: create a project, switch its privacy, edit origins and keys, and create a stream", async () => {
+    const page = await browser.newPage()
+    await page.goto(`${admin.url}/#/projects`)
+    await page.locator("#projects").waitFor()
+    await page.fill('input[name="id"]', "proj-browser")
+    await page.click('button:has-text("Create project")')
+    const secret = page.locator("#new-secret code")
+    await secret.waitFor()
+    const createdSecret = (await secret.textContent()) ?? ""
+    expect(createdSecret).toMatch(/^[0-9a-f]{64}$/)
+    await page.locator('#projects a:has-text("proj-browser")').waitFor()
+    await page.screenshot({ path: `${SCREENSHOTS}/projects.png`, fullPage: true })
+    await page.click('a:has-text("Open proj-browser")')
+    await page.locator("#toggle-public").waitFor()
+    expect(await page.locator("#toggle-public").textContent()).toBe("Make public")
+    await page.click("#toggle-public")
+    await page.locator('#toggle-public:has-text("Make private")').waitFor()
+    expect((await showProject("proj-browser")).public).toBe(true)
+    await page.fill('input[name="origin"]', APP_ORIGIN)
+    await page.click('button:has-text("Add")')
+    await page.locator(`td:has-text("${APP_ORIGIN}")`).waitFor()
+    expect((await showProject("proj-browser")).corsOrigins).toEqual([APP_ORIGIN])
+    await page.click('button:has-text("Generate key")')
+    await page.locator("#new-secret code").waitFor()
+    expect(await page.locator('button:has-text("Revoke")').count()).toBe(2)
+    await page.locator('button:has-text("Revoke")').first().click()
+    await page.locator('#actions-log li:has-text("DELETE => 200")').waitFor()
+    expect(await page.locator('button:has-text("Revoke")').count()).toBe(1)
+    await page.locator('button:has-text("Revoke")').click()
+    await page.locator('#actions-log li.error:has-text("LAST_SIGNING_KEY")').waitFor()
+    expect((await showProject("proj-browser")).keys).toHaveLength(1)
+    await page.locator(`tr:has-text("${APP_ORIGIN}") button:has-text("Remove")`).click()
+    await page.locator('td:has-text("None of its own")').or(page.locator('p:has-text("None of its own")')).waitFor()
+    expect((await showProject("proj-browser")).corsOrigins).toEqual([])
+    // A stream made here is listed with its first message.
+    await page.fill('form:has(h2:has-text("Create Stream")) input[name="id"]', "made-here")
+    await page.selectOption('form:has(h2:has-text("Create Stream")) select', "text/plain")
+    await page.fill('form:has(h2:has-text("Create Stream")) textarea', "first words")
+    await page.click('button:has-text("Create stream")')
+    const row = page.locator('#streams tr:has-text("made-here")')
+    await row.waitFor()
+    expect(await row.locator("td").nth(2).textContent()).toBe("1")
+    expect(await row.locator("td").nth(3).textContent()).toBe("11 B")
+    await page.screenshot({ path: `${SCREENSHOTS}/project.png`, fullPage: true })
+    // Made through the admin with auth on, it is protected like any stream: it has a
+    // reader key, which a holder of the project's remaining (first) key is told.
+    const head = await fetch(`${authCore.url}/v1/proj-browser/stream/made-here`, {
+      method: "HEAD", headers: bearerOf(createdSecret, "proj-browser", "read"),
+    })
+    expect([head.status, head.headers.get("stream-reader-key")?.startsWith("rk_")]).toEqual([200, true])
+    await page.close()
+  }, 60_000)
+
+  test("an admin without the registry says so, and still lists a project's streams", async () => {
+    const e = await errorOf(await fetch(`${open.url}/admin/api/projects`))
+    expect([e.status, e.code]).toEqual([503, "REGISTRY_UNCONFIGURED"])
+    expect(e.message).toContain("AUTH_KV")
+    const id = `listed-${Date.now()}`
+    await fetch(`${core.url}/v1/stream/${id}`, { method: "PUT", headers: { "Content-Type": "text/plain" }, body: "abc" })
+    const page = (await (await fetch(`${open.url}/admin/api/projects/_default/streams`)).json()) as { streams: Array<{ id: string; messages: number }>; total: number }
+    expect(page.total).toBeGreaterThan(0)
+    const browserPage = await browser.newPage()
+    await browserPage.goto(`${open.url}/#/projects/_default`)
+    await browserPage.locator("#no-settings").waitFor()
+    await browserPage.locator("#streams").waitFor()
+    await browserPage.close()
+  }, 60_000)
 })

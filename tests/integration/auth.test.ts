@@ -1,21 +1,15 @@
 // Auth and cache safety against a real local worker with auth on (tests/auth/wrangler.toml):
 // per-project HS256 tokens from AUTH_SECRETS and from KV, public streams, reader keys,
 // and the rule that a cached answer never reaches a request that failed auth.
-import { createHmac } from "node:crypto"
 import { rmSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, test } from "vitest"
+import { signToken as sign } from "./helpers"
 import { freshState, kvPut, startWorker, type LocalWorker } from "./worker"
 
 const CONFIG = "tests/auth/wrangler.toml"
 const SECRETS: Record<string, string> = { _default: "default-secret", acme: "acme-new", kvproj: "kv-secret" }
 const ORIGIN = "https://app.example"
 
-const b64url = (s: string | Buffer) => Buffer.from(s).toString("base64url")
-
-function sign(secret: string, claims: Record<string, unknown>): string {
-  const head = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(JSON.stringify(claims))}`
-  return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`
-}
 
 const now = () => Math.floor(Date.now() / 1000)
 

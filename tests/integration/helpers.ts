@@ -1,5 +1,6 @@
 // Shared helpers for the integration tests. Each test uses its own stream names, so
 // tests never see each other's data.
+import { createHmac } from "node:crypto"
 import { connect } from "node:net"
 import { expect } from "vitest"
 
@@ -256,4 +257,11 @@ export function expectRawError(res: RawResponse | undefined, status: number, cod
 export async function snapshot(path: string): Promise<{ tail: string; content: string }> {
   const { bytes, offset } = await readAll(path)
   return { tail: offset, content: Buffer.from(bytes).toString("base64") }
+}
+
+/** An HS256 token of `claims`, signed with a project's signing `secret` as core checks it. */
+export function signToken(secret: string, claims: Record<string, unknown>): string {
+  const b64url = (v: string) => Buffer.from(v).toString("base64url")
+  const head = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(JSON.stringify(claims))}`
+  return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`
 }

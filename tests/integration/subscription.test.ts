@@ -1,21 +1,16 @@
 // The subscription layer against real local workers: a core and two subscription workers
 // under wrangler dev — one on core's service binding, one reaching core by URL through a
 // fault proxy — with auth on, real Durable Objects, and real local queues and consumers.
-import { createHmac } from "node:crypto"
 import { createServer, request as httpRequest, type Server } from "node:http"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, test } from "vitest"
+import { signToken as sign } from "./helpers"
 import { freshState, startWorker, type LocalWorker } from "./worker"
 
 const SECRETS: Record<string, string> = { _default: "default-secret", acme: "acme-secret" }
 
-const b64url = (s: string | Buffer) => Buffer.from(s).toString("base64url")
-function sign(secret: string, claims: Record<string, unknown>): string {
-  const head = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(JSON.stringify(claims))}`
-  return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`
-}
 function bearer(project: string, scope: "read" | "write", extra: Record<string, unknown> = {}) {
   const claims = { sub: project, scope, exp: Math.floor(Date.now() / 1000) + 600, ...extra }
   return { Authorization: `Bearer ${sign(SECRETS[project], claims)}` }

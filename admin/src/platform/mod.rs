@@ -4,6 +4,7 @@
 
 mod keys;
 mod live;
+mod projects;
 mod subscriptions;
 
 use std::cell::OnceCell;
@@ -12,7 +13,9 @@ use std::rc::Rc;
 use worker::{Env, Response};
 
 use durable_streams_cloudflare::adapters::convert::{read_request, to_request, to_response};
+use durable_streams_cloudflare::adapters::secrets::AuthSettings;
 use durable_streams_cloudflare::adapters::timing::now_ms;
+use durable_streams_cloudflare::auth::{Access, ACCESS_HEADER};
 use durable_streams_cloudflare::edge::SECURITY_HEADERS;
 use durable_streams_cloudflare::http::{Method, Reply, Request};
 use durable_streams_cloudflare::internal::INSPECT_PATH;
@@ -35,6 +38,15 @@ thread_local! {
     /// The gate the deployment's settings describe; they cannot change during an
     /// isolate's life.
     static GATE: OnceCell<Rc<Gate>> = const { OnceCell::new() };
+    /// Where core's signing secrets are (`AUTH_KV`, `AUTH_SECRETS`), read once; `None`
+    /// when core runs with auth off.
+    static CORE_AUTH: OnceCell<Option<Rc<AuthSettings>>> = const { OnceCell::new() };
+}
+
+/// Core's auth settings, as this worker is given them: with auth on, what the admin
+/// writes is written as a token holder would.
+pub(crate) fn core_auth(env: &Env) -> Option<Rc<AuthSettings>> {
+    CORE_AUTH.with(|cell| cell.get_or_init(|| AuthSettings::from_env(env).map(Rc::new)).clone())
 }
 
 fn gate(env: &Env) -> Rc<Gate> {
@@ -83,6 +95,14 @@ pub async fn handle_fetch(req: worker::Request, env: Env) -> worker::Result<Resp
         }
         (Ok(who), Ok(Route::WhoAmI)) => to_response(whoami(&who))?,
         (Ok(_), Ok(Route::Stream(name, action))) => stream(&env, &name, action, req).await?,
+        (Ok(_), Ok(Route::Projects(call))) => {
+            if call.changes() {
+                if let Err(e) = from_own_pages(&req) {
+                    return with_headers(to_response(Reply::error(&e))?, true);
+                }
+            }
+            projects::respond(&env, &call, req).await?
+        }
         (Ok(_), Ok(Route::Live(name))) => live::respond(&env, &name, &req, live_session_ms(&env)).await?,
         (Ok(_), Ok(Route::SubscriptionChange(project, action))) => match from_own_pages(&req) {
             Ok(()) => subscriptions::change(&env, &project, &action, req).await?,
@@ -145,6 +165,11 @@ async fn stream(
             let method = if action == StreamAction::Create { Method::Put } else { Method::Post };
             let mut object =
                 Request::new(method, format!("https://stream.internal{}", name.path())).with_body(body);
+            // With auth on, the stream is written as a token holder's request would be, so
+            // a stream made here is protected (has a reader key) like any other.
+            if let Some(value) = core_auth(env).and(Access::Token.header_value()) {
+                object = object.with_header(ACCESS_HEADER, value);
+            }
             if let Some(content_type) = content_type {
                 object = object.with_header("content-type", content_type);
             }

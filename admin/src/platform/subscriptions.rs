@@ -6,11 +6,7 @@
 
 use worker::{Env, Response};
 
-use std::cell::OnceCell;
-use std::rc::Rc;
-
 use durable_streams_cloudflare::adapters::convert::{read_request, to_request, to_response};
-use durable_streams_cloudflare::adapters::secrets::AuthSettings;
 use durable_streams_cloudflare::http::Reply;
 
 use crate::route::{SubscriptionAction, SubscriptionView};
@@ -42,16 +38,6 @@ const SUBSCRIPTION_BINDING: &str = "SUBSCRIPTION";
 /// The largest publish the pages send (core applies its own limit too).
 const MAX_PUBLISH_BYTES: usize = 1 << 20;
 
-thread_local! {
-    /// Where the signing secrets are, read once: with auth on, changes carry a write token
-    /// of the project, as any client's would.
-    static AUTH: OnceCell<Option<Rc<AuthSettings>>> = const { OnceCell::new() };
-}
-
-fn auth(env: &Env) -> Option<Rc<AuthSettings>> {
-    AUTH.with(|cell| cell.get_or_init(|| AuthSettings::from_env(env).map(Rc::new)).clone())
-}
-
 /// Sends a change to the subscription worker's API and passes its answer on as it came
 /// (the `Stream-Fanout-*` headers of a publish included).
 pub async fn change(
@@ -69,7 +55,8 @@ pub async fn change(
         Ok(api) => api,
         Err(e) => return to_response(Reply::error(&e)),
     };
-    if let Some(auth) = auth(env) {
+    // With auth on, a change carries a write token of the project, as any client's would.
+    if let Some(auth) = super::core_auth(env) {
         match auth.write_token(env, project).await {
             Ok(token) => api = api.with_header("authorization", format!("Bearer {token}")),
             Err(e) => return to_response(Reply::error(&e)),
