@@ -34,6 +34,15 @@ cargo clippy --quiet --target wasm32-unknown-unknown -p durable-streams-cloudfla
 work=$(mktemp -d)
 workers=()
 cleanup() {
+  local status=$?
+  # On a failure, the workers' own logs say what they saw (uncaught errors, restarts).
+  if [ "$status" -ne 0 ]; then
+    for log in "$work"/*.log; do
+      [ -f "$log" ] || continue
+      echo "== the last lines of $(basename "$log")" >&2
+      tail -n 60 "$log" >&2
+    done
+  fi
   for pid in "${workers[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   for pid in "${workers[@]}"; do
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

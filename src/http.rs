@@ -212,6 +212,14 @@ impl Reply {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// A JSON reply of `value`, never cacheable.
+    pub fn json<T: serde::Serialize + ?Sized>(status: u16, value: &T) -> Self {
+        Reply::new(status)
+            .header("Content-Type", "application/json")
+            .header("Cache-Control", durable_streams_cache::control::NO_STORE)
+            .bytes(serde_json::to_vec(value).unwrap_or_default())
+    }
+
     /// The JSON error reply for `e`, never cacheable.
     pub fn error(e: &ProtocolError) -> Self {
         let mut r = Reply::new(e.status())

@@ -13,7 +13,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("http", &["protocol"]),
     ("auth", &["protocol"]),
     ("store", &["protocol"]),
-    ("metrics", &["store", "protocol"]),
+    ("metrics", &["store", "http", "protocol"]),
     ("edge", &["http", "protocol"]),
     ("stream_do", &["store", "http", "auth", "internal", "metrics", "protocol"]),
     ("adapters", &["store", "http", "auth", "protocol"]),

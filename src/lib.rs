@@ -43,4 +43,4 @@ mod platform;
 mod layers;
 
 #[cfg(all(target_arch = "wasm32", feature = "stream-worker"))]
-pub use platform::{handle_fetch, StreamDO};
+pub use platform::{handle_fetch, MetricsDO, StreamDO};

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::http::{Reply, Request};
 use crate::protocol::path::StreamName;
-use crate::protocol::ProtocolError;
+use crate::protocol::{ErrorCode, ProtocolError};
 use crate::store::sql::{Sql, SqlExt, StorageError};
 
 /// One event of a stream object.
@@ -68,6 +69,77 @@ impl StreamMetric {
         Point { blobs: [self.stream().to_owned(), event.to_owned()], doubles, index: project }
     }
 }
+
+/// How long a stream object gathers events before it writes them: readers gauges change
+/// with every long-poll, and only the latest of each second is worth a data point.
+pub const FLUSH_MS: u64 = 1_000;
+
+/// The events a stream object has not written yet: every append, and the latest readers
+/// gauge of each stream.
+#[derive(Debug, Default)]
+pub struct Batch {
+    appends: Vec<StreamMetric>,
+    readers: BTreeMap<String, StreamMetric>,
+}
+
+impl Batch {
+    /// Adds an event. Returns whether the batch was empty, so the caller knows to
+    /// schedule a flush.
+    pub fn push(&mut self, event: StreamMetric) -> bool {
+        let was_empty = self.is_empty();
+        match event {
+            StreamMetric::Append { .. } => self.appends.push(event),
+            StreamMetric::Readers { ref stream, .. } => {
+                self.readers.insert(stream.clone(), event);
+            }
+        }
+        was_empty
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.appends.is_empty() && self.readers.is_empty()
+    }
+
+    /// The events to write, appends first, leaving the batch empty.
+    pub fn take(&mut self) -> Vec<StreamMetric> {
+        let mut events = std::mem::take(&mut self.appends);
+        events.extend(std::mem::take(&mut self.readers).into_values());
+        events
+    }
+}
+
+/// A call to the counters' object (`MetricsDO`), a JSON body `POST`ed to it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum MetricsCall {
+    /// Count these events (they happened about now).
+    Record {
+        /// The events.
+        events: Vec<StreamMetric>,
+    },
+    /// The overview now.
+    Overview,
+}
+
+impl MetricsCall {
+    /// The request that makes this call (the host is ignored by object stubs).
+    pub fn request(&self) -> Request {
+        let body = serde_json::to_vec(self).unwrap_or_default();
+        Request::new(crate::http::Method::Post, "https://metrics.internal/call")
+            .with_header("content-type", "application/json")
+            .with_body(body)
+    }
+}
+
+/// The Analytics Engine dataset binding the stream objects write to.
+pub const METRICS_BINDING: &str = "METRICS";
+/// The namespace binding of the counters object (`MetricsDO`).
+pub const COUNTERS_BINDING: &str = "CORE_METRICS";
+/// `"1"` also counts the metrics in the counters object, for a local overview.
+pub const COUNTERS_VAR: &str = "METRICS_COUNTERS";
+/// The name of the one counters object.
+pub const COUNTERS_OBJECT: &str = "overview";
 
 /// Minutes of counters kept.
 pub const KEPT_MINUTES: i64 = 60;
@@ -193,6 +265,17 @@ impl<S: Sql> Counters<S> {
         })
     }
 
+    /// Answers a [`MetricsCall`] that arrived at `now_ms`.
+    pub fn handle(&self, req: &Request, now_ms: i64) -> Reply {
+        let answer = serde_json::from_slice::<MetricsCall>(&req.body)
+            .map_err(|e| ProtocolError::new(ErrorCode::InvalidInternalCall, e.to_string()))
+            .and_then(|call| match call {
+                MetricsCall::Record { events } => self.record(now_ms, &events).map(|()| Reply::new(204)),
+                MetricsCall::Overview => self.overview(now_ms).map(|o| Reply::json(200, &o)),
+            });
+        answer.unwrap_or_else(|e| Reply::error(&e))
+    }
+
     /// The overview at `now_ms`.
     pub fn overview(&self, now_ms: i64) -> Result<Overview, ProtocolError> {
         let now = now_ms.div_euclid(60_000);
@@ -270,6 +353,36 @@ mod tests {
         );
         let r = StreamMetric::Readers { stream: "acme/s".into(), long_poll: 2, sse: 5 }.point();
         assert_eq!((r.blobs[1].as_str(), r.doubles), ("readers", [2.0, 5.0]));
+    }
+
+    #[test]
+    fn a_batch_keeps_every_append_and_the_latest_gauge_of_each_stream() {
+        let mut b = Batch::default();
+        let gauge = |stream: &str, sse| StreamMetric::Readers { stream: stream.into(), long_poll: 0, sse };
+        assert!(b.push(gauge("p/a", 1)));
+        assert!(!b.push(append("p/a", 3)));
+        b.push(gauge("p/a", 2));
+        b.push(gauge("p/b", 1));
+        b.push(append("p/a", 4));
+        assert_eq!(b.take(), vec![append("p/a", 3), append("p/a", 4), gauge("p/a", 2), gauge("p/b", 1)]);
+        assert!(b.is_empty());
+        assert!(b.push(append("p/c", 1)), "an emptied batch asks for a flush again");
+    }
+
+    #[test]
+    fn the_object_answers_its_calls_and_refuses_anything_else() {
+        let c = Counters::open(NativeSql::new()).unwrap();
+        let record = MetricsCall::Record { events: vec![append("p/a", 9)] };
+        assert_eq!(c.handle(&record.request(), T0 + 1).status, 204);
+        let reply = c.handle(&MetricsCall::Overview.request(), T0 + 60_001);
+        assert_eq!(reply.status, 200);
+        let crate::http::Body::Bytes(body) = &reply.body else { panic!("a body") };
+        let o: Overview = serde_json::from_slice(body).unwrap();
+        assert_eq!((o.appends_per_minute, o.bytes_per_minute, o.hot.len()), (1, 9, 1));
+        let bad = Request::new(crate::http::Method::Post, "https://metrics.internal/call")
+            .with_body(&b"{\"op\":\"drop\"}"[..]);
+        assert_eq!(c.handle(&bad, T0).status, 400);
+        assert_eq!(c.overview(T0 + 60_001).unwrap(), o, "a refused call changes nothing");
     }
 
     #[test]

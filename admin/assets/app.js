@@ -61,15 +61,80 @@ function table(headers, rows, empty) {
     el("tbody", {}, rows.map((row) => el("tr", {}, row.map((cell) => el("td", {}, cell ?? "—"))))));
 }
 
-/** #/ : open a stream by project and id. */
-function home() {
+/** The form that opens a stream's console by project and id. */
+function openStreamForm() {
   const project = el("input", { name: "project", placeholder: "Project", value: "_default", required: "" });
   const stream = el("input", { name: "stream", placeholder: "Enter stream ID...", required: "" });
   const open = (event) => {
     event.preventDefault();
     location.hash = `#/streams/${encode(project.value)}/${encode(stream.value)}`;
   };
-  return [el("h1", {}, "Streams"), el("form", { class: "inline", onsubmit: open }, project, stream, el("button", { type: "submit" }, "Open stream"))];
+  return el("form", { class: "inline", onsubmit: open }, project, stream, el("button", { type: "submit" }, "Open stream"));
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** An SVG element (attributes only; `title` becomes its tooltip). */
+function svg(tag, attrs = {}, title) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (title) node.append(Object.assign(document.createElementNS(SVG, "title"), { textContent: title }));
+  return node;
+}
+
+/** A bar per minute of `key` over the series, oldest first, with the peak and the times. */
+function minuteChart(id, label, series, key, format) {
+  const [width, height] = [600, 120];
+  const peak = Math.max(1, ...series.map((m) => m[key]));
+  const step = width / Math.max(1, series.length);
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": label });
+  series.forEach((m, i) => {
+    const h = m[key] === 0 ? 0 : Math.max(1, (m[key] / peak) * (height - 4));
+    chart.append(svg("rect", { x: (i * step + 1).toFixed(1), y: (height - h).toFixed(1), width: Math.max(1, step - 2).toFixed(1),
+      height: h.toFixed(1), "data-value": m[key] }, `${time(m.atMs)}: ${format(m[key])}`));
+  });
+  const first = series[0]?.atMs, last = series[series.length - 1]?.atMs;
+  return el("figure", { class: "chart", id },
+    el("figcaption", {}, `${label} (peak ${format(Math.max(0, ...series.map((m) => m[key])))})`), chart,
+    el("div", { class: "axis muted" }, el("span", {}, time(first)), el("span", {}, time(last))));
+}
+
+/** The overview's figures; refreshed in place every 5 s. */
+function overviewFigures(o) {
+  const series = o.series ?? [];
+  const source = o.source === "analytics-engine" ? "Analytics Engine" : "core's counters (METRICS_COUNTERS)";
+  return [
+    grid([
+      ["Appends/min", o.appendsPerMinute],
+      ["Bytes/min", bytes(o.bytesPerMinute)],
+      ["Active streams (5 min)", o.activeStreams],
+      ["Live readers", `${o.longPollReaders + o.sseReaders} (${o.longPollReaders} long-poll, ${o.sseReaders} SSE)`],
+    ]),
+    el("div", { class: "charts" },
+      minuteChart("appends-chart", "Appends per minute, last hour", series, "appends", String),
+      minuteChart("bytes-chart", "Bytes per minute, last hour", series, "bytes", bytes)),
+    el("h2", {}, "Hot streams (last 5 min)"),
+    table(["Stream", "Appends", "Bytes"], (o.hot ?? []).map((h) => {
+      const [project, ...id] = h.stream.split("/");
+      return [el("a", { href: `#/streams/${encode(project)}/${encode(id.join("/"))}` }, h.stream), h.appends, bytes(h.bytes)];
+    }), "No appends in the last 5 minutes."),
+    el("p", { class: "muted", id: "overview-source" }, `From ${source}; "last minute" is the last complete one. Updated ${time(Date.now())}.`),
+  ];
+}
+
+/** #/ : the overview of every stream, and opening one by id. */
+async function home() {
+  const figures = el("section", { id: "overview" });
+  const show = async () => {
+    try {
+      figures.replaceChildren(...overviewFigures(await api("overview")));
+    } catch (e) {
+      figures.replaceChildren(el("p", { class: "error" }, `Overview unavailable: ${e.message}`));
+    }
+  };
+  await show();
+  figuresTimer = setInterval(show, 5_000);
+  return [el("h1", {}, "Overview"), figures, el("h2", {}, "Open a stream"), openStreamForm()];
 }
 
 /** The form that creates a missing stream: its content type and an optional first message. */

@@ -4,6 +4,8 @@
 //! - [`access`]: the gate — Access tokens (RS256, the team's keys, `iss`, `aud`), closed
 //!   when unconfigured, open only with `ADMIN_AUTH=dev-open`.
 //! - [`live`]: the console's live log, SSE events that carry their offset as `id:`.
+//! - [`overview`]: the overview's figures: core's counters locally, Analytics Engine's
+//!   SQL API in production (the queries and the reading of their answers).
 //! - [`projects`]: the projects pages' API: the registry's records and a project's
 //!   streams.
 //! - [`route`]: what a request asks for: the JSON API under `/admin/api/`, or a page.
@@ -12,6 +14,7 @@
 
 pub mod access;
 pub mod live;
+pub mod overview;
 pub mod projects;
 pub mod route;
 pub mod subscriptions;

@@ -17,6 +17,8 @@ pub enum Route {
     Health,
     /// `GET /admin/api/whoami`: how the gate admitted the request.
     WhoAmI,
+    /// `GET /admin/api/overview`: the figures of every stream (see [`crate::overview`]).
+    Overview,
     /// `/admin/api/streams/<project>/<stream id>`: the stream, through its object. The
     /// id is percent-encoded as in core's URLs and may contain `/`.
     Stream(StreamName, StreamAction),
@@ -92,6 +94,8 @@ pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
     match (api.split_once('/'), method) {
         (None, Method::Get) if api == "whoami" => Ok(Route::WhoAmI),
         (None, _) if api == "whoami" => Err(ProtocolError::method_not_allowed()),
+        (None, Method::Get) if api == "overview" => Ok(Route::Overview),
+        (None, _) if api == "overview" => Err(ProtocolError::method_not_allowed()),
         (Some(("streams", rest)), method) => {
             let action = match method {
                 Method::Get => StreamAction::Inspect,
@@ -281,6 +285,9 @@ mod tests {
         assert_eq!(code(Method::Get, "/admin/api/streams/acme"), ErrorCode::NotFound);
         assert_eq!(code(Method::Get, "/admin/api/whoami/x"), ErrorCode::NotFound);
         assert_eq!(code(Method::Post, "/admin/api/whoami"), ErrorCode::MethodNotAllowed);
+        assert_eq!(route(Method::Get, "/admin/api/overview"), Ok(Route::Overview));
+        assert_eq!(code(Method::Delete, "/admin/api/overview"), ErrorCode::MethodNotAllowed);
+        assert_eq!(code(Method::Get, "/admin/api/overview/x"), ErrorCode::NotFound);
         assert_eq!(code(Method::Delete, "/admin/api/streams/acme/s"), ErrorCode::MethodNotAllowed);
         let bad_project = route(Method::Get, "/admin/api/streams/bad%20project/s").unwrap_err();
         assert_eq!(bad_project.code().status(), 400);

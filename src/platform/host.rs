@@ -1,16 +1,24 @@
 //! [`Host`] for a Durable Object: clock, timers, alarms, background work, hibernatable
 //! SSE subscribers, and calls to other stream objects.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::LocalBoxFuture;
-use worker::{Delay, Env, Method, RequestInit, State, WebSocket};
+use worker::{
+    AnalyticsEngineDataPointBuilder, AnalyticsEngineDataset, Delay, Env, Method, RequestInit, State,
+    WebSocket,
+};
 
 use super::cold::{AdminIndex, IndexedSegment, R2Cold, ADMIN_DB_BINDING, SEGMENTS_BINDING};
 use super::STREAMS_BINDING;
-use crate::adapters::convert::from_response;
+use crate::adapters::convert::{from_response, to_request};
 use crate::adapters::timing::now_ms;
+use crate::metrics::{
+    Batch, MetricsCall, StreamMetric, COUNTERS_BINDING, COUNTERS_OBJECT, COUNTERS_VAR, FLUSH_MS,
+    METRICS_BINDING,
+};
 use crate::protocol::ProtocolError;
 use crate::store::Rotation;
 use crate::stream_do::calls::{Call, CallReply};
@@ -26,6 +34,43 @@ pub struct DoHost {
     state: Rc<State>,
     cold: Option<R2Cold>,
     admin: Option<AdminIndex>,
+    metrics: Rc<MetricsSink>,
+}
+
+/// Where a stream object's metrics go, gathered for [`FLUSH_MS`] first.
+struct MetricsSink {
+    dataset: Option<AnalyticsEngineDataset>,
+    counters: bool,
+    pending: RefCell<Batch>,
+}
+
+impl MetricsSink {
+    /// Writes what was gathered: data points, and a call to the counters object.
+    async fn flush(&self, env: &Env) {
+        let events = self.pending.borrow_mut().take();
+        if let Some(dataset) = &self.dataset {
+            for point in events.iter().map(StreamMetric::point) {
+                let written = AnalyticsEngineDataPointBuilder::new()
+                    .indexes([point.index.as_str()])
+                    .blobs(point.blobs)
+                    .doubles(point.doubles)
+                    .write_to(dataset);
+                if let Err(e) = written {
+                    worker::console_error!("writing a metric failed: {e}");
+                }
+            }
+        }
+        if self.counters {
+            let sent = async {
+                let req = to_request(&MetricsCall::Record { events }.request())?;
+                let stub = env.durable_object(COUNTERS_BINDING)?.get_by_name(COUNTERS_OBJECT)?;
+                stub.fetch_with_request(req).await
+            };
+            if let Err(e) = sent.await {
+                worker::console_error!("counting metrics failed: {e}");
+            }
+        }
+    }
 }
 
 impl DoHost {
@@ -34,7 +79,12 @@ impl DoHost {
     pub fn new(env: Env, state: Rc<State>) -> Self {
         let cold = env.bucket(SEGMENTS_BINDING).ok().map(R2Cold::new);
         let admin = env.d1(ADMIN_DB_BINDING).ok().map(AdminIndex::new);
-        Self { env, state, cold, admin }
+        let metrics = Rc::new(MetricsSink {
+            dataset: env.analytics_engine(METRICS_BINDING).ok(),
+            counters: env.var(COUNTERS_VAR).is_ok_and(|v| v.to_string() == "1"),
+            pending: RefCell::default(),
+        });
+        Self { env, state, cold, admin, metrics }
     }
 
     async fn send(&self, stream_id: &str, call: &Call) -> worker::Result<crate::http::Reply> {
@@ -79,7 +129,10 @@ impl Host for DoHost {
     }
 
     fn subscribers(&self) -> Vec<DoSubscriber> {
-        self.state.get_websockets_with_tag(SSE_TAG).into_iter().map(DoSubscriber).collect()
+        // A socket that is closing (its reader left) is no longer a subscriber.
+        const OPEN: u16 = 1;
+        let sockets = self.state.get_websockets_with_tag(SSE_TAG).into_iter();
+        sockets.filter(|ws| ws.as_ref().ready_state() == OPEN).map(DoSubscriber).collect()
     }
 
     fn cold(&self) -> Option<&dyn ColdStore> {
@@ -121,6 +174,20 @@ impl Host for DoHost {
         fill.call1(&crypto, &array).map_err(|_| ProtocolError::internal("crypto.getRandomValues failed"))?;
         array.copy_to(out);
         Ok(())
+    }
+
+    fn metric(&self, event: StreamMetric) {
+        let sink = &self.metrics;
+        if sink.dataset.is_none() && !sink.counters {
+            return;
+        }
+        if sink.pending.borrow_mut().push(event) {
+            let (sink, env) = (Rc::clone(sink), self.env.clone());
+            self.state.wait_until(async move {
+                Delay::from(Duration::from_millis(FLUSH_MS)).await;
+                sink.flush(&env).await;
+            });
+        }
     }
 
     fn log_error(&self, message: &str) {

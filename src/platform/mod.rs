@@ -8,12 +8,15 @@ mod cache;
 mod cold;
 mod edge;
 mod host;
-mod origin;
 // The `durable_object` macro generates undocumented wasm-bindgen glue.
+#[allow(missing_docs)]
+mod metrics_do;
+mod origin;
 #[allow(missing_docs)]
 mod stream_do;
 
 pub use edge::handle_fetch;
+pub use metrics_do::MetricsDO;
 pub use stream_do::StreamDO;
 
 /// The Durable Object namespace binding that holds one object per stream.

@@ -94,11 +94,13 @@ impl DurableObject for StreamDO {
     ) -> Result<()> {
         // Completes the closing handshake; the socket may already be closed.
         let _ = ws.close(Some(u16::try_from(code).unwrap_or(1000)), Some(reason));
+        self.readers_changed();
         Ok(())
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
         let _ = ws.close(Some(1011), Some("error"));
+        self.readers_changed();
         Ok(())
     }
 
@@ -108,6 +110,13 @@ impl DurableObject for StreamDO {
 }
 
 impl StreamDO {
+    /// Reports the SSE readers after one left.
+    fn readers_changed(&self) {
+        if let Ok(service) = &self.service {
+            service.sse_readers_changed();
+        }
+    }
+
     /// Accepts an SSE reader's WebSocket with the Hibernation API and starts serving it.
     fn subscribe(
         &self,
@@ -119,6 +128,7 @@ impl StreamDO {
         pair.server.serialize_attachment(&state)?;
         self.state.accept_websocket_with_tags(&pair.server, &[SSE_TAG]);
         service.attach(DoSubscriber(pair.server));
+        service.sse_readers_changed();
         let mut response = Response::from_websocket(pair.client)?;
         for (k, v) in headers {
             response.headers_mut().set(k, &v)?;

@@ -258,11 +258,7 @@ pub fn parse_call<T: DeserializeOwned>(req: &Request) -> Result<T, ProtocolError
 
 /// A JSON reply.
 pub fn json_reply<T: Serialize>(status: u16, value: &T) -> Reply {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    Reply::new(status)
-        .header("Content-Type", "application/json")
-        .header("Cache-Control", "no-store")
-        .bytes(body)
+    Reply::json(status, value)
 }
 
 /// Parses a JSON reply, relaying an error as it came.

@@ -1,7 +1,7 @@
 // Starting and stopping a local worker from a test, on a free port and given state, for
 // tests that restart it or tamper with its storage while it is down.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process"
-import { mkdtempSync } from "node:fs"
+import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -10,7 +10,20 @@ import { join } from "node:path"
 export const CONFIG = "tests/restart/wrangler.toml"
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" }
 
-function freePort(): Promise<number> {
+/** Ports handed out by this process: the OS may offer a just-closed one again. */
+const given = new Set<number>()
+
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await anyFreePort()
+    if (!given.has(port)) {
+      given.add(port)
+      return port
+    }
+  }
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer().listen(0, "127.0.0.1", () => {
       const address = s.address()
@@ -48,14 +61,18 @@ export async function startWorker(
 ): Promise<LocalWorker> {
   const [port, inspector] = [await freePort(), await freePort()]
   const overrides = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])
+  // wrangler's output, for the error when it does not start.
+  const logPath = join(mkdtempSync(join(tmpdir(), "wrangler-log-")), "wrangler.log")
+  const log = openSync(logPath, "w")
   const child: ChildProcess = spawn(
     "npx",
     [
       "wrangler", "dev", "-c", config, "--ip", "127.0.0.1", "--port", `${port}`, "--inspector-port", `${inspector}`,
       "--persist-to", state, ...overrides,
     ],
-    { detached: true, stdio: "ignore", env: { ...env, ...extraEnv } },
+    { detached: true, stdio: ["ignore", log, log], env: { ...env, ...extraEnv } },
   )
+  closeSync(log)
   const url = `http://127.0.0.1:${port}`
   const exited = () => child.exitCode !== null || child.signalCode !== null
   const signal = (sig: NodeJS.Signals) => {
@@ -98,7 +115,8 @@ export async function startWorker(
     await new Promise((r) => setTimeout(r, 200))
   }
   await stop()
-  throw new Error("the worker did not start")
+  const output = readFileSync(logPath, "utf8").split("\n").slice(-30).join("\n")
+  throw new Error(`the worker did not start (${config}); wrangler said:\n${output}`)
 }
 
 /** Runs `wrangler kv key put` against the local namespace `binding` of a stopped worker's state. */

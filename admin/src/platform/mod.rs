@@ -4,6 +4,7 @@
 
 mod keys;
 mod live;
+mod overview;
 mod projects;
 mod subscriptions;
 
@@ -94,6 +95,7 @@ pub async fn handle_fetch(req: worker::Request, env: Env) -> worker::Result<Resp
             return with_headers(env.assets(ASSETS_BINDING)?.fetch_request(req).await?, false);
         }
         (Ok(who), Ok(Route::WhoAmI)) => to_response(whoami(&who))?,
+        (Ok(_), Ok(Route::Overview)) => overview::respond(&env).await?,
         (Ok(_), Ok(Route::Stream(name, action))) => stream(&env, &name, action, req).await?,
         (Ok(_), Ok(Route::Projects(call))) => {
             if call.changes() {

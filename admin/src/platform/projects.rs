@@ -105,9 +105,9 @@ async fn registry(
             let secret = new_secret()?;
             let record = ProjectRecord::new(secret.clone());
             put(kv, &id, &record).await?;
-            Ok(json(201, &ProjectView::of(&id, &record, Some(secret))))
+            Ok(Reply::json(201, &ProjectView::of(&id, &record, Some(secret))))
         }
-        ProjectRoute::Show(id) => Ok(json(200, &ProjectView::of(id, &existing(kv, id).await?, None))),
+        ProjectRoute::Show(id) => Ok(Reply::json(200, &ProjectView::of(id, &existing(kv, id).await?, None))),
         ProjectRoute::SetPublic(id) => {
             let public = pure::public_body(body)?;
             edit(kv, id, None, |r| {
@@ -154,7 +154,7 @@ async fn list(kv: &KvStore, cursor: Option<String>) -> Result<Reply, ProtocolErr
         projects.push(ListedProject { id: key.name, summary });
     }
     let cursor = if page.list_complete { None } else { page.cursor };
-    Ok(json(200, &serde_json::json!({ "projects": projects, "cursor": cursor })))
+    Ok(Reply::json(200, &serde_json::json!({ "projects": projects, "cursor": cursor })))
 }
 
 /// Reads, changes and writes back one record, and answers with it.
@@ -167,7 +167,7 @@ async fn edit(
     let mut record = existing(kv, id).await?;
     change(&mut record)?;
     put(kv, id, &record).await?;
-    Ok(json(200, &ProjectView::of(id, &record, new_secret)))
+    Ok(Reply::json(200, &ProjectView::of(id, &record, new_secret)))
 }
 
 async fn existing(kv: &KvStore, id: &str) -> Result<ProjectRecord, ProtocolError> {
@@ -208,7 +208,7 @@ async fn streams(env: &Env, project: &str, after: Option<&str>) -> Result<Reply,
         pure::stream_row(id, reg, inspect(env, &name).await)
     });
     let rows: Vec<StreamRow> = join_all(inspections).await;
-    Ok(json(200, &serde_json::json!({ "streams": rows, "next": next, "total": listed.len() })))
+    Ok(Reply::json(200, &serde_json::json!({ "streams": rows, "next": next, "total": listed.len() })))
 }
 
 /// Every stream the registry stream says exists, read from its start to its tail.
@@ -265,10 +265,4 @@ fn new_secret() -> Result<String, ProtocolError> {
 fn unavailable(what: String) -> ProtocolError {
     worker::console_error!("{what}");
     ProtocolError::unavailable(what)
-}
-
-fn json(status: u16, body: &impl Serialize) -> Reply {
-    Reply::new(status)
-        .header("Content-Type", "application/json")
-        .bytes(serde_json::to_vec(body).unwrap_or_default())
 }
