@@ -40,9 +40,10 @@ trap stop EXIT INT TERM
 core_port=${PORT:-8787}
 subscription_port=${SUBSCRIPTION_PORT:-8788}
 admin_port=${ADMIN_PORT:-8789}
-setsid npx wrangler dev "${core_config[@]}" --ip 127.0.0.1 --port "$core_port" "$@" &
+# Local counters on (core's and the subscription layer's): the dashboards read them,
+# since Analytics Engine is write-only here.
+setsid npx wrangler dev "${core_config[@]}" --ip 127.0.0.1 --port "$core_port" --var METRICS_COUNTERS:1 "$@" &
 pids+=($!)
-# Local counters on: dashboards read them, since Analytics Engine is write-only here.
 (cd subscription && exec setsid npx wrangler dev "${subscription_config[@]}" --ip 127.0.0.1 \
   --port "$subscription_port" --inspector-port 0 --var METRICS_COUNTERS:1) &
 pids+=($!)

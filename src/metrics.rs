@@ -334,7 +334,8 @@ mod tests {
     use super::*;
     use crate::store::sql::native::NativeSql;
 
-    const T0: i64 = 1_800_000_000_000 - 1_800_000_000_000 % 60_000;
+    // A whole minute.
+    const T0: i64 = 1_800_000_000_000;
 
     fn append(stream: &str, bytes: u64) -> StreamMetric {
         StreamMetric::Append { stream: stream.into(), messages: 1, bytes }

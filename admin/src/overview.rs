@@ -199,7 +199,8 @@ pub fn failure(status: u16, body: &str) -> ProtocolError {
 mod tests {
     use super::*;
 
-    const NOW: i64 = 1_800_000_000_000 - 1_800_000_000_000 % 60_000 + 5_000;
+    // 5 s into a whole minute.
+    const NOW: i64 = 1_800_000_000_000 + 5_000;
 
     fn vars(account: &str, token: &str, dataset: Option<&str>) -> Result<Option<Analytics>, ProtocolError> {
         Analytics::from_vars(Some(account.into()), Some(token.into()), dataset.map(str::to_owned))

@@ -122,6 +122,7 @@ pub async fn run(target: Arc<Target>, s: &Settings, label: &str) -> Result<Repor
                 until,
                 payload_bytes: s.payload_bytes,
                 json: s.json,
+                idempotent: false,
             };
             writers.spawn(writer::write(target.clone(), plan, live.clone(), appended.clone()));
         }

@@ -43,6 +43,9 @@ pub struct WriterResult {
     /// The fan-outs the acknowledgments reported (publishes through a subscription
     /// worker; empty for core appends).
     pub fanout: FanoutSeen,
+    /// Why appends that were sent again failed the first time (idempotent writers only);
+    /// the second attempt was acknowledged.
+    pub retried: Errors,
 }
 
 /// How a writer writes.
@@ -60,21 +63,63 @@ pub struct WriterPlan {
     pub payload_bytes: usize,
     /// JSON messages (otherwise text lines).
     pub json: bool,
+    /// Each append is its own idempotent producer (`Producer-Id: w<writer>-s<seq>`,
+    /// epoch 0, seq 0), and one whose answer was lost in transit (a 503 or a broken
+    /// connection) is sent once more: the stream keeps it at most once, so a retry can
+    /// neither lose nor repeat a message, and delivery is still checked exactly.
+    pub idempotent: bool,
 }
 
-/// The outcome of one append (its sequence number, then its time to acknowledgment and
-/// the fan-out it reported, or the kind of failure and a message).
-type Outcome = (u64, Result<(f64, FanoutSeen), (String, String)>);
+/// A failed attempt: its kind and a message.
+type Failure = (String, String);
 
-async fn append(target: Arc<Target>, url: String, json: bool, (seq, body): (u64, String)) -> Outcome {
-    let started = Instant::now();
-    let result = match target.append(&url, json, body).timeout(APPEND_LIMIT).send().await {
-        Ok(resp) if resp.status().is_success() => {
-            Ok((started.elapsed().as_secs_f64() * 1000.0, FanoutSeen::of(resp.headers())))
-        }
+/// The outcome of one append (its sequence number, then its time to acknowledgment, the
+/// fan-out it reported and why a first attempt failed if it was sent again, or the
+/// failure).
+type Outcome = (u64, Result<(f64, FanoutSeen, Option<Failure>), Failure>);
+
+/// How long an idempotent writer waits before sending an append again.
+const RETRY_AFTER: Duration = Duration::from_millis(200);
+
+async fn attempt(
+    target: &Target,
+    url: &str,
+    json: bool,
+    producer: Option<&str>,
+    body: &str,
+) -> Result<FanoutSeen, Failure> {
+    let mut req = target.append(url, json, body.to_owned());
+    if let Some(id) = producer {
+        req = req.header("Producer-Id", id).header("Producer-Epoch", "0").header("Producer-Seq", "0");
+    }
+    match req.timeout(APPEND_LIMIT).send().await {
+        Ok(resp) if resp.status().is_success() => Ok(FanoutSeen::of(resp.headers())),
         Ok(resp) => Err((format!("HTTP {}", resp.status().as_u16()), resp.text().await.unwrap_or_default())),
         Err(e) if e.is_timeout() => Err(("timeout".to_owned(), describe(&e))),
         Err(e) => Err(("network".to_owned(), describe(&e))),
+    }
+}
+
+async fn append(
+    target: Arc<Target>,
+    url: String,
+    plan: (u32, bool, bool),
+    (seq, body): (u64, String),
+) -> Outcome {
+    let (writer, json, idempotent) = plan;
+    let started = Instant::now();
+    let producer = idempotent.then(|| format!("w{writer}-s{seq}"));
+    let ms = |started: Instant| started.elapsed().as_secs_f64() * 1000.0;
+    let result = match attempt(&target, &url, json, producer.as_deref(), &body).await {
+        Ok(fanout) => Ok((ms(started), fanout, None)),
+        // The answer may have been lost after the stream kept the append.
+        Err(first) if producer.is_some() && (first.0 == "HTTP 503" || first.0 == "network") => {
+            tokio::time::sleep(RETRY_AFTER).await;
+            attempt(&target, &url, json, producer.as_deref(), &body)
+                .await
+                .map(|fanout| (ms(started), fanout, Some(first)))
+        }
+        Err(failure) => Err(failure),
     };
     (seq, result)
 }
@@ -94,7 +139,10 @@ pub async fn write(
     let mut ticks = tokio::time::interval(plan.interval.max(Duration::from_millis(1)));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let record = |w: &mut WriterResult, (seq, outcome): Outcome| match outcome {
-        Ok((ms, fanout)) => {
+        Ok((ms, fanout, retried)) => {
+            if let Some((kind, message)) = retried {
+                w.retried.add(&kind, Some(&message));
+            }
             w.ack_latency.record(ms);
             w.fanout.merge(&fanout);
             w.appends += 1;
@@ -119,7 +167,7 @@ pub async fn write(
                     continue;
                 }
                 let body = payload::encode(Stamp { w: plan.id, s: seq, t: now_ms() }, plan.payload_bytes, plan.json);
-                in_flight.spawn(append(target.clone(), url.clone(), plan.json, (seq, body)));
+                in_flight.spawn(append(target.clone(), url.clone(), (plan.id, plan.json, plan.idempotent), (seq, body)));
                 seq += 1;
             }
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {

@@ -207,6 +207,10 @@ async fn publish(t: &Targets, source: &str, s: &PubSubSettings, live: &Arc<Live>
         until: Instant::now() + Duration::from_secs_f64(s.duration_s),
         payload_bytes: s.payload_bytes,
         json: s.json,
+        // Publishes go through two workers, and a publish whose answer was lost on the
+        // way is sent again, as a careful client would: idempotently, so delivery stays
+        // exactly checked. Retries are reported.
+        idempotent: true,
     };
     writer::write(t.subscription.clone(), plan, live.clone(), Arc::new(AtomicU64::new(0))).await
 }

@@ -22,9 +22,19 @@ pub(crate) fn collect(writers: &[WriterResult], readers: &[ReaderResult]) -> Err
 
 /// The ERRORS line, and a line with the first message of each kind that had one.
 pub(crate) fn render(counts: &Counts, samples: &BTreeMap<String, String>, out: &mut String) {
+    render_as("ERRORS", counts, samples, out);
+}
+
+/// A `heading` line of counts by kind ("none" without any), and a sample of each kind.
+pub(crate) fn render_as(
+    heading: &str,
+    counts: &Counts,
+    samples: &BTreeMap<String, String>,
+    out: &mut String,
+) {
     let _ = writeln!(
         out,
-        "ERRORS          {}",
+        "{heading:<16}{}",
         if counts.total() == 0 { "none".to_owned() } else { counts_line(counts) }
     );
     for (kind, sample) in samples {

@@ -75,6 +75,11 @@ pub struct PubSubReport {
     pub errors: Counts,
     /// The first message of each kind of error.
     pub error_samples: BTreeMap<String, String>,
+    /// Publishes sent a second time, by why the first attempt failed (the second was
+    /// acknowledged). Not problems: what they sent is still checked like every publish.
+    pub retried: Counts,
+    /// The first message of each kind of retry.
+    pub retry_samples: BTreeMap<String, String>,
 }
 
 impl PubSubReport {
@@ -107,6 +112,8 @@ impl PubSubReport {
             core_writes,
             errors: errors.counts,
             error_samples: errors.samples,
+            retried: o.publisher.retried.counts.clone(),
+            retry_samples: o.publisher.retried.samples.clone(),
         }
     }
 
@@ -129,6 +136,9 @@ pub fn render(r: &PubSubReport) -> String {
     r.delivery.render(r.drain_seconds, &mut out);
     core_writes::render(r.core_writes.as_ref(), &mut out);
     errors::render(&r.errors, &r.error_samples, &mut out);
+    if r.retried.total() > 0 {
+        errors::render_as("RETRIED", &r.retried, &r.retry_samples, &mut out);
+    }
     out
 }
 

@@ -111,3 +111,15 @@ fn errors_are_named_by_who_had_them() {
     assert_eq!((r.errors.get("publish: HTTP 503"), r.errors.get("read: timeout")), (1, 1));
     assert!(r.problems().contains(&"2 errors".to_owned()));
 }
+
+#[test]
+fn a_publish_sent_again_is_reported_but_is_not_a_problem_when_delivery_holds() {
+    let mut o = observed(vec![reader(&[0, 1, 2, 3])]);
+    o.publisher.retried.add("HTTP 503", Some("Your worker restarted mid-request."));
+    let r = PubSubReport::build("http://c", "http://s", &settings(1), o);
+    assert_eq!(r.retried.get("HTTP 503"), 1);
+    assert_eq!(r.problems(), Vec::<String>::new());
+    let text = render(&r);
+    assert!(text.contains("RETRIED         HTTP 503 1"), "{text}");
+    assert!(text.contains("restarted mid-request"), "{text}");
+}
