@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { chromium, type Browser, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, test } from "vitest"
 import { signToken } from "./helpers"
-import { freshState, startWorker, type LocalWorker } from "./worker"
+import { freshState, startWorker, startWorkers, type LocalWorker } from "./worker"
 
 const AUD = "test-admin-application"
 const SCREENSHOTS = "target/admin-screenshots"
@@ -60,7 +60,7 @@ beforeAll(async () => {
   const shared = { WRANGLER_REGISTRY_PATH: mkdtempSync(join(tmpdir(), "wrangler-registry-")) }
   core = await startWorker(freshState(), {}, "tests/admin/core.toml", shared)
   const config = "tests/admin/admin.toml"
-  ;[open, gated, closed, subscriptions] = await Promise.all([
+  ;[open, gated, closed, subscriptions] = await startWorkers([
     // Live-log responses end every 1.5 s, so the browser reconnects during the tests.
     startWorker(freshState(), { ADMIN_AUTH: "dev-open", LIVE_SESSION_MS: "1500" }, config, shared),
     startWorker(freshState(), { ACCESS_TEAM_DOMAIN: team, ACCESS_AUD: `another-app,${AUD}` }, config, shared),

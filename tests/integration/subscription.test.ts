@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, test } from "vitest"
 import { signToken as sign } from "./helpers"
-import { freshState, startWorker, type LocalWorker } from "./worker"
+import { freshState, startWorker, startWorkers, type LocalWorker } from "./worker"
 
 const SECRETS: Record<string, string> = { _default: "default-secret", acme: "acme-secret" }
 
@@ -60,7 +60,7 @@ beforeAll(async () => {
   const shared = { WRANGLER_REGISTRY_PATH: registry }
   core = await startWorker(freshState(), {}, "tests/subscription/core.toml", shared)
   const proxied = await startProxy(core.url)
-  ;[sub, byUrl] = await Promise.all([
+  ;[sub, byUrl] = await startWorkers([
     startWorker(freshState(), {}, "tests/subscription/subscription.toml", shared),
     startWorker(freshState(), { CORE_URL: proxied }, "tests/subscription/subscription-url.toml", shared),
   ])

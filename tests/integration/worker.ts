@@ -134,3 +134,18 @@ export function r2Object(state: string, args: string[]): void {
     stdio: "ignore",
   })
 }
+
+/**
+ * Starts several workers at once. If one does not start, the others are stopped before
+ * the error is thrown, so a failed setup leaves no worker running.
+ */
+export async function startWorkers(starts: Array<Promise<LocalWorker>>): Promise<LocalWorker[]> {
+  const settled = await Promise.allSettled(starts)
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected")
+  const started = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []))
+  if (failed) {
+    await Promise.all(started.map((w) => w.stop()))
+    throw failed.reason
+  }
+  return started
+}
