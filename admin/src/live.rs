@@ -3,9 +3,9 @@
 //! as `Last-Event-ID` when it reconnects, so the log resumes right after the last message
 //! it showed: nothing is missed and nothing comes twice.
 
-use durable_streams_cloudflare::protocol::query::ReadQuery;
+use durable_streams_cloudflare::protocol::query::{self, ReadQuery};
 use durable_streams_cloudflare::protocol::sse::{self, Encoding};
-use durable_streams_cloudflare::protocol::{ErrorCode, ProtocolError, StartAt};
+use durable_streams_cloudflare::protocol::{Offset, ProtocolError, StartAt};
 
 /// How long one live response lasts before the server ends it and the browser reconnects
 /// (with `Last-Event-ID`): a worker request should not run for ever.
@@ -18,26 +18,16 @@ pub const RETRY: &[u8] = b"retry: 500\n\n";
 /// Where a live response starts: after `Last-Event-ID` when the browser reconnects,
 /// else the `offset` of the query (`now` when absent, `-1` for the whole stream).
 pub fn start(query: &str, last_event_id: Option<&str>) -> Result<StartAt, ProtocolError> {
-    if let Some(id) = last_event_id.map(str::trim).filter(|id| !id.is_empty()) {
-        return match StartAt::parse(id)? {
-            at @ StartAt::At(_) => Ok(at),
-            _ => Err(ProtocolError::new(
-                ErrorCode::InvalidOffset,
-                "Last-Event-ID must be an offset this server sent",
-            )),
-        };
+    if let Some(offset) = query::last_event_id(last_event_id)? {
+        return Ok(StartAt::At(offset));
     }
     Ok(ReadQuery::parse(query)?.offset.unwrap_or(StartAt::Now))
 }
 
 /// Appends one event: the messages read, `payload`, as core's SSE `data` event (text
 /// split into lines, other types base64), with `next_offset` as its id.
-pub fn push_messages(out: &mut Vec<u8>, next_offset: &str, payload: &[u8], content_type: &str) {
-    // Offsets are digits and `_`, so the id cannot break the framing.
-    out.extend_from_slice(b"id: ");
-    out.extend_from_slice(next_offset.as_bytes());
-    out.push(b'\n');
-    sse::push_data(out, payload, Encoding::for_content_type(content_type));
+pub fn push_messages(out: &mut Vec<u8>, next_offset: &Offset, payload: &[u8], content_type: &str) {
+    sse::push_data(out, payload, Encoding::for_content_type(content_type), next_offset);
 }
 
 /// Appends a `position` event with `offset` as its id (and data): the browser remembers
@@ -88,13 +78,14 @@ mod tests {
     #[test]
     fn events_carry_their_offset_and_cannot_be_injected() {
         let mut out = Vec::new();
-        push_messages(&mut out, OFFSET, b"[{\"a\":1}]\n\nevent: end", "application/json");
+        let next: Offset = OFFSET.parse().unwrap();
+        push_messages(&mut out, &next, b"[{\"a\":1}]\n\nevent: end", "application/json");
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with(&format!("id: {OFFSET}\nevent: data\n")), "{text}");
+        assert!(text.starts_with(&format!("event: data\nid:{OFFSET}\n")), "{text}");
         // Every payload line is a data line: the blank line inside it cannot end the event.
         assert!(text.contains("data:\ndata:event: end\n\n"), "{text}");
         let mut binary = Vec::new();
-        push_messages(&mut binary, OFFSET, &[0, 159, 255], "application/octet-stream");
+        push_messages(&mut binary, &next, &[0, 159, 255], "application/octet-stream");
         assert!(String::from_utf8(binary).unwrap().contains("data:AJ//\n"));
         let mut position = Vec::new();
         push_position(&mut position, OFFSET);

@@ -16,22 +16,24 @@ fuzz_target!(|data: &[u8]| {
     // Text: one data event whose joined lines are the payload with its line breaks
     // normalised to LF; nothing else can be injected.
     let mut text = Vec::new();
-    push_data(&mut text, payload, Encoding::Text);
+    push_data(&mut text, payload, Encoding::Text, &control.next_offset);
     assert!(!text.contains(&b'\r'));
     assert!(text.ends_with(b"\n\n"));
     assert_eq!(text.windows(2).filter(|w| w == b"\n\n").count(), 1);
-    for line in text[..text.len() - 2].split(|&b| b == b'\n').skip(1) {
+    // After the event line, the id, then only data lines.
+    let id = control.next_offset.to_string().into_bytes();
+    for line in text[..text.len() - 2].split(|&b| b == b'\n').skip(2) {
         assert!(line.starts_with(b"data:"), "{line:?}");
     }
     assert_eq!(
         parse_event_stream(&text),
-        vec![SseEvent { event: b"data".to_vec(), data: normalize_newlines(payload) }],
+        vec![SseEvent { event: b"data".to_vec(), data: normalize_newlines(payload), last_event_id: id.clone() }],
         "payload {payload:?}"
     );
 
     // Base64: one line that decodes on its own to the payload.
     let mut binary = Vec::new();
-    push_data(&mut binary, payload, Encoding::Base64);
+    push_data(&mut binary, payload, Encoding::Base64, &control.next_offset);
     let events = parse_event_stream(&binary);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].data.len() % 4, 0);
@@ -46,6 +48,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].event, b"data");
     assert_eq!(events[1].event, b"control");
+    // Both carry the offset after them: a reconnect resumes there.
+    assert!(events.iter().all(|e| e.last_event_id == id));
     check_control(&events[1].data, &control);
 });
 

@@ -50,6 +50,9 @@ pub struct SseEvent {
     pub event: Vec<u8>,
     /// The joined `data:` lines.
     pub data: Vec<u8>,
+    /// The last event ID when it was dispatched (what `EventSource` sends back as
+    /// `Last-Event-ID`): the latest `id:` field so far, in this event or an earlier one.
+    pub last_event_id: Vec<u8>,
 }
 
 /// Parses an event stream the way the HTML standard's "interpret an event stream"
@@ -61,6 +64,7 @@ pub fn parse_event_stream(stream: &[u8]) -> Vec<SseEvent> {
     let mut event = Vec::new();
     let mut data: Vec<u8> = Vec::new();
     let mut has_data = false;
+    let mut last_event_id = Vec::new();
     let mut i = 0;
     while i < stream.len() {
         let start = i;
@@ -78,7 +82,11 @@ pub fn parse_event_stream(stream: &[u8]) -> Vec<SseEvent> {
                 if data.last() == Some(&b'\n') {
                     data.pop();
                 }
-                events.push(SseEvent { event: std::mem::take(&mut event), data: std::mem::take(&mut data) });
+                events.push(SseEvent {
+                    event: std::mem::take(&mut event),
+                    data: std::mem::take(&mut data),
+                    last_event_id: last_event_id.clone(),
+                });
             }
             event.clear();
             data.clear();
@@ -97,6 +105,8 @@ pub fn parse_event_stream(stream: &[u8]) -> Vec<SseEvent> {
         }
         match field {
             b"event" => event = value.to_vec(),
+            // An id with a NUL in it is ignored.
+            b"id" if !value.contains(&0) => last_event_id = value.to_vec(),
             b"data" => {
                 data.extend_from_slice(value);
                 data.push(b'\n');
@@ -133,12 +143,12 @@ mod tests {
 
     #[test]
     fn event_stream_model_follows_the_standard() {
-        let s = b"event: data\ndata:a\ndata: b\r\n\r: comment\nevent:x\n\ndata\n\ndata:tail";
+        let s = b"event: data\nid: 7\ndata:a\ndata: b\r\n\r: comment\nevent:x\n\ndata\n\nid:8\0\ndata:tail";
         assert_eq!(
             parse_event_stream(s),
             vec![
-                SseEvent { event: b"data".to_vec(), data: b"a\nb".to_vec() },
-                SseEvent { event: Vec::new(), data: Vec::new() },
+                SseEvent { event: b"data".to_vec(), data: b"a\nb".to_vec(), last_event_id: b"7".to_vec() },
+                SseEvent { event: Vec::new(), data: Vec::new(), last_event_id: b"7".to_vec() },
             ]
         );
     }

@@ -24,7 +24,7 @@ use crate::edge::{AllowedOrigins, Route};
 use crate::http::{Method, Reply, Request};
 use crate::internal::STATS_PATH;
 use crate::protocol::path::StreamName;
-use crate::protocol::query::ReadQuery;
+use crate::protocol::query::{with_offset, ReadQuery, LAST_EVENT_ID};
 use crate::protocol::ProtocolError;
 use crate::server_timing::ServerTiming;
 use crate::stream_do::Config;
@@ -196,10 +196,23 @@ async fn cached_read(
     target: &Request,
     req: worker::Request,
 ) -> Result<Handled, Failure> {
-    let query = match ReadQuery::parse(target.query()) {
+    let mut query = match ReadQuery::parse(target.query()) {
         Ok(q) => q,
         // Malformed reads are answered here; they never reach the stream object.
         Err(e) => return refused(&e),
+    };
+    // A browser's EventSource reconnects to the URL it started with: its Last-Event-ID
+    // says where it really is, and the read goes on from there (object and cache alike).
+    let resumed_target;
+    let target = match query.resume(header(&req, LAST_EVENT_ID).as_deref()) {
+        Err(e) => return refused(&e),
+        Ok(None) => target,
+        Ok(Some(offset)) => {
+            let url =
+                format!("{}{}?{}", target.origin(), target.path(), with_offset(target.query(), &offset));
+            resumed_target = Request { url, ..target.clone() };
+            &resumed_target
+        }
     };
     let facts = read::facts(name, &query, access == Access::Anonymous);
     let lookup = policy::lookup(&facts, header(&req, "Cache-Control").as_deref());

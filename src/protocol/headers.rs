@@ -67,6 +67,8 @@ pub const ACCEPTED: &[&str] = &[
     "Authorization",
     "If-None-Match",
     "Cache-Control",
+    // Sent by a browser's EventSource when it reconnects (not CORS-safelisted).
+    "Last-Event-ID",
     STREAM_SEQ,
     STREAM_TTL,
     STREAM_EXPIRES_AT,

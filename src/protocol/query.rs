@@ -4,8 +4,36 @@
 //! repeated `offset` parameters, which the protocol requires us to reject. Unknown
 //! parameters are ignored.
 
-use super::{percent, ProtocolError, StartAt};
+use super::{percent, Offset, ProtocolError, StartAt};
 use crate::protocol::ErrorCode;
+
+/// The header a browser's `EventSource` sends when it reconnects: the `id:` of the last
+/// event it received, which for our SSE is the offset after that event.
+pub const LAST_EVENT_ID: &str = "last-event-id";
+
+/// The offset in a `Last-Event-ID` value; blank is none. Anything else than an offset
+/// (we never send `-1` or `now` as an id) is a 400.
+pub fn last_event_id(value: Option<&str>) -> Result<Option<Offset>, ProtocolError> {
+    let Some(id) = value.map(str::trim).filter(|id| !id.is_empty()) else { return Ok(None) };
+    match StartAt::parse(id) {
+        Ok(StartAt::At(offset)) => Ok(Some(offset)),
+        _ => Err(ProtocolError::new(
+            ErrorCode::InvalidOffset,
+            "Last-Event-ID must be an offset this server sent",
+        )),
+    }
+}
+
+/// `raw` (a query without `?`) with its `offset` parameters replaced by `offset`.
+pub fn with_offset(raw: &str, offset: &Offset) -> String {
+    let kept = raw.split('&').filter(|p| !p.is_empty()).filter(|pair| {
+        let key = pair.split_once('=').map_or(*pair, |(k, _)| k);
+        percent::decode(key).as_deref() != Some("offset")
+    });
+    let mut query: Vec<String> = kept.map(str::to_owned).collect();
+    query.push(format!("offset={offset}"));
+    query.join("&")
+}
 
 /// How a GET wants to be answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,6 +131,23 @@ impl ReadQuery {
     }
 }
 
+impl ReadQuery {
+    /// An SSE read resumed after `last_event_id` (the `Last-Event-ID` header): that
+    /// offset wins over the query's own, so a browser that reconnects to the URL it
+    /// started with goes on right after the last event it received. Other reads are left
+    /// as they are. Returns the offset it resumes at, if it does.
+    pub fn resume(&mut self, last_event_id: Option<&str>) -> Result<Option<Offset>, ProtocolError> {
+        if self.live != Live::Sse {
+            return Ok(None);
+        }
+        let resumed = self::last_event_id(last_event_id)?;
+        if let Some(offset) = resumed {
+            self.offset = Some(StartAt::At(offset));
+        }
+        Ok(resumed)
+    }
+}
+
 fn parse_offset(value: &str) -> Result<StartAt, ProtocolError> {
     if value.is_empty() {
         return Err(ProtocolError::new(ErrorCode::InvalidOffset, "offset must not be empty"));
@@ -158,6 +203,33 @@ mod tests {
     fn unknown_parameters_are_ignored_even_when_their_names_do_not_decode() {
         let q = ReadQuery::parse("a%zz=1&%ff=2&offset=-1").unwrap();
         assert_eq!(q.offset, Some(StartAt::Beginning));
+    }
+
+    #[test]
+    fn last_event_id_resumes_an_sse_read_and_only_that() {
+        let id = "0000000000000000_0000000000000042";
+        let mut sse = ReadQuery::parse("offset=now&live=sse&cursor=3").unwrap();
+        assert_eq!(sse.resume(Some(id)).unwrap(), Some(Offset::new(42)));
+        assert_eq!((sse.offset, sse.cursor), (Some(StartAt::At(Offset::new(42))), Some(3)));
+        let mut long_poll = ReadQuery::parse("offset=-1&live=long-poll").unwrap();
+        assert_eq!(long_poll.resume(Some(id)).unwrap(), None);
+        assert_eq!(long_poll.offset, Some(StartAt::Beginning));
+        let mut blank = ReadQuery::parse("offset=-1&live=sse").unwrap();
+        assert_eq!((blank.resume(Some("  ")).unwrap(), blank.resume(None).unwrap()), (None, None));
+        assert_eq!(blank.offset, Some(StartAt::Beginning));
+        for bad in ["now", "-1", "garbage", "1_x"] {
+            let e = ReadQuery::parse("live=sse").unwrap().resume(Some(bad)).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidOffset, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_resumed_offset_replaces_every_offset_parameter() {
+        let o = Offset::new(7);
+        let q = with_offset("offset=now&live=sse&%6Fffset=-1&rk=abc", &o);
+        assert_eq!(q, format!("live=sse&rk=abc&offset={o}"));
+        assert_eq!(ReadQuery::parse(&q).unwrap().offset, Some(StartAt::At(o)));
+        assert_eq!(with_offset("", &o), format!("offset={o}"));
     }
 
     #[test]

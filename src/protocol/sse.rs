@@ -2,7 +2,9 @@
 //!
 //! Each batch of data is written as one `data` event immediately followed by its
 //! `control` event, in a single chunk, so a reader never sees data without the offset
-//! that follows it. Text payloads are split into one `data:` line per line, on CRLF, CR
+//! that follows it. Both carry that offset as their `id:`: a browser's `EventSource`
+//! sends the last one back as `Last-Event-ID` when it reconnects, and the read resumes
+//! exactly there (see [`super::query::ReadQuery::resumed`]). Text payloads are split into one `data:` line per line, on CRLF, CR
 //! and LF alike, so a payload can never inject an event. A line that starts with a space
 //! gets one more after `data:`, which clients strip. Binary payloads are base64.
 
@@ -46,9 +48,18 @@ pub struct Control {
     pub closed: bool,
 }
 
-/// Appends a `data` event carrying `payload`.
-pub fn push_data(out: &mut Vec<u8>, payload: &[u8], encoding: Encoding) {
+/// Appends an `id:` line. Offsets are digits and `_`, so an id cannot break the framing.
+fn push_id(out: &mut Vec<u8>, offset: &Offset) {
+    out.extend_from_slice(b"id:");
+    out.extend_from_slice(offset.to_string().as_bytes());
+    out.push(b'\n');
+}
+
+/// Appends a `data` event carrying `payload`, with `next_offset` (the offset after it)
+/// as its id.
+pub fn push_data(out: &mut Vec<u8>, payload: &[u8], encoding: Encoding, next_offset: &Offset) {
     out.extend_from_slice(b"event: data\n");
+    push_id(out, next_offset);
     match encoding {
         Encoding::Base64 => {
             out.extend_from_slice(b"data:");
@@ -71,7 +82,10 @@ pub fn push_data(out: &mut Vec<u8>, payload: &[u8], encoding: Encoding) {
     out.push(b'\n');
 }
 
-/// Appends a `control` event. The JSON is flat and on one line.
+/// Appends a `control` event, with its next offset as its id (so a reader that
+/// reconnects before any data resumes where this response was, not at a later `now`).
+/// The JSON is flat and on one line, right after the event line (readers, the
+/// conformance suite among them, look for it there); the id comes last.
 pub fn push_control(out: &mut Vec<u8>, control: &Control) {
     out.extend_from_slice(b"event: control\ndata:{\"streamNextOffset\":\"");
     out.extend_from_slice(control.next_offset.to_string().as_bytes());
@@ -85,7 +99,9 @@ pub fn push_control(out: &mut Vec<u8>, control: &Control) {
     if control.closed {
         out.extend_from_slice(b",\"streamClosed\":true");
     }
-    out.extend_from_slice(b"}\n\n");
+    out.extend_from_slice(b"}\n");
+    push_id(out, &control.next_offset);
+    out.push(b'\n');
 }
 
 /// A comment line that keeps idle connections open and lets the server notice a reader
@@ -115,9 +131,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const NEXT: Offset = Offset::new(9);
+    const ID: &str = "id:0000000000000000_0000000000000009\n";
+
     fn text(payload: &str) -> String {
         let mut out = Vec::new();
-        push_data(&mut out, payload.as_bytes(), Encoding::Text);
+        push_data(&mut out, payload.as_bytes(), Encoding::Text, &NEXT);
         String::from_utf8(out).unwrap()
     }
 
@@ -134,13 +153,13 @@ mod tests {
 
     #[test]
     fn text_lines_split_on_every_terminator() {
-        assert_eq!(text("a\r\nb\rc\nd"), "event: data\ndata:a\ndata:b\ndata:c\ndata:d\n\n");
-        assert_eq!(text(""), "event: data\ndata:\n\n");
+        assert_eq!(text("a\r\nb\rc\nd"), format!("event: data\n{ID}data:a\ndata:b\ndata:c\ndata:d\n\n"));
+        assert_eq!(text(""), format!("event: data\n{ID}data:\n\n"));
     }
 
     #[test]
     fn leading_spaces_survive_the_client_stripping_one() {
-        assert_eq!(text(" a\n  b\nc "), "event: data\ndata:  a\ndata:   b\ndata:c \n\n");
+        assert_eq!(text(" a\n  b\nc "), format!("event: data\n{ID}data:  a\ndata:   b\ndata:c \n\n"));
         for payload in [" ", "  x", "a\n b", " \r\n "] {
             assert_eq!(client_payload(&text(payload)), payload.replace("\r\n", "\n"), "{payload:?}");
         }
@@ -149,8 +168,8 @@ mod tests {
     #[test]
     fn binary_payloads_are_one_padded_base64_line() {
         let mut out = Vec::new();
-        push_data(&mut out, b"Hello", Encoding::Base64);
-        assert_eq!(out, b"event: data\ndata:SGVsbG8=\n\n");
+        push_data(&mut out, b"Hello", Encoding::Base64, &NEXT);
+        assert_eq!(String::from_utf8(out).unwrap(), format!("event: data\n{ID}data:SGVsbG8=\n\n"));
     }
 
     #[test]
@@ -160,7 +179,7 @@ mod tests {
         push_control(&mut out, &c);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "event: control\ndata:{\"streamNextOffset\":\"0000000000000000_0000000000000005\",\"streamCursor\":\"7\",\"upToDate\":true}\n\n"
+            "event: control\ndata:{\"streamNextOffset\":\"0000000000000000_0000000000000005\",\"streamCursor\":\"7\",\"upToDate\":true}\nid:0000000000000000_0000000000000005\n\n"
         );
     }
 
@@ -190,7 +209,7 @@ mod tests {
         #[test]
         fn base64_payloads_decode_alone(payload in prop::collection::vec(any::<u8>(), 0..64)) {
             let mut out = Vec::new();
-            push_data(&mut out, &payload, Encoding::Base64);
+            push_data(&mut out, &payload, Encoding::Base64, &NEXT);
             let s = String::from_utf8(out).unwrap();
             let b64 = client_payload(&s);
             prop_assert_eq!(b64.len() % 4, 0);

@@ -113,18 +113,22 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             if state.offset >= m.tail && state.started && !m.closed {
                 return Ok(());
             }
-            let mut chunk = Vec::new();
+            let mut data = None;
             if state.offset < m.tail {
                 let cap = self.config.max_chunk_bytes.min(CHUNK_BYTES);
                 let read = self.read_page(&m, state.offset, cap).await?;
-                let encoding = if state.base64 { Encoding::Base64 } else { Encoding::Text };
-                sse::push_data(&mut chunk, &body_of(&m, read.bytes), encoding);
+                data = Some(body_of(&m, read.bytes));
                 state.offset = read.end;
             }
             let up_to_date = state.offset >= m.tail;
             let closed = m.closed && up_to_date;
             let next = cursor::next_cursor(self.host.now_ms(), state.cursor);
             let next_offset = self.store.offset(&m, state.offset)?;
+            let mut chunk = Vec::new();
+            if let Some(data) = data {
+                let encoding = if state.base64 { Encoding::Base64 } else { Encoding::Text };
+                sse::push_data(&mut chunk, &data, encoding, &next_offset);
+            }
             let control = Control { next_offset, cursor: Some(next), up_to_date, closed };
             sse::push_control(&mut chunk, &control);
             state.cursor = Some(next);

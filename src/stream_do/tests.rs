@@ -96,7 +96,8 @@ impl FakeSubscriber {
         self.sent
             .borrow()
             .iter()
-            .filter_map(|c| c.strip_prefix("event: data\ndata:").and_then(|d| d.split('\n').next()))
+            .filter_map(|c| c.strip_prefix("event: data\nid:"))
+            .filter_map(|c| c.split_once("\ndata:").and_then(|(_, d)| d.split('\n').next()))
             .map(str::to_owned)
             .collect()
     }
@@ -553,8 +554,17 @@ fn sse_pairs_each_data_event_with_its_control_event() {
     // The chunk cap (8 bytes) splits the two messages into two reads; each read is one
     // chunk holding a data event and then its control event.
     assert_eq!(chunks.len(), 2, "{chunks:?}");
-    assert!(chunks[0].starts_with("event: data\ndata:[{\"a\":1}]\n\nevent: control\n"));
-    assert!(chunks[1].starts_with("event: data\ndata:[{\"b\":2}]\n\nevent: control\n"));
+    // Both events of a chunk carry the offset after it as their id.
+    for (chunk, message) in chunks.iter().zip([r#"[{"a":1}]"#, r#"[{"b":2}]"#]) {
+        let (data, control) = chunk.split_once("\n\n").unwrap();
+        let id = data.lines().nth(1).and_then(|l| l.strip_prefix("id:")).expect("a data id");
+        assert_eq!(data, format!("event: data\nid:{id}\ndata:{message}"));
+        assert!(
+            control.starts_with(&format!("event: control\ndata:{{\"streamNextOffset\":\"{id}\"")),
+            "{control}"
+        );
+        assert!(control.contains(&format!("}}\nid:{id}")), "{control}");
+    }
     assert!(!chunks[0].contains("upToDate") && chunks[0].contains("streamCursor"));
     assert!(chunks[1].contains("\"streamClosed\":true") && !chunks[1].contains("streamCursor"));
     assert_eq!(sub.closed.get(), Some(1000));
@@ -621,7 +631,8 @@ fn binary_streams_are_sent_base64_and_say_so() {
     let reply = World::get(&w, "bin", "offset=-1&live=sse");
     assert_eq!(reply.get(h::STREAM_SSE_DATA_ENCODING), Some("base64"));
     let sub = World::subscribe(&w, "bin", "offset=-1&live=sse");
-    assert!(sub.sent.borrow()[0].starts_with("event: data\ndata:SGVs"));
+    assert!(sub.sent.borrow()[0].starts_with("event: data\nid:"));
+    assert!(sub.sent.borrow()[0].contains("\ndata:SGVs"));
 }
 
 #[test]

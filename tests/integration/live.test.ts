@@ -81,7 +81,7 @@ describe("live readers", () => {
     const { received, ended } = await readSse(res, 5000, async () => {
       expect((await fetch(url(path), { method: "DELETE" })).status).toBe(204)
     })
-    expect(received).toContain("event: data\ndata:x\n\n")
+    expect(received).toMatch(/event: data\nid:\d+_\d+\ndata:x\n\n/)
     expect(ended).toBe(true)
   })
 
@@ -99,9 +99,10 @@ describe("live readers", () => {
     await writer
     expect(ended).toBe(true)
     const events = received.split("\n\n").filter((e) => e.length > 0)
-    expect(events[0]).toMatch(/^event: control\ndata:\{.*"upToDate":true/)
+    expect(events[0]).toMatch(/^event: control\ndata:\{.*"upToDate":true.*\}\nid:\d+_\d+$/)
     const rest = events.slice(1)
-    expect(rest.filter((e) => e.startsWith("event: data")).map((e) => e.split("\n").slice(1).map((l) => l.slice(5)).join("\n"))).toEqual([
+    const payload = (e: string) => e.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5)).join("\n")
+    expect(rest.filter((e) => e.startsWith("event: data")).map(payload)).toEqual([
       "one",
       "two\nlines",
     ])
@@ -130,7 +131,7 @@ describe("deleting a stream under its live readers", () => {
     expect(Date.now() - deleted).toBeLessThan(LONG_POLL_TIMEOUT_MS)
     const ended = await Promise.all(following)
     expect(ended.map((e) => e.ended)).toEqual([true, true, true])
-    expect(ended[0].received).toContain('event: data\ndata:[{"a":1}]')
+    expect(ended[0].received).toMatch(/event: data\nid:\d+_\d+\ndata:\[\{"a":1\}\]/)
     for (const e of ended) expect(e.received).not.toContain("streamClosed")
     // A reader reconnecting from where it was finds the stream gone.
     await expectError(await fetch(url(`${path}?offset=${tail}&live=sse`)), 404, "STREAM_NOT_FOUND")
@@ -145,7 +146,7 @@ describe("deleting a stream under its live readers", () => {
     const { received, ended } = await readSse(res, 5000, async () => {
       expect((await fetch(url(path), { method: "DELETE" })).status).toBe(204)
     })
-    expect(received).toContain("event: data\ndata:AQID\n\n")
+    expect(received).toMatch(/event: data\nid:\d+_\d+\ndata:AQID\n\n/)
     expect(ended).toBe(true)
   })
 })

@@ -8,7 +8,7 @@ use durable_streams_cloudflare::adapters::timing::now_ms;
 use durable_streams_cloudflare::http::Reply;
 use durable_streams_cloudflare::protocol::path::StreamName;
 use durable_streams_cloudflare::protocol::sse::{CONTENT_TYPE, KEEPALIVE};
-use durable_streams_cloudflare::protocol::{ProtocolError, StartAt};
+use durable_streams_cloudflare::protocol::{Offset, ProtocolError, StartAt};
 
 use crate::live;
 
@@ -104,7 +104,7 @@ async fn next(f: &mut Follow) -> Option<Vec<u8>> {
         200 => {
             let next = header(&resp, "Stream-Next-Offset")?;
             let body = resp.bytes().await.ok()?;
-            live::push_messages(&mut out, &next, &body, &f.content_type);
+            live::push_messages(&mut out, &next.parse::<Offset>().ok()?, &body, &f.content_type);
             f.offset = next;
             let up_to_date = header(&resp, "Stream-Up-To-Date").as_deref() == Some("true");
             if closed && up_to_date {

@@ -74,9 +74,12 @@ impl Run {
                 [data, control] => (Some(*data), *control),
                 _ => self.fail(format!("{what}: chunk is not data then control: {chunk:?}")),
             };
+            let mut data_id = None;
             if let Some(data) = data {
                 let mut lines = data.split('\n');
                 ensure!(self, lines.next() == Some("event: data"), "{what}: bad data event {data:?}");
+                data_id = lines.next().and_then(|l| l.strip_prefix("id:"));
+                ensure!(self, data_id.is_some(), "{what}: data event without its id {data:?}");
                 let payload: Vec<&str> =
                     // As SSE clients read a field: one space after the colon is dropped.
                     lines
@@ -110,8 +113,13 @@ impl Run {
                 self.check_page_size(&s, reader.pos, end, &what);
                 reader.pos = end;
             }
-            let json = control.strip_prefix("event: control\ndata:");
-            let json = json.unwrap_or_else(|| self.fail(format!("{what}: bad control event {control:?}")));
+            let mut fields = control.splitn(3, '\n');
+            let (event, json, id) =
+                (fields.next(), fields.next(), fields.next().and_then(|l| l.strip_prefix("id:")));
+            let json = json
+                .and_then(|l| l.strip_prefix("data:"))
+                .filter(|_| event == Some("event: control"))
+                .unwrap_or_else(|| self.fail(format!("{what}: bad control event {control:?}")));
             let c: serde_json::Value =
                 serde_json::from_str(json).unwrap_or_else(|e| self.fail(format!("{what}: {e}")));
             let at_tail = reader.pos == s.len();
@@ -127,7 +135,15 @@ impl Run {
                 "{what}: streamClosed wrong in {json}"
             );
             ensure!(self, c.get("streamCursor").is_some() != closed, "{what}: streamCursor wrong in {json}");
-            self.saw(&name, reader.pos, c["streamNextOffset"].as_str(), &what);
+            // Both events carry the offset after them as their id, for Last-Event-ID.
+            let next = c["streamNextOffset"].as_str();
+            ensure!(self, id.is_some() && id == next, "{what}: control id {id:?}, next offset {next:?}");
+            ensure!(
+                self,
+                data_id.is_none() || data_id == next,
+                "{what}: data id {data_id:?}, next offset {next:?}"
+            );
+            self.saw(&name, reader.pos, next, &what);
             reader.told_closed = closed;
         }
         ensure!(
