@@ -129,9 +129,7 @@ impl ReadQuery {
             reader_key: reader_key.map(|k| parse_reader_key(&k)).transpose()?,
         })
     }
-}
 
-impl ReadQuery {
     /// An SSE read resumed after `last_event_id` (the `Last-Event-ID` header): that
     /// offset wins over the query's own, so a browser that reconnects to the URL it
     /// started with goes on right after the last event it received. Other reads are left
