@@ -8,10 +8,13 @@ use super::{Host, StreamService};
 use crate::metrics::StreamMetric;
 use crate::store::Sql;
 
-/// Long-polls waiting now.
+/// Long-polls waiting now, and the SSE readers as last counted.
 #[derive(Default)]
 pub(super) struct LiveReaders {
     long_polls: Cell<u64>,
+    /// Counted from the host's subscribers when first needed and after each change, not
+    /// on every long-poll: a stream may hold many SSE readers.
+    sse: Cell<Option<u64>>,
 }
 
 /// A long-poll counted while it waits; it is uncounted when dropped.
@@ -44,16 +47,22 @@ impl<S: Sql + 'static, H: Host + 'static> Drop for Waiting<'_, S, H> {
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
     /// Reports the readers of stream `stream` as they are now.
     pub(super) fn report_readers(&self, stream: &str) {
+        let sse = self.readers.sse.get().unwrap_or_else(|| {
+            let counted = self.host.subscribers().len() as u64;
+            self.readers.sse.set(Some(counted));
+            counted
+        });
         self.host.metric(StreamMetric::Readers {
             stream: stream.to_owned(),
             long_poll: self.readers.long_polls.get(),
-            sse: self.host.subscribers().len() as u64,
+            sse,
         });
     }
 
     /// Reports the readers after an SSE reader came or went (the host's subscribers
     /// have changed); a stream that does not exist has none to report.
     pub fn sse_readers_changed(&self) {
+        self.readers.sse.set(None);
         if let Ok(crate::store::State::Live(m)) = self.store.state() {
             self.report_readers(&m.stream_id);
         }

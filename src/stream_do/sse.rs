@@ -86,6 +86,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             if let Err(e) = self.pump_once(subscriber).await {
                 self.host.log_error(&format!("SSE subscriber failed, closing it: {e}"));
                 subscriber.close(1011, "read failed");
+                self.sse_readers_changed();
             }
             let mut running = self.pumps.running.borrow_mut();
             if running.get(&state.id) == Some(&true) {
@@ -107,6 +108,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 State::Live(m) if state.incarnation == 0 || state.incarnation == m.incarnation => m,
                 State::Live(_) | State::Gone(_) | State::Missing => {
                     subscriber.close(1000, "stream deleted");
+                    self.sse_readers_changed();
                     return Ok(());
                 }
             };
@@ -139,6 +141,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             }
             if closed {
                 subscriber.close(1000, "stream closed");
+                self.sse_readers_changed();
                 return Ok(());
             }
         }

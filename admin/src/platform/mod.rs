@@ -190,10 +190,15 @@ pub(crate) fn stream_stub(env: &Env, name: &StreamName) -> worker::Result<worker
     env.durable_object(STREAMS_BINDING).and_then(|ns| ns.get_by_name(&name.key()))
 }
 
+/// The error for a binding that could not be reached, logged.
+pub(crate) fn unavailable_error(what: String) -> ProtocolError {
+    worker::console_error!("{what}");
+    ProtocolError::unavailable(what)
+}
+
 /// The 503 for a binding that could not be reached, logged.
 pub(crate) fn unavailable(what: String) -> worker::Result<Response> {
-    worker::console_error!("{what}");
-    to_response(Reply::error(&ProtocolError::unavailable(what)))
+    to_response(Reply::error(&unavailable_error(what)))
 }
 
 /// The security headers on everything; API answers are never stored by a cache.

@@ -46,8 +46,7 @@ async fn from_analytics(
     a: &Analytics,
 ) -> Result<durable_streams_cloudflare::metrics::Overview, ProtocolError> {
     let bodies = try_join_all(Query::ALL.map(|q| query(a, q))).await?;
-    let [series, hot, active, readers] = [&bodies[0], &bodies[1], &bodies[2], &bodies[3]];
-    pure::read(now_ms(), [series, hot, active, readers])
+    pure::read(now_ms(), [&bodies[0], &bodies[1], &bodies[2], &bodies[3]])
 }
 
 async fn query(a: &Analytics, q: Query) -> Result<Vec<u8>, ProtocolError> {

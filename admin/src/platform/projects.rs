@@ -22,6 +22,7 @@ use durable_streams_cloudflare::protocol::headers as h;
 use durable_streams_cloudflare::protocol::path::StreamName;
 use durable_streams_cloudflare::protocol::{ErrorCode, ProtocolError};
 
+use super::unavailable_error as unavailable;
 use crate::projects::{self as pure, ProjectRoute, Registered, StreamRow};
 use crate::route::{after, query_value};
 
@@ -260,9 +261,4 @@ fn new_secret() -> Result<String, ProtocolError> {
     getrandom::getrandom(&mut random)
         .map_err(|e| ProtocolError::internal(format!("no random bytes: {e}")))?;
     Ok(pure::secret_from(&random))
-}
-
-fn unavailable(what: String) -> ProtocolError {
-    worker::console_error!("{what}");
-    ProtocolError::unavailable(what)
 }
