@@ -39,7 +39,8 @@ say "building all targets (sanitizer: $sanitizer)"
 cargo fuzz build -s "$sanitizer"
 
 host=$(rustc -vV | sed -n 's/^host: //p')
-bin="fuzz/target/$host/release"
+# cargo fuzz builds into CARGO_TARGET_DIR when one is set (a shared target dir).
+bin="${CARGO_TARGET_DIR:-fuzz/target}/$host/release"
 logs="fuzz/target/logs"
 mkdir -p "$logs"
 
