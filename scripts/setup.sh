@@ -4,7 +4,9 @@
 #   - worker-build, and the wasm-bindgen CLI at exactly the version in Cargo.lock,
 #   - the npm packages pinned in package-lock.json (wrangler, binaryen's wasm-opt,
 #     vitest, the conformance suite and playwright-core),
-#   - Debian's Chromium, for the admin pages' browser tests.
+#   - Debian's Chromium, for the admin pages' browser tests,
+#   - a virtualenv with the official Python client pinned in
+#     tests/clients/python/requirements.txt (and Debian's python3-venv when missing).
 # Each step is skipped when what it installs is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,12 +51,34 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+apt_install() {
+  local sudo_cmd=()
+  if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 # The admin pages are tested in a real browser: Debian's Chromium, driven by npm's
 # playwright-core (whose own browser download cannot be used).
 if [ ! -x /usr/bin/chromium ]; then
   say "installing Chromium for the browser tests"
-  sudo_cmd=()
-  if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  apt_install chromium
+fi
+
+# The Python client's tests run it from a virtualenv of their own. Debian ships venv's
+# ensurepip separately, in python3-venv.
+py_env=tests/clients/python/.venv
+py_requirements=tests/clients/python/requirements.txt
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  say "installing python3-venv for the Python client tests"
+  apt_install python3-venv
+fi
+if [ ! -x "$py_env/bin/pip" ]; then
+  say "creating the Python client tests' virtualenv"
+  python3 -m venv --clear "$py_env"
+fi
+if [ ! -f "$py_env/.installed" ] || [ "$py_requirements" -nt "$py_env/.installed" ]; then
+  say "installing the Python client"
+  "$py_env/bin/pip" install --quiet --disable-pip-version-check -r "$py_requirements"
+  touch "$py_env/.installed"
 fi
