@@ -14,8 +14,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("auth", &["protocol"]),
     ("store", &["protocol"]),
     ("metrics", &["store", "http", "protocol"]),
-    ("edge", &["http", "protocol"]),
-    ("stream_do", &["store", "http", "auth", "internal", "metrics", "protocol"]),
+    ("edge", &["http", "ds", "protocol"]),
+    ("ds", &["http", "auth", "protocol"]),
+    ("stream_do", &["store", "http", "auth", "internal", "metrics", "ds", "protocol"]),
     ("adapters", &["store", "http", "auth", "protocol"]),
 ];
 

@@ -25,6 +25,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod auth;
+pub mod ds;
 pub mod edge;
 pub mod http;
 pub mod internal;
@@ -43,4 +44,4 @@ mod platform;
 mod layers;
 
 #[cfg(all(target_arch = "wasm32", feature = "stream-worker"))]
-pub use platform::{handle_fetch, MetricsDO, StreamDO};
+pub use platform::{handle_fetch, MetricsDO, StreamDO, SubscriptionDO};

@@ -193,7 +193,8 @@ fn parse_scope(scope: &str) -> Option<Scope> {
     best
 }
 
-fn signature_matches(secret: &[u8], signed: &[u8], signature: &[u8]) -> bool {
+/// Whether `signature` is the HMAC-SHA256 of `signed` under `secret` (constant time).
+pub fn signature_matches(secret: &[u8], signed: &[u8], signature: &[u8]) -> bool {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else { return false };
     mac.update(signed);
     // `verify_slice` compares in constant time.

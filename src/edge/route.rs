@@ -14,6 +14,8 @@ pub enum Route {
     Health,
     /// A request for this stream.
     Stream(StreamName),
+    /// A request for the subscription APIs under a stream root's `__ds/` (§6).
+    Control(crate::ds::ControlRequest),
     /// `GET /debug/stats/<stream-id>`: the request counters of a default-project stream's
     /// object (served only when the deployment enables them).
     Stats(StreamName),
@@ -36,9 +38,12 @@ pub fn route(method: Method, path: &str) -> Result<Route, ProtocolError> {
             .map(|id| Route::Stats(StreamName::default_project(id)))
             .ok_or_else(|| ProtocolError::new(ErrorCode::InvalidStreamId, "bad stream id"));
     }
+    // `__ds` is routed before streams: its paths never name streams (§6).
+    if let Some(control) = crate::ds::parse(method, path) {
+        return control.map(Route::Control);
+    }
     let name = StreamName::parse(path).ok_or(ProtocolError::not_found())??;
     if name.is_reserved() {
-        // The subscription API (§6) is not offered; its paths never name streams.
         return Err(ProtocolError::not_found());
     }
     match method {
@@ -65,6 +70,7 @@ mod tests {
         assert_eq!(route(Method::Get, "/v1/stream/").unwrap_err().status(), 400);
         assert_eq!(route(Method::Get, "/v1/stream/%ff").unwrap_err().status(), 400);
         assert_eq!(route(Method::Other, "/v1/stream/a").unwrap_err().status(), 405);
-        assert_eq!(route(Method::Put, "/v1/stream/__ds/subscriptions/x").unwrap_err().status(), 404);
+        assert!(matches!(route(Method::Put, "/v1/stream/__ds/subscriptions/x").unwrap(), Route::Control(_)));
+        assert_eq!(route(Method::Put, "/v1/stream/__ds/nothing").unwrap_err().status(), 404);
     }
 }

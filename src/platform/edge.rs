@@ -160,6 +160,7 @@ pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worke
         Ok(Route::Preflight) => preflight(&req).map(Handled::local).during(Step::Respond),
         Ok(Route::Health) => health().map(Handled::local).during(Step::Respond),
         Ok(Route::Stats(name)) => stats(&env, &settings, &name).await,
+        Ok(Route::Control(control)) => subscriptions(&env, &settings, control, method, req).await,
         Ok(Route::Stream(name)) => {
             let decided = match project.unwrap_or(Ok(None)) {
                 Ok(p) => auth::authorize(settings.auth.as_ref(), p.as_deref(), method, &name, &req),
@@ -313,6 +314,54 @@ fn with_access(req: worker::Request, access: Access) -> worker::Result<worker::R
         init.with_body(Some(body.into()));
     }
     worker::Request::new_with_init(req.url()?.as_ref(), &init)
+}
+
+/// A request for the subscription APIs (§6), sent to the subscription's object (or the
+/// keys object for `jwks.json`). The signing keys are public; callbacks, acks and
+/// releases carry a wake's token, which the object checks; everything else needs the
+/// project's credentials, as writes do, and an anonymous caller gets nothing.
+async fn subscriptions(
+    env: &Env,
+    settings: &EdgeSettings,
+    control: crate::ds::ControlRequest,
+    method: Method,
+    req: worker::Request,
+) -> Result<Handled, Failure> {
+    let Ok(namespace) = env.durable_object(super::subscription_do::SUBSCRIPTIONS_BINDING) else {
+        // The deployment does not offer subscriptions.
+        return refused(&ProtocolError::not_found());
+    };
+    let open = match &control.target {
+        crate::ds::Target::Jwks => true,
+        crate::ds::Target::Subscription { action, .. } => action.uses_wake_token(),
+    };
+    if !open {
+        let name = StreamName {
+            project: control.project.clone(),
+            id: crate::protocol::path::RESERVED_SEGMENT.into(),
+        };
+        let project = match auth::project(env, settings.auth.as_ref(), &name).await {
+            Ok(p) => p,
+            Err(e) => return refused(&e),
+        };
+        // Reading a subscription needs what writing a stream needs: it names the
+        // project's streams and how far they are processed.
+        let need = if method == Method::Get { Method::Post } else { method };
+        match auth::authorize(settings.auth.as_ref(), project.as_deref(), need, &name, &req) {
+            Err(e) => return refused(&e),
+            Ok(Access::Anonymous | Access::Public) => {
+                return refused(&ProtocolError::new(
+                    crate::protocol::ErrorCode::AuthRequired,
+                    "the subscription APIs need a token with write scope",
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
+    let started = now_precise();
+    let stub = namespace.get_by_name(&control.object_name()).during(Step::FindObject)?;
+    let response = stub.fetch_with_request(req).await.during(Step::AskObject)?;
+    Ok(Handled { response, cache: None, origin_ms: Some(now_precise() - started) })
 }
 
 /// The stream object's request counters, when the deployment enables them

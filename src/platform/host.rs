@@ -12,6 +12,7 @@ use worker::{
 };
 
 use super::cold::{AdminIndex, IndexedSegment, R2Cold, ADMIN_DB_BINDING, SEGMENTS_BINDING};
+use super::subscription_do::SUBSCRIPTIONS_BINDING;
 use super::STREAMS_BINDING;
 use crate::adapters::convert::{from_response, to_request};
 use crate::adapters::timing::now_ms;
@@ -128,6 +129,32 @@ impl Host for DoHost {
         })
     }
 
+    fn notify_subscription<'a>(
+        &'a self,
+        key: &'a str,
+        notice: &'a crate::ds::Notice,
+    ) -> LocalBoxFuture<'a, Result<bool, ProtocolError>> {
+        Box::pin(async move {
+            let told = async {
+                // Without the namespace there are no subscriptions to tell.
+                let Ok(namespace) = self.env.durable_object(SUBSCRIPTIONS_BINDING) else { return Ok(true) };
+                let stub = namespace.get_by_name(key)?;
+                let body =
+                    js_sys::Uint8Array::from(serde_json::to_vec(notice).unwrap_or_default().as_slice());
+                let mut init = RequestInit::new();
+                init.with_method(Method::Post).with_body(Some(body.into()));
+                let url = format!("https://ds.internal{}", crate::ds::NOTICE_PATH);
+                let mut res = stub.fetch_with_request(worker::Request::new_with_init(&url, &init)?).await?;
+                let answer: serde_json::Value = res.json().await?;
+                Ok::<_, worker::Error>(
+                    answer.get("linked").and_then(serde_json::Value::as_bool).unwrap_or(true),
+                )
+            };
+            told.await
+                .map_err(|e| ProtocolError::unavailable(format!("subscription {key} did not answer: {e}")))
+        })
+    }
+
     fn subscribers(&self) -> Vec<DoSubscriber> {
         // A socket that is closing (its reader left) is no longer a subscriber.
         const OPEN: u16 = 1;
@@ -162,18 +189,7 @@ impl Host for DoHost {
     }
 
     fn random_bytes(&self, out: &mut [u8]) -> Result<(), ProtocolError> {
-        use wasm_bindgen::JsCast;
-        let array = js_sys::Uint8Array::new_with_length(out.len() as u32);
-        let global = js_sys::global();
-        let crypto = js_sys::Reflect::get(&global, &"crypto".into())
-            .map_err(|_| ProtocolError::internal("no crypto in this runtime"))?;
-        let fill = js_sys::Reflect::get(&crypto, &"getRandomValues".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-            .ok_or_else(|| ProtocolError::internal("no crypto.getRandomValues in this runtime"))?;
-        fill.call1(&crypto, &array).map_err(|_| ProtocolError::internal("crypto.getRandomValues failed"))?;
-        array.copy_to(out);
-        Ok(())
+        fill_random(out)
     }
 
     fn metric(&self, event: StreamMetric) {
@@ -193,6 +209,22 @@ impl Host for DoHost {
     fn log_error(&self, message: &str) {
         worker::console_error!("{message}");
     }
+}
+
+/// Fills `out` from the runtime's `crypto.getRandomValues`.
+pub fn fill_random(out: &mut [u8]) -> Result<(), ProtocolError> {
+    use wasm_bindgen::JsCast;
+    let array = js_sys::Uint8Array::new_with_length(out.len() as u32);
+    let global = js_sys::global();
+    let crypto = js_sys::Reflect::get(&global, &"crypto".into())
+        .map_err(|_| ProtocolError::internal("no crypto in this runtime"))?;
+    let fill = js_sys::Reflect::get(&crypto, &"getRandomValues".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or_else(|| ProtocolError::internal("no crypto.getRandomValues in this runtime"))?;
+    fill.call1(&crypto, &array).map_err(|_| ProtocolError::internal("crypto.getRandomValues failed"))?;
+    array.copy_to(out);
+    Ok(())
 }
 
 /// An SSE reader's WebSocket from the edge, accepted with the Hibernation API. Its

@@ -112,6 +112,10 @@ error_codes! {
     InvalidInternalCall = "INVALID_INTERNAL_CALL", 400;
     /// An SSE read that reached a stream object without a WebSocket upgrade.
     UpgradeRequired = "UPGRADE_REQUIRED", 400;
+    /// A subscription's configuration is not valid (§6.2).
+    InvalidSubscription = "INVALID_SUBSCRIPTION", 400;
+    /// A webhook URL the server will not call (§12.8).
+    WebhookUrlRejected = "WEBHOOK_URL_REJECTED", 400;
 
     // 401: credentials are missing or not valid.
     /// No token where one is needed.
@@ -152,6 +156,8 @@ error_codes! {
     NotFound = "NOT_FOUND", 404;
     /// No session with this id.
     SessionNotFound = "SESSION_NOT_FOUND", 404;
+    /// No subscription with this id (§6.3).
+    SubscriptionNotFound = "SUBSCRIPTION_NOT_FOUND", 404;
     /// No project with this id in the registry.
     ProjectNotFound = "PROJECT_NOT_FOUND", 404;
     /// A method the route does not support.
@@ -180,6 +186,17 @@ error_codes! {
     LastSigningKey = "LAST_SIGNING_KEY", 409;
     /// A project record at its limit of keys or origins.
     LimitReached = "LIMIT_REACHED", 409;
+    /// A subscription with this id exists with another configuration (§6.2).
+    SubscriptionExists = "SUBSCRIPTION_ALREADY_EXISTS", 409;
+    /// A callback, ack or release for a wake that is no longer current (§7.3).
+    Fenced = "FENCED", 409;
+    /// Another worker holds the subscription's lease (§7.2).
+    AlreadyClaimed = "ALREADY_CLAIMED", 409;
+    /// A claim while no linked stream has anything unacknowledged (§7.2).
+    NoPendingWork = "NO_PENDING_WORK", 409;
+    /// An ack for a stream the subscription does not link, or an offset behind its
+    /// cursor or beyond the stream's tail (§7).
+    InvalidAck = "INVALID_ACK", 409;
     /// A stream deleted but retained for its forks (§4.2).
     StreamGone = "STREAM_GONE", 410;
     /// A body over the configured limit.
@@ -253,6 +270,13 @@ pub enum ProtocolError {
         /// The sequence number it received.
         received: u64,
     },
+    /// A pull-wake claim while another worker holds the lease (§7.2).
+    AlreadyClaimed {
+        /// The worker holding the lease.
+        holder: String,
+        /// The subscription's current generation.
+        generation: u64,
+    },
 }
 
 impl ProtocolError {
@@ -313,6 +337,7 @@ impl ProtocolError {
             Self::StreamClosed { .. } => ErrorCode::StreamClosed,
             Self::StaleProducerEpoch { .. } => ErrorCode::ProducerStaleEpoch,
             Self::ProducerSeqGap { .. } => ErrorCode::ProducerSeqGap,
+            Self::AlreadyClaimed { .. } => ErrorCode::AlreadyClaimed,
         }
     }
 
@@ -332,6 +357,7 @@ impl ProtocolError {
             Self::ProducerSeqGap { expected, received } => {
                 format!("producer sequence gap: expected {expected}, received {received}").into()
             }
+            Self::AlreadyClaimed { holder, .. } => format!("the subscription is claimed by {holder}").into(),
         }
     }
 
@@ -348,13 +374,18 @@ impl ProtocolError {
                 (headers::PRODUCER_EXPECTED_SEQ, expected.to_string()),
                 (headers::PRODUCER_RECEIVED_SEQ, received.to_string()),
             ],
+            Self::AlreadyClaimed { .. } => Vec::new(),
         }
     }
 
     /// The JSON error body.
     pub fn to_json(&self) -> String {
-        serde_json::json!({ "error": { "code": self.code().as_str(), "message": self.message() } })
-            .to_string()
+        let mut error = serde_json::json!({ "code": self.code().as_str(), "message": self.message() });
+        if let (Self::AlreadyClaimed { holder, generation }, Some(fields)) = (self, error.as_object_mut()) {
+            fields.insert("current_holder".into(), holder.as_str().into());
+            fields.insert("generation".into(), (*generation).into());
+        }
+        serde_json::json!({ "error": error }).to_string()
     }
 
     /// The error another worker or stream object answered with, from its status, headers

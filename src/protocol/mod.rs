@@ -11,6 +11,7 @@ pub mod content_type;
 pub mod error;
 pub mod expiry;
 pub mod fork;
+pub mod glob;
 pub mod headers;
 pub mod json;
 pub mod offset;

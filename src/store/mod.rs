@@ -20,6 +20,7 @@ pub mod rows;
 pub mod schema;
 pub mod segment;
 pub mod sql;
+pub mod watch;
 
 pub use append::{Append, AppendOutcome};
 pub use cold::{Offsets, Rotation, SegmentEntry, SegmentInfo, SegmentLimits};

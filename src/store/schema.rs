@@ -11,11 +11,13 @@
 //!   count, end of the cold range and fork `read_seq` base.
 //! - 3: access: the stream's public flag and reader key.
 //! - 4: the time of the last write, for the admin.
+//! - 5: subscriptions (§6): each stream's `watchers`; a registry's `registry_streams`
+//!   and `watches` (see `store::watch`).
 
 use super::sql::{Sql, SqlExt, StorageError};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Statements that bring an empty database to version 1.
 const V1: &[&str] = &[
@@ -92,8 +94,19 @@ const V3: &[&str] = &[
 /// Statements that bring version 3 to version 4.
 const V4: &[&str] = &["ALTER TABLE stream ADD COLUMN written_at INTEGER"];
 
+/// Statements that bring version 4 to version 5.
+const V5: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS watchers (subscription TEXT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS registry_streams (id TEXT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS watches (
+        subscription TEXT PRIMARY KEY,
+        pattern TEXT,
+        streams TEXT NOT NULL
+    )",
+];
+
 /// Migrations by target version: `MIGRATIONS[v - 1]` brings version `v - 1` to `v`.
-const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, V4, V5];
 
 /// Creates or upgrades the schema. Idempotent and cheap when already current.
 pub fn ensure(sql: &impl Sql) -> Result<(), StorageError> {

@@ -1,4 +1,5 @@
-//! Calls between stream objects: for forks (§4.2), and registry events.
+//! Calls between stream objects: for forks (§4.2), registry events, and the links of
+//! subscriptions (§6) to streams.
 //!
 //! A fork's object asks its source's object to validate and count the fork, to read
 //! inherited bytes, to hand over the record a sub-offset slices, and to drop the
@@ -55,6 +56,31 @@ pub enum Call {
         registry: String,
         /// The event, as JSON text.
         event: String,
+    },
+    /// Link a subscription to this stream (from the registry, when the subscription is
+    /// created or gains explicit streams); answered with the stream's tail.
+    Link {
+        /// The subscription id.
+        subscription: String,
+    },
+    /// Record a subscription's interest and link the project's streams it wants (sent to
+    /// the registry's object); answered with the linked streams and their tails.
+    Watch {
+        /// The registry stream's key.
+        registry: String,
+        /// The subscription id.
+        subscription: String,
+        /// Its pattern, if any.
+        pattern: Option<String>,
+        /// Its explicit streams.
+        streams: Vec<String>,
+    },
+    /// Forget a subscription (sent to the registry's object).
+    Unwatch {
+        /// The registry stream's key.
+        registry: String,
+        /// The subscription id.
+        subscription: String,
     },
     /// The rest of the record containing `at`, up to `until`.
     Record {
@@ -117,6 +143,12 @@ pub enum CallReply {
     Read(Chunk),
     /// For `Record`.
     Record(Option<Vec<u8>>),
+    /// For `Registry`: the subscriptions that want the stream just created.
+    Watchers(Vec<String>),
+    /// For `Link`: the stream's tail, if it is live.
+    Tail(Option<String>),
+    /// For `Watch`: the linked streams (ids within the project) and their tails.
+    Linked(Vec<(String, String)>),
 }
 
 impl Call {
@@ -128,6 +160,9 @@ impl Call {
             Self::Read { .. } => "read",
             Self::Record { .. } => "record",
             Self::Registry { .. } => "registry",
+            Self::Link { .. } => "link",
+            Self::Watch { .. } => "watch",
+            Self::Unwatch { .. } => "unwatch",
         };
         (format!("{PREFIX}{op}"), serde_json::to_vec(self).unwrap_or_default())
     }
@@ -152,7 +187,17 @@ impl Call {
             Self::Acquire { .. } => serde_json::from_slice(body)
                 .map(CallReply::Granted)
                 .map_err(|e| ProtocolError::unavailable(format!("malformed grant: {e}"))),
-            Self::Release { .. } | Self::Registry { .. } => Ok(CallReply::Released),
+            Self::Release { .. } | Self::Unwatch { .. } => Ok(CallReply::Released),
+            Self::Registry { .. } if reply.status == 204 => Ok(CallReply::Watchers(Vec::new())),
+            Self::Registry { .. } => serde_json::from_slice(body)
+                .map(CallReply::Watchers)
+                .map_err(|e| ProtocolError::unavailable(format!("malformed registry reply: {e}"))),
+            Self::Link { .. } => {
+                Ok(CallReply::Tail((reply.status == 200).then(|| String::from_utf8_lossy(body).into_owned())))
+            }
+            Self::Watch { .. } => serde_json::from_slice(body)
+                .map(CallReply::Linked)
+                .map_err(|e| ProtocolError::unavailable(format!("malformed watch reply: {e}"))),
             Self::Read { .. } => {
                 let end = reply
                     .get(END_HEADER)
@@ -170,7 +215,11 @@ impl CallReply {
     pub fn encode(self) -> Reply {
         match self {
             Self::Granted(g) => Reply::new(200).bytes(serde_json::to_vec(&g).unwrap_or_default()),
-            Self::Released | Self::Record(None) => Reply::new(204),
+            Self::Released | Self::Record(None) | Self::Tail(None) => Reply::new(204),
+            Self::Watchers(list) if list.is_empty() => Reply::new(204),
+            Self::Watchers(list) => Reply::new(200).bytes(serde_json::to_vec(&list).unwrap_or_default()),
+            Self::Tail(Some(tail)) => Reply::new(200).bytes(tail.into_bytes()),
+            Self::Linked(found) => Reply::new(200).bytes(serde_json::to_vec(&found).unwrap_or_default()),
             Self::Read(chunk) => Reply::new(200).header(END_HEADER, chunk.end.to_string()).bytes(chunk.bytes),
             Self::Record(Some(bytes)) => Reply::new(200).bytes(bytes),
         }
@@ -212,7 +261,15 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 CallReply::Read(self.read_range(&m, span).await?)
             }
             Call::Registry { registry, event } => {
-                self.record_registry_event(&registry, &event).await?;
+                CallReply::Watchers(self.record_registry_event(&registry, &event).await?)
+            }
+            Call::Link { subscription } => CallReply::Tail(self.link_watcher(subscription).await?),
+            Call::Watch { registry, subscription, pattern, streams } => {
+                let watch = crate::store::watch::Watch { subscription, pattern, streams };
+                CallReply::Linked(self.watch(&registry, watch).await?)
+            }
+            Call::Unwatch { subscription, .. } => {
+                self.store.remove_watch(&subscription)?;
                 CallReply::Released
             }
             Call::Record { incarnation, at, until } => {
@@ -263,6 +320,25 @@ mod tests {
             CallReply::Record(Some(b"x".to_vec()))
         );
         assert_eq!(round_trip(Call::Release { incarnation: 3 }, CallReply::Released), CallReply::Released);
+        let registry = Call::Registry { registry: "p/__registry__".into(), event: "{}".into() };
+        let watchers = CallReply::Watchers(vec!["s".into()]);
+        assert_eq!(round_trip(registry.clone(), watchers.clone()), watchers);
+        let none = CallReply::Watchers(Vec::new());
+        assert_eq!(round_trip(registry, none.clone()), none);
+        let link = Call::Link { subscription: "s".into() };
+        for tail in [Some("0000000000000000_0000000000000003".to_owned()), None] {
+            assert_eq!(round_trip(link.clone(), CallReply::Tail(tail.clone())), CallReply::Tail(tail));
+        }
+        let watch = Call::Watch {
+            registry: "p/__registry__".into(),
+            subscription: "s".into(),
+            pattern: Some("a/*".into()),
+            streams: vec!["b".into()],
+        };
+        let linked = CallReply::Linked(vec![("a/x".into(), "0000000000000000_0000000000000001".into())]);
+        assert_eq!(round_trip(watch, linked.clone()), linked);
+        let unwatch = Call::Unwatch { registry: "p/__registry__".into(), subscription: "s".into() };
+        assert_eq!(round_trip(unwatch, CallReply::Released), CallReply::Released);
     }
 
     #[test]

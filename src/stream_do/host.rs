@@ -29,6 +29,14 @@ pub trait Host {
         call: Call,
     ) -> LocalBoxFuture<'a, Result<CallReply, ProtocolError>>;
 
+    /// Tells subscription `key` (`<project>/<id>`) this stream's tail; answers whether
+    /// the subscription still links the stream.
+    fn notify_subscription<'a>(
+        &'a self,
+        key: &'a str,
+        notice: &'a crate::ds::Notice,
+    ) -> LocalBoxFuture<'a, Result<bool, ProtocolError>>;
+
     /// The live subscribers of this stream.
     fn subscribers(&self) -> Vec<Self::Subscriber>;
 

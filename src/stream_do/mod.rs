@@ -36,6 +36,7 @@ mod registry;
 mod sse;
 pub mod stats;
 pub mod subscriber;
+mod watchers;
 
 #[cfg(test)]
 mod model_tests;
@@ -120,6 +121,8 @@ pub struct StreamService<S, H> {
     segment_cache: cold::SegmentCache,
     stats: Stats,
     readers: readers::LiveReaders,
+    /// The subscriptions linked to this stream, once read (see `watchers`).
+    watchers: std::cell::RefCell<Option<Rc<Vec<String>>>>,
 }
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
@@ -140,6 +143,7 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             segment_cache: cold::SegmentCache::default(),
             stats: Stats::default(),
             readers: readers::LiveReaders::default(),
+            watchers: std::cell::RefCell::default(),
         }))
     }
 

@@ -10,7 +10,17 @@ use crate::store::{AppendOutcome, Sql};
 use durable_streams_cache::control;
 
 impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
-    pub(super) async fn append(&self, mut req: Request) -> Result<Reply, ProtocolError> {
+    pub(super) async fn append(&self, req: Request) -> Result<Reply, ProtocolError> {
+        let (reply, data) = self.append_locked(req).await?;
+        if data {
+            // After the commit and outside the write lock, before the client hears of it.
+            self.tell_watchers(false).await;
+        }
+        Ok(reply)
+    }
+
+    /// The append itself, under the write lock; says whether it added data.
+    async fn append_locked(&self, mut req: Request) -> Result<(Reply, bool), ProtocolError> {
         if req.body.len() > self.config.max_append_bytes {
             return Err(ProtocolError::payload_too_large(self.config.max_append_bytes as u64));
         }
@@ -32,10 +42,10 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 // New data from a producer is 200; everything else, a producer's close-only
                 // included, is 204.
                 let status = if data && producer.is_some() { 200 } else { 204 };
-                appended(status, self.offset(&m, tail)?, closed, producer)
+                (appended(status, self.offset(&m, tail)?, closed, producer), data)
             }
             AppendOutcome::Duplicate { tail, closed, epoch, last_seq } => {
-                appended(204, self.offset(&m, tail)?, closed, Some((epoch, last_seq)))
+                (appended(204, self.offset(&m, tail)?, closed, Some((epoch, last_seq))), false)
             }
         })
     }

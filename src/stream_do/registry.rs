@@ -13,13 +13,24 @@
 //! Events are sent after the create or delete is acknowledged, from the stream's object
 //! to the registry's, so they never delay a client. Events of one stream are sent in
 //! order, but events of different streams interleave as they arrive.
+//!
+//! The registry's object is also where subscriptions (§6) meet streams: it keeps the
+//! project's live streams and each subscription's pattern and explicit streams, answers
+//! a creation event with the subscriptions that want the new stream, and links the
+//! streams a new subscription wants.
 
-use super::calls::Call;
+use futures_util::future::join_all;
+
+use super::calls::{Call, CallReply};
 use super::{Host, StreamService};
 use crate::protocol::expiry::Expiry;
 use crate::protocol::path::StreamName;
 use crate::protocol::ProtocolError;
+use crate::store::watch::Watch;
 use crate::store::{Append, Meta, NewStream, Sql, State};
+
+/// How many streams a new subscription links at once.
+const LINKS_AT_ONCE: usize = 16;
 
 /// What happened to a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,26 +71,50 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let event = event(op, m);
         self.host.spawn(Box::pin(async move {
             let registry = name.registry().key();
-            if let Err(e) =
-                me.host.call(&registry, Call::Registry { registry: registry.clone(), event }).await
-            {
-                me.host.log_error(&format!("recording a registry event failed: {e}"));
+            match me.host.call(&registry, Call::Registry { registry: registry.clone(), event }).await {
+                Err(e) => me.host.log_error(&format!("recording a registry event failed: {e}")),
+                Ok(CallReply::Watchers(wanted)) if op == RegistryOp::Insert => {
+                    // The subscriptions that want the new stream hear of all its data.
+                    if let Err(e) = me.add_watchers(&wanted) {
+                        me.host.log_error(&format!("linking subscriptions failed: {e}"));
+                    }
+                    me.tell_watchers(true).await;
+                }
+                Ok(_) => {}
             }
         }));
     }
 
-    /// The registry's side: appends an event, creating the registry on first use.
+    /// The registry's side: appends an event, creating the registry on first use, and
+    /// answers a creation with the subscriptions that want the new stream.
     pub(super) async fn record_registry_event(
         &self,
         registry_key: &str,
         event: &str,
-    ) -> Result<(), ProtocolError> {
+    ) -> Result<Vec<String>, ProtocolError> {
         let _writing = self.writes.lock().await;
         let now = self.host.now_ms();
         let m = match self.state_at(now).await? {
             State::Live(m) => m,
             State::Gone(_) => return Err(ProtocolError::stream_gone()),
-            State::Missing => self.store.create(registry_stream(registry_key), now)?,
+            State::Missing => {
+                let m = self.store.create(registry_stream(registry_key), now)?;
+                // From its creation on, the registry lists every stream of the project.
+                self.store.mark_registry_listing_complete()?;
+                m
+            }
+        };
+        let wanted = match parse_event(event) {
+            Some((id, RegistryOp::Insert)) => {
+                self.store.record_registry_stream(&id, true)?;
+                let watches = self.store.watches()?;
+                watches.into_iter().filter(|w| w.wants(&id)).map(|w| w.subscription).collect()
+            }
+            Some((id, RegistryOp::Delete)) => {
+                self.store.record_registry_stream(&id, false)?;
+                Vec::new()
+            }
+            None => Vec::new(),
         };
         let append = Append {
             content_type: Some(m.content_type.clone()),
@@ -88,8 +123,64 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         };
         self.store.append(&m, &append, now)?;
         self.announce_change();
-        Ok(())
+        Ok(wanted)
     }
+
+    /// The registry's side of a new or changed subscription: records what it wants and
+    /// links the project's live streams that match, answering with their tails.
+    pub(super) async fn watch(
+        &self,
+        registry_key: &str,
+        watch: Watch,
+    ) -> Result<Vec<(String, String)>, ProtocolError> {
+        let project = StreamName::from_key(registry_key)
+            .ok_or_else(|| {
+                ProtocolError::new(crate::protocol::ErrorCode::InvalidInternalCall, "bad registry key")
+            })?
+            .project;
+        // Recorded before the listing is read, with no wait between: a stream created
+        // meanwhile is either listed here or matched when its creation is recorded.
+        self.store.set_watch(&watch)?;
+        let mut targets: Vec<String> =
+            self.store.registry_streams()?.into_iter().filter(|id| watch.wants(id)).collect();
+        if !self.store.registry_listing_complete()? {
+            // A registry older than its listing does not know every stream: explicit
+            // streams are asked directly.
+            let missing: Vec<String> =
+                watch.streams.iter().filter(|s| !targets.contains(s)).cloned().collect();
+            targets.extend(missing);
+        }
+        let mut found = Vec::new();
+        for batch in targets.chunks(LINKS_AT_ONCE) {
+            let calls = batch.iter().map(|id| {
+                let key = StreamName { project: project.clone(), id: id.clone() }.key();
+                let subscription = watch.subscription.clone();
+                async move { (id, self.host.call(&key, Call::Link { subscription }).await) }
+            });
+            for (id, answer) in join_all(calls).await {
+                match answer {
+                    Ok(CallReply::Tail(Some(tail))) => found.push((id.clone(), tail)),
+                    Ok(_) => {}
+                    Err(e) => {
+                        self.host.log_error(&format!("linking stream {id} to a subscription failed: {e}"))
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The stream id and operation of a registry event.
+fn parse_event(event: &str) -> Option<(String, RegistryOp)> {
+    let value: serde_json::Value = serde_json::from_str(event).ok()?;
+    let id = value.get("key")?.as_str()?.to_owned();
+    let op = match value.get("headers")?.get("operation")?.as_str()? {
+        "insert" => RegistryOp::Insert,
+        "delete" => RegistryOp::Delete,
+        _ => return None,
+    };
+    Some((id, op))
 }
 
 fn registry_stream(key: &str) -> NewStream {

@@ -45,6 +45,10 @@ pub(super) struct World {
     /// so a long-poll can be left waiting while other requests run.
     pub(super) hold_sleeps: Cell<bool>,
     held: RefCell<Vec<futures_channel::oneshot::Sender<()>>>,
+    /// Notices sent to subscriptions, as `(subscription key, notice)`.
+    pub(super) notices: RefCell<Vec<(String, crate::ds::Notice)>>,
+    /// Subscriptions by key: they decide, as their objects do, whether they link a stream.
+    pub(super) subscriptions: RefCell<HashMap<String, crate::ds::subscription::Subscription>>,
 }
 
 impl Drop for World {
@@ -172,6 +176,29 @@ impl Host for TestHost {
         })
     }
 
+    fn notify_subscription<'a>(
+        &'a self,
+        key: &'a str,
+        notice: &'a crate::ds::Notice,
+    ) -> LocalBoxFuture<'a, Result<bool, ProtocolError>> {
+        Box::pin(async move {
+            let world = self.world.upgrade().ok_or_else(|| ProtocolError::internal("world gone"))?;
+            world.notices.borrow_mut().push((key.to_owned(), notice.clone()));
+            let fresh = crate::ds::subscription::Fresh { wake_id: "w".into(), jitter: 0.0 };
+            let mut subscriptions = world.subscriptions.borrow_mut();
+            Ok(subscriptions.get_mut(key).is_some_and(|s| {
+                s.on_append(
+                    &notice.stream,
+                    &notice.tail,
+                    notice.created_at.as_deref(),
+                    world.now.get(),
+                    &fresh,
+                )
+                .0
+            }))
+        })
+    }
+
     fn spawn(&self, task: LocalBoxFuture<'static, ()>) {
         if let Some(w) = self.world.upgrade() {
             w.tasks.borrow_mut().push(task);
@@ -287,6 +314,8 @@ impl World {
             random: Cell::new(0),
             hold_sleeps: Cell::new(false),
             held: RefCell::default(),
+            notices: RefCell::default(),
+            subscriptions: RefCell::default(),
         }
     }
 
@@ -1170,4 +1199,106 @@ fn inspect_shows_forks_streams_kept_for_them_and_live_readers() {
     let v = inspect(&w, "live", Method::Get).1;
     assert_eq!(v["readers"], serde_json::json!({"longPoll": 1, "sse": 1}));
     assert_eq!(v["requests"]["long_poll"], 1);
+}
+
+/// Sends an internal call to an object, as another object would.
+fn call(w: &Rc<World>, spec: &str, call: Call) -> CallReply {
+    let svc = World::object(w, spec);
+    let (path, body) = call.encode();
+    let req = Request::new(Method::Post, format!("https://stream.internal{path}")).with_body(body);
+    let reply = reply_of(block_on(svc.handle(req)));
+    World::run_tasks(w);
+    let reply = Reply { body: Body::Bytes(bytes(reply.body)), ..reply };
+    call.decode_reply(reply).expect("the call succeeds")
+}
+
+fn subscription(pattern: &str) -> crate::ds::subscription::Subscription {
+    let body = serde_json::json!({"type": "webhook", "pattern": pattern, "webhook": {"url": "http://127.0.0.1:1/h"}});
+    let config = crate::ds::config::SubscriptionConfig::parse(
+        body.to_string().as_bytes(),
+        crate::ds::webhook_url::Loopback::Allowed,
+    )
+    .unwrap();
+    crate::ds::subscription::Subscription::new("s".into(), config, "http://h/v1/stream".into(), 0)
+}
+
+fn watch(w: &Rc<World>, pattern: &str) -> Vec<(String, String)> {
+    let watch = Call::Watch {
+        registry: "_default/__registry__".into(),
+        subscription: "s".into(),
+        pattern: Some(pattern.into()),
+        streams: Vec::new(),
+    };
+    match call(w, "_default/__registry__", watch) {
+        CallReply::Linked(found) => found,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_new_subscription_links_the_existing_streams_it_matches_at_their_tails() {
+    let w = World::new();
+    World::put(&w, "/v1/stream/events/a", &[TEXT], "abc");
+    World::put(&w, "/v1/stream/events/b", &[TEXT], "");
+    World::put(&w, "/v1/stream/other/c", &[TEXT], "x");
+    World::send(&w, Method::Delete, "/v1/stream/events/b", "", &[], b"");
+    let found = watch(&w, "events/*");
+    assert_eq!(found, [("events/a".to_owned(), "0000000000000000_0000000000000003".to_owned())]);
+    let mut s = subscription("events/*");
+    s.backfill(&found);
+    w.subscriptions.borrow_mut().insert("_default/s".into(), s);
+    // Nothing was told yet; an append to the linked stream is told before it is answered.
+    assert!(w.notices.borrow().is_empty());
+    World::post(&w, "/v1/stream/events/a", &[TEXT], "de");
+    let notices = w.notices.borrow().clone();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].0, "_default/s");
+    assert_eq!(
+        notices[0].1,
+        crate::ds::Notice {
+            stream: "events/a".into(),
+            tail: "0000000000000000_0000000000000005".into(),
+            created_at: None
+        }
+    );
+    let s = w.subscriptions.borrow()["_default/s"].clone();
+    assert!(s.pending() && s.wake.is_some());
+    // Appends to streams it does not match tell nobody.
+    World::post(&w, "/v1/stream/other/c", &[TEXT], "y");
+    assert_eq!(w.notices.borrow().len(), 1);
+}
+
+#[test]
+fn a_stream_created_later_is_linked_from_its_first_byte() {
+    let w = World::new();
+    assert!(watch(&w, "events/**").is_empty());
+    w.subscriptions.borrow_mut().insert("_default/s".into(), subscription("events/**"));
+    World::put(&w, "/v1/stream/events/x/y", &[TEXT], "hello");
+    let notices = w.notices.borrow().clone();
+    assert_eq!(notices.len(), 1);
+    let zero = "0000000000000000_0000000000000000";
+    assert_eq!(notices[0].1.created_at.as_deref(), Some(zero));
+    assert_eq!(notices[0].1.tail, "0000000000000000_0000000000000005");
+    let s = w.subscriptions.borrow()["_default/s"].clone();
+    assert_eq!(s.links["events/x/y"].acked, zero);
+    assert!(s.pending());
+}
+
+#[test]
+fn a_subscription_that_no_longer_wants_the_stream_is_unlinked() {
+    let w = World::new();
+    World::put(&w, "/v1/stream/events/a", &[TEXT], "a");
+    watch(&w, "events/*");
+    // The subscription is gone (deleted): its object answers that it links nothing.
+    World::post(&w, "/v1/stream/events/a", &[TEXT], "b");
+    World::post(&w, "/v1/stream/events/a", &[TEXT], "c");
+    assert_eq!(w.notices.borrow().len(), 1);
+    // Forgotten by the registry, it is not linked to new streams either.
+    call(
+        &w,
+        "_default/__registry__",
+        Call::Unwatch { registry: "_default/__registry__".into(), subscription: "s".into() },
+    );
+    World::put(&w, "/v1/stream/events/new", &[TEXT], "x");
+    assert_eq!(w.notices.borrow().len(), 1);
 }

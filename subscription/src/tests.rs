@@ -347,6 +347,15 @@ impl stream_do::Host for CoreHost {
         Box::pin(async { Err(ProtocolError::unavailable("no calls between stream objects here")) })
     }
 
+    fn notify_subscription<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a durable_streams_cloudflare::ds::Notice,
+    ) -> LocalBoxFuture<'a, Result<bool, ProtocolError>> {
+        // This core has no `__ds` subscriptions, so none links its streams.
+        Box::pin(async { Ok(false) })
+    }
+
     fn subscribers(&self) -> Vec<NoSubscriber> {
         Vec::new()
     }

@@ -8,4 +8,6 @@ if (!baseUrl) throw new Error("STREAMS_BASE_URL is not set; run the tests throug
 runConformanceTests({
   baseUrl,
   longPollTimeoutMs: Number(process.env.LONG_POLL_TIMEOUT_MS ?? 1000),
+  // The reserved __ds subscription APIs (§6–7), webhooks and pull-wake.
+  subscriptions: true,
 })
