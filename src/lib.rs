@@ -44,4 +44,4 @@ mod platform;
 mod layers;
 
 #[cfg(all(target_arch = "wasm32", feature = "stream-worker"))]
-pub use platform::{handle_fetch, MetricsDO, StreamDO, SubscriptionDO};
+pub use platform::{handle_fetch, DsSubscriptionDO, MetricsDO, StreamDO};

@@ -1,7 +1,7 @@
 //! The reserved subscription APIs under `{root}/__ds/` (§6, §7): durable cursors over
 //! sets of streams that wake workers by signed webhook or by a wake event in a stream.
 //!
-//! Where things live: each subscription is one `SubscriptionDO` object (its state and
+//! Where things live: each subscription is one `DsSubscriptionDO` object (its state and
 //! every decision: [`subscription`]); each project's registry object knows the
 //! project's streams and which subscriptions want which (pattern and explicit links);
 //! each stream's object keeps the ids of the subscriptions linked to it and reports its

@@ -161,10 +161,10 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// A new subscription, linking its explicit streams at `tails` (a stream missing
-    /// from `tails` has nothing yet).
+    /// A new subscription, linking nothing yet: its owner links the existing streams it
+    /// wants with [`Self::backfill`].
     pub fn new(id: String, config: SubscriptionConfig, root_url: String, now_ms: i64) -> Self {
-        let mut s = Self {
+        Self {
             id,
             config_hash: config.hash(),
             created_at_ms: now_ms,
@@ -174,11 +174,7 @@ impl Subscription {
             wake: None,
             retry: None,
             config,
-        };
-        for path in s.config.streams.clone() {
-            s.link(&path, ZERO_OFFSET, true);
         }
-        s
     }
 
     /// `active`, or `failed` while a webhook retry is scheduled (§6.3).
@@ -219,7 +215,9 @@ impl Subscription {
     }
 
     /// Existing streams found for this subscription, linked at their tails, so that
-    /// creating it does not replay history (§6.2). Links already made stay as they are.
+    /// creating it (or adding a stream to it) does not replay history (§6.2, §6.4).
+    /// Explicit streams not found do not exist yet: they are linked with nothing
+    /// acknowledged, and all their data will be new. Links already made stay as they are.
     pub fn backfill(&mut self, found: &[(String, String)]) {
         for (path, tail) in found {
             if self.wants(path) {
@@ -227,26 +225,25 @@ impl Subscription {
                 self.link(path, tail, explicit);
             }
         }
+        for path in self.config.streams.clone() {
+            if self.wants(&path) {
+                self.link(&path, ZERO_OFFSET, true);
+            }
+        }
     }
 
-    /// Adds explicit streams (§6.4); returns those not linked before, whose tails the
-    /// owner looks up and passes to [`Self::backfill`].
-    pub fn add_explicit(&mut self, paths: &[String]) -> Vec<String> {
-        let mut new = Vec::new();
+    /// Adds explicit streams (§6.4); the owner then looks up the tails of those that
+    /// exist and passes them to [`Self::backfill`].
+    pub fn add_explicit(&mut self, paths: &[String]) {
         for path in paths {
             if !self.config.streams.contains(path) {
                 self.config.streams.push(path.clone());
             }
-            match self.links.get_mut(path) {
-                Some(link) => link.explicit = true,
-                None => {
-                    self.link(path, ZERO_OFFSET, true);
-                    new.push(path.clone());
-                }
+            if let Some(link) = self.links.get_mut(path) {
+                link.explicit = true;
             }
         }
         self.config.streams.sort();
-        new
     }
 
     /// Removes an explicit link (§6.4); a glob link of the same stream stays.

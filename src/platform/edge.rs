@@ -327,7 +327,7 @@ async fn subscriptions(
     method: Method,
     req: worker::Request,
 ) -> Result<Handled, Failure> {
-    let Ok(namespace) = env.durable_object(super::subscription_do::SUBSCRIPTIONS_BINDING) else {
+    let Ok(namespace) = env.durable_object(super::ds_subscription_do::SUBSCRIPTIONS_BINDING) else {
         // The deployment does not offer subscriptions.
         return refused(&ProtocolError::not_found());
     };

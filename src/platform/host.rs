@@ -12,7 +12,7 @@ use worker::{
 };
 
 use super::cold::{AdminIndex, IndexedSegment, R2Cold, ADMIN_DB_BINDING, SEGMENTS_BINDING};
-use super::subscription_do::SUBSCRIPTIONS_BINDING;
+use super::ds_subscription_do::SUBSCRIPTIONS_BINDING;
 use super::STREAMS_BINDING;
 use crate::adapters::convert::{from_response, to_request};
 use crate::adapters::timing::now_ms;

@@ -10,17 +10,17 @@ mod edge;
 mod host;
 // The `durable_object` macro generates undocumented wasm-bindgen glue.
 #[allow(missing_docs)]
+mod ds_subscription_do;
+#[allow(missing_docs)]
 mod metrics_do;
 mod origin;
 #[allow(missing_docs)]
 mod stream_do;
-#[allow(missing_docs)]
-mod subscription_do;
 
+pub use ds_subscription_do::DsSubscriptionDO;
 pub use edge::handle_fetch;
 pub use metrics_do::MetricsDO;
 pub use stream_do::StreamDO;
-pub use subscription_do::SubscriptionDO;
 
 /// The Durable Object namespace binding that holds one object per stream.
 pub const STREAMS_BINDING: &str = "STREAMS";

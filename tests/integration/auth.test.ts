@@ -251,3 +251,36 @@ describe("CORS origins", () => {
     expect(preflight.headers.get("access-control-allow-headers")).toContain("Authorization")
   })
 })
+
+describe("subscription APIs", () => {
+  test("need the project's write token, except the public keys and the wake-token routes", async () => {
+    const sub = at(`/v1/stream/__ds/subscriptions/${unique("sub")}`)
+    const config = JSON.stringify({ type: "pull-wake", pattern: "jobs/*", wake_stream: "wake" })
+    const putSub = (headers: Record<string, string>) =>
+      fetch(sub, { method: "PUT", headers: { "Content-Type": "application/json", ...headers }, body: config })
+    await expectJsonError(await putSub({}), 401, "AUTH_REQUIRED")
+    await expectJsonError(await putSub(R), 403, "INSUFFICIENT_SCOPE")
+    // Signed for another project: it does not verify with this one's secret.
+    await expectJsonError(await putSub(bearer("acme", "write")), 401, "INVALID_TOKEN")
+    await expectJsonError(await putSub(bearer("_default", "write", { stream_id: "jobs/a" })), 403, "STREAM_NOT_ALLOWED")
+    // Nothing was created by the refused requests.
+    await expectJsonError(await fetch(sub, { headers: W }), 404, "SUBSCRIPTION_NOT_FOUND")
+    expect((await putSub(W)).status).toBe(201)
+    // Reading one names the project's streams and their cursors: a read token is not enough.
+    await expectJsonError(await fetch(sub), 401, "AUTH_REQUIRED")
+    await expectJsonError(await fetch(sub, { headers: R }), 403, "INSUFFICIENT_SCOPE")
+    expect((await fetch(sub, { headers: W })).status).toBe(200)
+    const claim = (headers: Record<string, string>) =>
+      fetch(`${sub}/claim`, { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body: '{"worker":"w"}' })
+    await expectJsonError(await claim({}), 401, "AUTH_REQUIRED")
+    await expectJsonError(await claim(W), 409, "NO_PENDING_WORK")
+    // Acks carry a wake's token, not the project's: a project token is no wake token.
+    const ack = await fetch(`${sub}/ack`, { method: "POST", headers: { "Content-Type": "application/json", ...W }, body: "{}" })
+    await expectJsonError(ack, 401, "INVALID_TOKEN")
+    const jwks = await fetch(at("/v1/stream/__ds/jwks.json"))
+    expect(jwks.status).toBe(200)
+    expect(jwks.headers.get("content-type")).toBe("application/jwk-set+json")
+    await expectJsonError(await fetch(sub, { method: "DELETE", headers: R }), 403, "INSUFFICIENT_SCOPE")
+    expect((await fetch(sub, { method: "DELETE", headers: W })).status).toBe(204)
+  })
+})

@@ -1,6 +1,8 @@
 // Persisted state across a restart of the local worker, and a damaged cold segment.
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { createServer } from "node:http"
+import { createServer as createNetServer } from "node:net"
 import { describe, expect, test } from "vitest"
 import { freshState, r2Object, startWorker } from "./worker"
 
@@ -98,6 +100,57 @@ describe("restarts", () => {
       expect(next.headers.get("stream-next-offset")! > offsets[3]).toBe(true)
       expect(await readAll(worker.url, id)).toEqual(Array.from({ length: 13 }, (_, i) => i))
     } finally {
+      await worker.stop()
+      rmSync(state, { recursive: true, force: true })
+    }
+  }, 120_000)
+
+  test("a failed webhook's retry schedule survives a restart, and the retry is delivered after it", async () => {
+    const state = freshState()
+    const port = await new Promise<number>((resolve) => {
+      const s = createNetServer().listen(0, "127.0.0.1", () => {
+        const address = s.address()
+        s.close(() => resolve(typeof address === "object" && address ? address.port : 0))
+      })
+    })
+    const id = `retry-${Date.now()}`
+    let worker = await startWorker(state)
+    const sub = () => `${worker.url}/v1/stream/__ds/subscriptions/${id}`
+    let before: { retry: { attempts: number; next_attempt_at: string } | null; status: string }
+    try {
+      const hook = { type: "webhook", pattern: "jobs/*", webhook: { url: `http://127.0.0.1:${port}/hook` } }
+      expect((await fetch(sub(), { method: "PUT", headers: json, body: JSON.stringify(hook) })).status).toBe(201)
+      await fetch(`${worker.url}/v1/stream/jobs/${id}`, { method: "PUT", headers: json, body: '{"n":1}' })
+      for (;;) {
+        before = (await (await fetch(sub())).json()) as typeof before
+        if (before.retry && before.retry.attempts >= 2) break
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    } finally {
+      await worker.stop()
+    }
+    const received: string[] = []
+    const receiver = createServer((req, res) => {
+      let body = ""
+      req.on("data", (c) => (body += c))
+      req.on("end", () => {
+        received.push(body)
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end('{"done":true}')
+      })
+    })
+    await new Promise<void>((resolve) => receiver.listen(port, "127.0.0.1", resolve))
+    worker = await startWorker(state)
+    try {
+      // The freshly loaded object keeps the schedule it had, and its alarm fires it.
+      const after = (await (await fetch(sub())).json()) as typeof before
+      if (received.length === 0) expect(after.retry).toEqual(before.retry)
+      for (let i = 0; received.length === 0 && i < 600; i++) await new Promise((r) => setTimeout(r, 100))
+      expect(received).toHaveLength(1)
+      expect(JSON.parse(received[0]).subscription_id).toBe(id)
+    } finally {
+      receiver.closeAllConnections()
+      receiver.close()
       await worker.stop()
       rmSync(state, { recursive: true, force: true })
     }

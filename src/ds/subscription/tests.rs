@@ -227,22 +227,23 @@ fn explicit_links_come_and_go_and_glob_links_stay() {
         "type": "webhook", "pattern": "events/*", "streams": ["manual/a"], "webhook": {"url": "http://127.0.0.1:1/h"},
     }));
     let mut s = Subscription::new("s".into(), c, "http://h/v1/stream".into(), 0);
+    // manual/a does not exist yet: linked with nothing acknowledged.
+    s.backfill(&[]);
     assert!(s.links["manual/a"].explicit);
-    assert_eq!(
-        s.add_explicit(&["manual/b".into(), "events/e".into(), "manual/a".into()]),
-        ["manual/b", "events/e"]
-    );
+    assert_eq!(s.links["manual/a"].acked, ZERO_OFFSET);
+    s.add_explicit(&["manual/b".into(), "events/e".into(), "manual/a".into()]);
+    // Streams that exist are linked at their tails: adding them replays nothing.
     s.backfill(&[("manual/b".into(), offset(4)), ("events/e".into(), offset(2))]);
-    // An explicit stream created before the subscription linked it starts at zero.
-    assert_eq!(s.links["manual/b"].acked, ZERO_OFFSET);
+    assert_eq!((s.links["manual/b"].acked.clone(), s.pending()), (offset(4), false));
+    assert!(s.links["events/e"].glob && s.links["events/e"].explicit);
     s.remove_explicit("manual/b");
     s.remove_explicit("events/e");
     s.remove_explicit("never/linked");
     assert!(!s.links.contains_key("manual/b"));
     assert!(s.links["events/e"].glob && !s.links["events/e"].explicit);
-    assert_eq!(
-        s.config.streams,
-        ["events/e", "manual/a"].iter().filter(|p| **p != "events/e").copied().collect::<Vec<_>>()
-    );
+    assert_eq!(s.config.streams, ["manual/a"]);
+    // A later append to the explicit stream that did not exist wakes with all its data.
+    let (linked, effects) = s.on_append("manual/a", &offset(3), Some(ZERO_OFFSET), 0, &fresh(1));
+    assert!(linked && effects.len() == 1);
     assert_eq!(s.action_url("callback"), "http://h/v1/stream/__ds/subscriptions/s/callback");
 }

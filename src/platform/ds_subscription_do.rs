@@ -1,4 +1,4 @@
-//! `SubscriptionDO`: one Durable Object per subscription (§6, §7), named
+//! `DsSubscriptionDO`: one Durable Object per subscription (§6, §7), named
 //! `<project>/<id>`, and one more, [`KEYS_OBJECT`], that keeps the deployment's webhook
 //! signing key. Every decision is made by [`Subscription`]; this object stores it,
 //! answers the control routes, delivers webhooks, appends wake events and keeps its
@@ -34,7 +34,7 @@ use crate::stream_do::calls::{known_header, Call, CallReply};
 
 /// The binding of the subscription objects' namespace; without it the `__ds` routes
 /// answer 404.
-pub const SUBSCRIPTIONS_BINDING: &str = "SUBSCRIPTIONS";
+pub const SUBSCRIPTIONS_BINDING: &str = "DS_SUBSCRIPTIONS";
 
 /// The secret holding the signing key's seed (32 bytes, base64url). Without it the keys
 /// object makes one and keeps it.
@@ -65,7 +65,7 @@ impl Stored {
 
 /// A subscription's Durable Object.
 #[durable_object]
-pub struct SubscriptionDO {
+pub struct DsSubscriptionDO {
     inner: Rc<Inner>,
 }
 
@@ -77,7 +77,7 @@ struct Inner {
     key: RefCell<Option<Rc<WebhookKey>>>,
 }
 
-impl DurableObject for SubscriptionDO {
+impl DurableObject for DsSubscriptionDO {
     fn new(state: State, env: Env) -> Self {
         Self { inner: Rc::new(Inner { state, env, stored: RefCell::new(None), key: RefCell::new(None) }) }
     }
@@ -148,15 +148,15 @@ impl Inner {
                 }
                 let mut stored = self.load().await.ok_or_else(not_found)?;
                 stored.subscription.add_explicit(&paths);
-                self.watch(&mut stored).await?;
                 self.commit(stored, Vec::new()).await;
+                self.relink().await?;
                 Ok(Reply::new(204))
             }
             (Action::RemoveStream(path), _) => {
                 let mut stored = self.load().await.ok_or_else(not_found)?;
                 stored.subscription.remove_explicit(path);
-                self.watch(&mut stored).await?;
                 self.commit(stored, Vec::new()).await;
+                self.relink().await?;
                 Ok(Reply::new(204))
             }
             (Action::Claim, _) => self.claim(&req).await,
@@ -331,6 +331,11 @@ impl Inner {
             "lease_ttl_ms": s.config.lease_ttl_ms,
             "created_at": iso_time(s.created_at_ms),
             "status": s.status(),
+            // While `failed`: when the next delivery attempt is due (kept across restarts).
+            "retry": s.retry.as_ref().map(|r| serde_json::json!({
+                "attempts": r.attempts,
+                "next_attempt_at": iso_time(r.next_attempt_at_ms),
+            })),
             "description": s.config.description,
         }))
     }
@@ -352,24 +357,35 @@ impl Inner {
                     "a subscription with this id exists with another configuration",
                 ));
             }
-            return Ok(json_reply(200, &self.view(&existing, &root_url).await?));
+            // Telling the registry again repairs a creation that failed halfway.
+            self.relink().await?;
+            let current = self.load().await.ok_or_else(not_found)?;
+            return Ok(json_reply(200, &self.view(&current, &root_url).await?));
         }
         let mut secret = [0u8; 32];
         fill_random(&mut secret)?;
         use base64::Engine as _;
-        let mut stored = Stored {
+        let stored = Stored {
             project: control.project.clone(),
             token_secret: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
             subscription: Subscription::new(id.to_owned(), config, root_url.clone(), now_ms()),
         };
-        self.watch(&mut stored).await?;
-        let view = self.view(&stored, &root_url).await?;
+        // Stored before streams are linked, so that an append to a stream linked while
+        // this runs finds the subscription.
         self.commit(stored, Vec::new()).await;
-        Ok(json_reply(201, &view))
+        if let Err(e) = self.relink().await {
+            self.forget().await;
+            return Err(e);
+        }
+        let current = self.load().await.ok_or_else(not_found)?;
+        Ok(json_reply(201, &self.view(&current, &root_url).await?))
     }
 
-    /// Tells the registry what the subscription wants and links what it finds.
-    async fn watch(&self, stored: &mut Stored) -> std::result::Result<(), ProtocolError> {
+    /// Tells the registry what the subscription wants and links the streams it finds,
+    /// into the state as it is once the registry has answered (appends may have come
+    /// meanwhile).
+    async fn relink(self: &Rc<Self>) -> std::result::Result<(), ProtocolError> {
+        let Some(stored) = self.load().await else { return Ok(()) };
         let registry =
             StreamName { project: stored.project.clone(), id: crate::protocol::path::REGISTRY_ID.into() }
                 .key();
@@ -380,13 +396,25 @@ impl Inner {
             pattern: s.config.pattern.clone(),
             streams: s.config.streams.clone(),
         };
-        match self.call_stream(&registry, call).await? {
-            CallReply::Linked(found) => {
-                stored.subscription.backfill(&found);
-                Ok(())
-            }
-            _ => Err(ProtocolError::unavailable("the registry answered a watch oddly")),
+        let CallReply::Linked(found) = self.call_stream(&registry, call).await? else {
+            return Err(ProtocolError::unavailable("the registry answered a watch oddly"));
+        };
+        let Some(mut current) = self.load().await else { return Ok(()) };
+        current.subscription.backfill(&found);
+        self.commit(current, Vec::new()).await;
+        Ok(())
+    }
+
+    /// Drops everything this object stores.
+    async fn forget(&self) {
+        let storage = self.state.storage();
+        if let Err(e) = storage.delete_alarm().await {
+            worker::console_error!("deleting a subscription's alarm failed: {e}");
         }
+        if let Err(e) = storage.delete_all().await {
+            worker::console_error!("deleting a subscription failed: {e}");
+        }
+        *self.stored.borrow_mut() = Some(None);
     }
 
     async fn call_stream(&self, key: &str, call: Call) -> std::result::Result<CallReply, ProtocolError> {
@@ -418,10 +446,8 @@ impl Inner {
             .key();
             let call = Call::Unwatch { registry: registry.clone(), subscription: id.to_owned() };
             self.call_stream(&registry, call).await?;
-            let storage = self.state.storage();
-            storage.delete_alarm().await.map_err(unavailable)?;
-            storage.delete_all().await.map_err(unavailable)?;
-            *self.stored.borrow_mut() = Some(None);
+            // Streams still linked to it learn on their next append that it is gone.
+            self.forget().await;
         }
         Ok(Reply::new(204))
     }
