@@ -50,6 +50,26 @@ describe("embedded library", () => {
     expect(get.headers.get("x-cache")).toBe("MISS")
   })
 
+  test("serves the __ds subscription APIs with the re-exported class: a pull-wake wake on append", async () => {
+    const id = `embedded-${Date.now()}`
+    const wake = `${EMBEDDED}/v1/stream/wake-${id}`
+    const json = { "Content-Type": "application/json" }
+    expect((await fetch(wake, { method: "PUT", headers: json, body: "[]" })).status).toBe(201)
+    const sub = await fetch(`${EMBEDDED}/v1/stream/__ds/subscriptions/${id}`, {
+      method: "PUT",
+      headers: json,
+      body: JSON.stringify({ type: "pull-wake", pattern: `jobs-${id}/*`, wake_stream: `wake-${id}` }),
+    })
+    expect(sub.status).toBe(201)
+    await fetch(`${EMBEDDED}/v1/stream/jobs-${id}/a`, { method: "PUT", headers: json, body: '{"n":1}' })
+    let events: Array<{ subscription_id: string }> = []
+    for (let i = 0; i < 100 && events.length === 0; i++) {
+      events = (await (await fetch(`${wake}?offset=-1`)).json()) as typeof events
+      if (events.length === 0) await sleep(50)
+    }
+    expect(events.map((e) => e.subscription_id)).toEqual([id])
+  })
+
   test("an SSE session ends after its lifetime and resumes from the last offset", async () => {
     const url = `${EMBEDDED}/v1/stream/embedded-sse-${Date.now()}`
     await fetch(url, { method: "PUT", headers: { "Content-Type": "text/plain" }, body: "first" })

@@ -1,7 +1,7 @@
 //! Your own worker, serving Durable Streams: route what you like, hand the rest over.
 #![cfg(target_arch = "wasm32")]
 
-pub use durable_streams_cloudflare::StreamDO;
+pub use durable_streams_cloudflare::{DsSubscriptionDO, StreamDO};
 use worker::{event, Context, Env, Request, Response, Result};
 
 #[event(fetch)]
