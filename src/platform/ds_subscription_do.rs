@@ -95,7 +95,10 @@ impl DurableObject for DsSubscriptionDO {
         if let Some(mut stored) = inner.load().await {
             let fresh = inner.fresh();
             let effects = stored.subscription.on_alarm(now_ms(), &fresh);
-            inner.commit(stored, effects).await;
+            if let Err(e) = inner.commit(stored, effects).await {
+                // The platform retries a failed alarm.
+                return Err(e.to_string().into());
+            }
         }
         Response::empty()
     }
@@ -148,14 +151,14 @@ impl Inner {
                 }
                 let mut stored = self.load().await.ok_or_else(not_found)?;
                 stored.subscription.add_explicit(&paths);
-                self.commit(stored, Vec::new()).await;
+                self.commit(stored, Vec::new()).await?;
                 self.relink().await?;
                 Ok(Reply::new(204))
             }
             (Action::RemoveStream(path), _) => {
                 let mut stored = self.load().await.ok_or_else(not_found)?;
                 stored.subscription.remove_explicit(path);
-                self.commit(stored, Vec::new()).await;
+                self.commit(stored, Vec::new()).await?;
                 self.relink().await?;
                 Ok(Reply::new(204))
             }
@@ -188,11 +191,21 @@ impl Inner {
         loaded
     }
 
-    /// Stores the new state, sets the alarm, and carries out the effects.
-    async fn commit(self: &Rc<Self>, stored: Stored, effects: Vec<Effect>) {
+    /// Stores the new state, sets the alarm, and carries out the effects. A state that
+    /// could not be stored is an error for the client; its effects are not carried out.
+    async fn commit(
+        self: &Rc<Self>,
+        stored: Stored,
+        effects: Vec<Effect>,
+    ) -> std::result::Result<(), ProtocolError> {
+        // The cache first: a request that runs while the writes below are pending works
+        // on this state, not on the one before it.
+        *self.stored.borrow_mut() = Some(Some(stored.clone()));
         let storage = self.state.storage();
         if let Err(e) = storage.put("state", &stored).await {
-            worker::console_error!("storing a subscription failed: {e}");
+            // What is stored is what a reload sees: the cache must not run ahead of it.
+            self.stored.borrow_mut().take();
+            return Err(ProtocolError::unavailable(format!("storing the subscription failed: {e}")));
         }
         let alarm = match stored.subscription.next_alarm() {
             Some(at) => {
@@ -203,12 +216,12 @@ impl Inner {
         if let Err(e) = alarm {
             worker::console_error!("setting a subscription's alarm failed: {e}");
         }
-        *self.stored.borrow_mut() = Some(Some(stored.clone()));
         for effect in effects {
             let me = Rc::clone(self);
             let stored = stored.clone();
             self.state.wait_until(async move { me.carry_out(stored, effect).await });
         }
+        Ok(())
     }
 
     fn carry_out(self: Rc<Self>, stored: Stored, effect: Effect) -> LocalBoxFuture<'static, ()> {
@@ -372,7 +385,7 @@ impl Inner {
         };
         // Stored before streams are linked, so that an append to a stream linked while
         // this runs finds the subscription.
-        self.commit(stored, Vec::new()).await;
+        self.commit(stored, Vec::new()).await?;
         if let Err(e) = self.relink().await {
             self.forget().await;
             return Err(e);
@@ -401,8 +414,7 @@ impl Inner {
         };
         let Some(mut current) = self.load().await else { return Ok(()) };
         current.subscription.backfill(&found);
-        self.commit(current, Vec::new()).await;
-        Ok(())
+        self.commit(current, Vec::new()).await
     }
 
     /// Drops everything this object stores.
@@ -467,7 +479,7 @@ impl Inner {
             now_ms(),
             &fresh,
         );
-        self.commit(stored, effects).await;
+        self.commit(stored, effects).await?;
         Ok(json_reply(200, &serde_json::json!({ "linked": linked })))
     }
 
@@ -497,7 +509,7 @@ impl Inner {
             "streams": stored.subscription.stream_infos(),
             "lease_ttl_ms": stored.subscription.config.lease_ttl_ms,
         });
-        self.commit(stored, Vec::new()).await;
+        self.commit(stored, Vec::new()).await?;
         Ok(json_reply(200, &reply))
     }
 
@@ -529,11 +541,11 @@ impl Inner {
         let s = &mut stored.subscription;
         if *action == Action::Release {
             let effects = s.release(claims.generation, &claims.wake_id, &report, now, &fresh)?;
-            self.commit(stored, effects).await;
+            self.commit(stored, effects).await?;
             return Ok(Reply::new(204));
         }
         let (next_wake, effects) = s.report(claims.generation, &claims.wake_id, &report, now, &fresh)?;
-        self.commit(stored, effects).await;
+        self.commit(stored, effects).await?;
         Ok(json_reply(200, &serde_json::json!({ "ok": true, "next_wake": next_wake })))
     }
 
@@ -552,7 +564,9 @@ impl Inner {
         let Some(mut current) = self.load().await else { return };
         let fresh = self.fresh();
         let effects = current.subscription.delivered(&wake_id, outcome, now_ms(), &fresh);
-        self.commit(current, effects).await;
+        if let Err(e) = self.commit(current, effects).await {
+            worker::console_error!("{e}");
+        }
     }
 
     async fn post_webhook(

@@ -49,7 +49,13 @@ describe("edge gateway", () => {
   })
 
   test("the reserved __ds namespace never names a stream", async () => {
-    await expectError(await fetch(`${BASE}/v1/stream/__ds/subscriptions/x`, { method: "PUT" }), 404)
+    // Not a control route: 404, and nothing is created, however the path is spelled.
+    for (const path of ["/v1/stream/__ds/mine", "/v1/stream/%5F%5Fds/mine", "/v1/acme/stream/__ds/x/y"]) {
+      await expectError(await fetch(`${BASE}${path}`, { method: "PUT", headers: { "Content-Type": "text/plain" } }), 404)
+      await expectError(await fetch(`${BASE}${path}?offset=-1`), 404)
+    }
+    // A control route is answered as one: a subscription PUT without a body is a 400.
+    await expectError(await fetch(`${BASE}/v1/stream/__ds/subscriptions/x`, { method: "PUT" }), 400)
   })
 
   test("ids may contain slashes and percent-encoded characters", async () => {
