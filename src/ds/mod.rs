@@ -32,6 +32,9 @@ pub struct Notice {
     /// Its first offset, when the stream was just created (all its data is new).
     #[serde(default)]
     pub created_at: Option<String>,
+    /// The stream was deleted (or expired); `tail` is then its last tail.
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 /// The internal path of a [`Notice`].

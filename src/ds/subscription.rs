@@ -286,6 +286,22 @@ impl Subscription {
         (true, self.maybe_wake(path, now_ms, fresh))
     }
 
+    /// A linked stream was deleted: a link by pattern goes (the stream, created again,
+    /// is linked again from its first byte); an explicit link stays, with nothing
+    /// acknowledged, for the stream created again. Returns whether the stream is still
+    /// linked.
+    pub fn on_deleted(&mut self, path: &str) -> bool {
+        let Some(link) = self.links.get_mut(path) else { return false };
+        if link.explicit {
+            link.glob = false;
+            link.acked = ZERO_OFFSET.to_owned();
+            link.tail = ZERO_OFFSET.to_owned();
+            return true;
+        }
+        self.links.remove(path);
+        false
+    }
+
     /// Issues a wake if there is pending work and none is in flight (§7).
     fn maybe_wake(&mut self, stream: &str, now_ms: i64, fresh: &Fresh) -> Vec<Effect> {
         if self.wake.is_some() || !self.pending() {

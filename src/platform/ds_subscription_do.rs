@@ -92,13 +92,11 @@ impl DurableObject for DsSubscriptionDO {
 
     async fn alarm(&self) -> Result<Response> {
         let inner = &self.inner;
-        if let Some(mut stored) = inner.load().await {
+        // A failed alarm is retried by the platform.
+        if let Some(mut stored) = inner.load().await.map_err(|e| e.to_string())? {
             let fresh = inner.fresh();
             let effects = stored.subscription.on_alarm(now_ms(), &fresh);
-            if let Err(e) = inner.commit(stored, effects).await {
-                // The platform retries a failed alarm.
-                return Err(e.to_string().into());
-            }
+            inner.commit(stored, effects).await.map_err(|e| e.to_string())?;
         }
         Response::empty()
     }
@@ -136,7 +134,7 @@ impl Inner {
         match (action, req.method) {
             (Action::Base, Method::Put) => self.create(&control, id, root_url, &req.body).await,
             (Action::Base, Method::Get) => {
-                let stored = self.load().await.ok_or_else(not_found)?;
+                let stored = self.load().await?.ok_or_else(not_found)?;
                 Ok(json_reply(200, &self.view(&stored, &root_url).await?))
             }
             (Action::Base, _) => self.delete(&control, id).await,
@@ -149,14 +147,14 @@ impl Inner {
                         "streams must list stream paths",
                     ));
                 }
-                let mut stored = self.load().await.ok_or_else(not_found)?;
+                let mut stored = self.load().await?.ok_or_else(not_found)?;
                 stored.subscription.add_explicit(&paths);
                 self.commit(stored, Vec::new()).await?;
                 self.relink().await?;
                 Ok(Reply::new(204))
             }
             (Action::RemoveStream(path), _) => {
-                let mut stored = self.load().await.ok_or_else(not_found)?;
+                let mut stored = self.load().await?.ok_or_else(not_found)?;
                 stored.subscription.remove_explicit(path);
                 self.commit(stored, Vec::new()).await?;
                 self.relink().await?;
@@ -176,19 +174,20 @@ impl Inner {
         Fresh { wake_id: format!("w_{id}"), jitter: crate::ds::retry::jitter_from([bytes[16], bytes[17]]) }
     }
 
-    async fn load(&self) -> Option<Stored> {
+    /// The stored state (cached once read). A failed read is an error, never "no
+    /// subscription": a PUT must not overwrite a subscription it could not read.
+    async fn load(&self) -> std::result::Result<Option<Stored>, ProtocolError> {
         if let Some(loaded) = self.stored.borrow().as_ref() {
-            return loaded.clone();
+            return Ok(loaded.clone());
         }
-        let loaded = match self.state.storage().get::<Stored>("state").await {
-            Ok(s) => s,
-            Err(e) => {
-                worker::console_error!("reading a subscription failed: {e}");
-                return None;
-            }
-        };
+        let loaded = self
+            .state
+            .storage()
+            .get::<Stored>("state")
+            .await
+            .map_err(|e| ProtocolError::unavailable(format!("reading the subscription failed: {e}")))?;
         *self.stored.borrow_mut() = Some(loaded.clone());
-        loaded
+        Ok(loaded)
     }
 
     /// Stores the new state, sets the alarm, and carries out the effects. A state that
@@ -363,7 +362,7 @@ impl Inner {
         let loopback =
             Loopback::from_var(self.env.var("WEBHOOK_ALLOW_LOOPBACK").ok().map(|v| v.to_string()).as_deref());
         let config = SubscriptionConfig::parse(body, loopback)?;
-        if let Some(existing) = self.load().await {
+        if let Some(existing) = self.load().await? {
             if existing.subscription.config_hash != config.hash() {
                 return Err(ProtocolError::new(
                     ErrorCode::SubscriptionExists,
@@ -372,7 +371,7 @@ impl Inner {
             }
             // Telling the registry again repairs a creation that failed halfway.
             self.relink().await?;
-            let current = self.load().await.ok_or_else(not_found)?;
+            let current = self.load().await?.ok_or_else(not_found)?;
             return Ok(json_reply(200, &self.view(&current, &root_url).await?));
         }
         let mut secret = [0u8; 32];
@@ -390,7 +389,7 @@ impl Inner {
             self.forget().await;
             return Err(e);
         }
-        let current = self.load().await.ok_or_else(not_found)?;
+        let current = self.load().await?.ok_or_else(not_found)?;
         Ok(json_reply(201, &self.view(&current, &root_url).await?))
     }
 
@@ -398,7 +397,7 @@ impl Inner {
     /// into the state as it is once the registry has answered (appends may have come
     /// meanwhile).
     async fn relink(self: &Rc<Self>) -> std::result::Result<(), ProtocolError> {
-        let Some(stored) = self.load().await else { return Ok(()) };
+        let Some(stored) = self.load().await? else { return Ok(()) };
         let registry =
             StreamName { project: stored.project.clone(), id: crate::protocol::path::REGISTRY_ID.into() }
                 .key();
@@ -412,7 +411,7 @@ impl Inner {
         let CallReply::Linked(found) = self.call_stream(&registry, call).await? else {
             return Err(ProtocolError::unavailable("the registry answered a watch oddly"));
         };
-        let Some(mut current) = self.load().await else { return Ok(()) };
+        let Some(mut current) = self.load().await? else { return Ok(()) };
         current.subscription.backfill(&found);
         self.commit(current, Vec::new()).await
     }
@@ -450,7 +449,7 @@ impl Inner {
         control: &ControlRequest,
         id: &str,
     ) -> std::result::Result<Reply, ProtocolError> {
-        if self.load().await.is_some() {
+        if self.load().await?.is_some() {
             let registry = StreamName {
                 project: control.project.clone(),
                 id: crate::protocol::path::REGISTRY_ID.into(),
@@ -468,17 +467,21 @@ impl Inner {
     async fn notice(self: &Rc<Self>, req: &Incoming) -> std::result::Result<Reply, ProtocolError> {
         let notice: Notice = serde_json::from_slice(&req.body)
             .map_err(|e| ProtocolError::new(ErrorCode::InvalidInternalCall, e.to_string()))?;
-        let Some(mut stored) = self.load().await else {
+        let Some(mut stored) = self.load().await? else {
             return Ok(json_reply(200, &serde_json::json!({ "linked": false })));
         };
         let fresh = self.fresh();
-        let (linked, effects) = stored.subscription.on_append(
-            &notice.stream,
-            &notice.tail,
-            notice.created_at.as_deref(),
-            now_ms(),
-            &fresh,
-        );
+        let (linked, effects) = if notice.deleted {
+            (stored.subscription.on_deleted(&notice.stream), Vec::new())
+        } else {
+            stored.subscription.on_append(
+                &notice.stream,
+                &notice.tail,
+                notice.created_at.as_deref(),
+                now_ms(),
+                &fresh,
+            )
+        };
         self.commit(stored, effects).await?;
         Ok(json_reply(200, &serde_json::json!({ "linked": linked })))
     }
@@ -492,7 +495,7 @@ impl Inner {
             .ok_or_else(|| {
                 ProtocolError::new(ErrorCode::InvalidBody, "worker must be a name of 1 to 256 bytes")
             })?;
-        let mut stored = self.load().await.ok_or_else(not_found)?;
+        let mut stored = self.load().await?.ok_or_else(not_found)?;
         let now = now_ms();
         let fresh = self.fresh();
         let claimed = stored.subscription.claim(worker, now, &fresh)?;
@@ -527,7 +530,7 @@ impl Inner {
         let report: WakeReport = serde_json::from_slice(&req.body).map_err(|e| {
             ProtocolError::new(ErrorCode::InvalidBody, format!("the body is not a wake report: {e}"))
         })?;
-        let mut stored = self.load().await.ok_or_else(not_found)?;
+        let mut stored = self.load().await?.ok_or_else(not_found)?;
         let now = now_ms();
         let claims = token::check(&token, &stored.secret(), &stored.subject(), now / 1000)?;
         let pull = matches!(stored.subscription.config.delivery, Delivery::PullWake { .. });
@@ -561,7 +564,7 @@ impl Inner {
                 DeliveryOutcome::Failed
             }
         };
-        let Some(mut current) = self.load().await else { return };
+        let Ok(Some(mut current)) = self.load().await else { return };
         let fresh = self.fresh();
         let effects = current.subscription.delivered(&wake_id, outcome, now_ms(), &fresh);
         if let Err(e) = self.commit(current, effects).await {

@@ -69,7 +69,11 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         }
         let Some(me) = self.me.upgrade() else { return };
         let event = event(op, m);
+        let last_tail = self.offset(m, m.tail).unwrap_or_default();
         self.host.spawn(Box::pin(async move {
+            if op == RegistryOp::Delete {
+                me.tell_watchers_deleted(&name, last_tail).await;
+            }
             let registry = name.registry().key();
             match me.host.call(&registry, Call::Registry { registry: registry.clone(), event }).await {
                 Err(e) => me.host.log_error(&format!("recording a registry event failed: {e}")),

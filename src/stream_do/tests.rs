@@ -187,6 +187,9 @@ impl Host for TestHost {
             let fresh = crate::ds::subscription::Fresh { wake_id: "w".into(), jitter: 0.0 };
             let mut subscriptions = world.subscriptions.borrow_mut();
             Ok(subscriptions.get_mut(key).is_some_and(|s| {
+                if notice.deleted {
+                    return s.on_deleted(&notice.stream);
+                }
                 s.on_append(
                     &notice.stream,
                     &notice.tail,
@@ -1258,7 +1261,8 @@ fn a_new_subscription_links_the_existing_streams_it_matches_at_their_tails() {
         crate::ds::Notice {
             stream: "events/a".into(),
             tail: "0000000000000000_0000000000000005".into(),
-            created_at: None
+            created_at: None,
+            deleted: false,
         }
     );
     let s = w.subscriptions.borrow()["_default/s"].clone();
@@ -1266,6 +1270,12 @@ fn a_new_subscription_links_the_existing_streams_it_matches_at_their_tails() {
     // Appends to streams it does not match tell nobody.
     World::post(&w, "/v1/stream/other/c", &[TEXT], "y");
     assert_eq!(w.notices.borrow().len(), 1);
+    // Deleting the stream tells the subscription, which drops the pattern's link.
+    World::send(&w, Method::Delete, "/v1/stream/events/a", "", &[], b"");
+    let last = w.notices.borrow().last().cloned().unwrap();
+    assert!(last.1.deleted);
+    assert_eq!(last.1.tail, "0000000000000000_0000000000000005");
+    assert!(!w.subscriptions.borrow()["_default/s"].links.contains_key("events/a"));
 }
 
 #[test]

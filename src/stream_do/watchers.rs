@@ -60,9 +60,24 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         let Ok(State::Live(m)) = self.store.state() else { return };
         let Some(name) = StreamName::from_key(&m.stream_id) else { return };
         let (Ok(tail), Ok(start)) = (self.offset(&m, m.tail), self.offset(&m, 0)) else { return };
-        let notice = Notice { stream: name.id.clone(), tail, created_at: created.then_some(start) };
+        let notice =
+            Notice { stream: name.id.clone(), tail, created_at: created.then_some(start), deleted: false };
+        self.send_notice(&name, &watchers, &notice).await;
+    }
+
+    /// Tells every linked subscription that the stream is gone (deleted or expired).
+    pub(super) async fn tell_watchers_deleted(&self, name: &StreamName, last_tail: String) {
+        let watchers = self.watcher_list();
+        if watchers.is_empty() {
+            return;
+        }
+        let notice = Notice { stream: name.id.clone(), tail: last_tail, created_at: None, deleted: true };
+        self.send_notice(name, &watchers, &notice).await;
+    }
+
+    async fn send_notice(&self, name: &StreamName, watchers: &[String], notice: &Notice) {
         let keys: Vec<String> = watchers.iter().map(|w| format!("{}/{w}", name.project)).collect();
-        let told = join_all(keys.iter().map(|key| self.host.notify_subscription(key, &notice)));
+        let told = join_all(keys.iter().map(|key| self.host.notify_subscription(key, notice)));
         let answers = match select(Box::pin(told), self.host.sleep(NOTIFY_BOUND_MS)).await {
             Either::Left((answers, _)) => answers,
             Either::Right(_) => {

@@ -257,6 +257,23 @@ describe("links", () => {
     expect((await json(await fetch(subUrl(id)))).streams.map((s: any) => s.path)).not.toContain(`${p}/x/y`)
   })
 
+  test("a deleted stream loses its pattern link; created again, all its data is new", async () => {
+    const r = await receiver({ done: true })
+    const id = unique("del")
+    const p = unique("del")
+    await stream(`${p}/s`, { old: true })
+    await put(subUrl(id), { type: "webhook", pattern: `${p}/*`, webhook: { url: r.url } })
+    const paths = async () => (await json(await fetch(subUrl(id)))).streams.map((s: any) => s.path)
+    expect(await paths()).toEqual([`${p}/s`])
+    expect((await fetch(`${root()}/${p}/s`, { method: "DELETE" })).status).toBe(204)
+    await until(async () => (await paths()).length === 0, 5000, "the link to go")
+    await stream(`${p}/s`, { fresh: true })
+    const wake = (await r.next()).body
+    const link = wake.streams.find((s) => s.path === `${p}/s`)!
+    expect(link.acked_offset).toBe("0000000000000000_0000000000000000")
+    expect(link.has_pending).toBe(true)
+  })
+
   test("a project's subscriptions live under its own root and see only its streams", async () => {
     const r = await receiver({ done: true })
     const project = unique("proj").replace(/[^A-Za-z0-9_-]/g, "").slice(0, 60)

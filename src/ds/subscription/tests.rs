@@ -247,3 +247,24 @@ fn explicit_links_come_and_go_and_glob_links_stay() {
     assert!(linked && effects.len() == 1);
     assert_eq!(s.action_url("callback"), "http://h/v1/stream/__ds/subscriptions/s/callback");
 }
+
+#[test]
+fn a_deleted_stream_loses_its_pattern_link_and_keeps_its_explicit_one() {
+    let c = config(serde_json::json!({
+        "type": "webhook", "pattern": "events/*", "streams": ["events/kept"], "webhook": {"url": "http://127.0.0.1:1/h"},
+    }));
+    let mut s = Subscription::new("s".into(), c, "http://h/v1/stream".into(), 0);
+    s.backfill(&[("events/gone".into(), offset(5)), ("events/kept".into(), offset(7))]);
+    assert!(!s.on_deleted("events/gone"));
+    assert!(!s.links.contains_key("events/gone"));
+    assert!(s.on_deleted("events/kept"));
+    assert_eq!(
+        (s.links["events/kept"].acked.as_str(), s.links["events/kept"].tail.as_str()),
+        (ZERO_OFFSET, ZERO_OFFSET)
+    );
+    assert!(!s.on_deleted("never/linked"));
+    // Created again, the stream is linked from its first byte.
+    let (linked, effects) = s.on_append("events/gone", &offset(2), Some(ZERO_OFFSET), 0, &fresh(1));
+    assert!(linked && effects.len() == 1);
+    assert_eq!(s.links["events/gone"].acked, ZERO_OFFSET);
+}
