@@ -113,7 +113,15 @@ impl<S: Sql> Store<S> {
             .is_some())
     }
 
-    /// Marks the registry's stream list as complete (when the registry is created).
+    /// Forgets the registry's stream list, as a registry older than the list has none.
+    #[cfg(test)]
+    pub fn forget_registry_listing(&self) -> Result<(), StorageError> {
+        self.sql().execute("DELETE FROM registry_streams", &[])?;
+        self.sql().execute("DELETE FROM object_state WHERE key = 'registry_listing'", &[])
+    }
+
+    /// Marks the registry's stream list as complete (when the registry is created, or once
+    /// it was rebuilt from the registry's log).
     pub fn mark_registry_listing_complete(&self) -> Result<(), StorageError> {
         self.sql()
             .execute("INSERT OR IGNORE INTO object_state (key, value) VALUES ('registry_listing', 1)", &[])

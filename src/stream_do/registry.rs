@@ -130,6 +130,45 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         Ok(wanted)
     }
 
+    /// A registry older than its stream listing rebuilds it once from its own log, so
+    /// that a new subscription's pattern finds the streams created before the listing.
+    async fn ensure_listing(&self) -> Result<(), ProtocolError> {
+        if self.store.registry_listing_complete()? {
+            return Ok(());
+        }
+        let _writing = self.writes.lock().await;
+        if self.store.registry_listing_complete()? {
+            return Ok(());
+        }
+        let m = match self.state_at(self.host.now_ms()).await? {
+            State::Live(m) => m,
+            // No registry yet: its creation starts the listing.
+            _ => return Ok(()),
+        };
+        let mut live = std::collections::BTreeSet::new();
+        let mut at = 0;
+        while at < m.tail {
+            let chunk = self.read_range(&m, crate::store::Span::page(at, m.tail, 1 << 20)).await?;
+            if chunk.end <= at {
+                break;
+            }
+            let array = crate::protocol::json::to_array(&chunk.bytes);
+            let events: Vec<serde_json::Value> = serde_json::from_slice(&array).unwrap_or_default();
+            for (id, op) in events.iter().filter_map(event_of) {
+                match op {
+                    RegistryOp::Insert => live.insert(id),
+                    RegistryOp::Delete => live.remove(&id),
+                };
+            }
+            at = chunk.end;
+        }
+        for id in &live {
+            self.store.record_registry_stream(id, true)?;
+        }
+        self.store.mark_registry_listing_complete()?;
+        Ok(())
+    }
+
     /// The registry's side of a new or changed subscription: records what it wants and
     /// links the project's live streams that match, answering with their tails.
     pub(super) async fn watch(
@@ -142,18 +181,12 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
                 ProtocolError::new(crate::protocol::ErrorCode::InvalidInternalCall, "bad registry key")
             })?
             .project;
+        self.ensure_listing().await?;
         // Recorded before the listing is read, with no wait between: a stream created
         // meanwhile is either listed here or matched when its creation is recorded.
         self.store.set_watch(&watch)?;
-        let mut targets: Vec<String> =
+        let targets: Vec<String> =
             self.store.registry_streams()?.into_iter().filter(|id| watch.wants(id)).collect();
-        if !self.store.registry_listing_complete()? {
-            // A registry older than its listing does not know every stream: explicit
-            // streams are asked directly.
-            let missing: Vec<String> =
-                watch.streams.iter().filter(|s| !targets.contains(s)).cloned().collect();
-            targets.extend(missing);
-        }
         let mut found = Vec::new();
         for batch in targets.chunks(LINKS_AT_ONCE) {
             let calls = batch.iter().map(|id| {
@@ -177,7 +210,10 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
 
 /// The stream id and operation of a registry event.
 fn parse_event(event: &str) -> Option<(String, RegistryOp)> {
-    let value: serde_json::Value = serde_json::from_str(event).ok()?;
+    event_of(&serde_json::from_str(event).ok()?)
+}
+
+fn event_of(value: &serde_json::Value) -> Option<(String, RegistryOp)> {
     let id = value.get("key")?.as_str()?.to_owned();
     let op = match value.get("headers")?.get("operation")?.as_str()? {
         "insert" => RegistryOp::Insert,

@@ -1312,3 +1312,17 @@ fn a_subscription_that_no_longer_wants_the_stream_is_unlinked() {
     World::put(&w, "/v1/stream/events/new", &[TEXT], "x");
     assert_eq!(w.notices.borrow().len(), 1);
 }
+
+#[test]
+fn a_registry_older_than_its_listing_rebuilds_it_from_its_log() {
+    // Small segments: part of the registry's log is in cold storage.
+    let w = World::with(segments_every(2));
+    for id in ["events/a", "events/b", "events/c", "other/d"] {
+        World::put(&w, &format!("/v1/stream/{id}"), &[TEXT], "x");
+    }
+    World::send(&w, Method::Delete, "/v1/stream/events/b", "", &[], b"");
+    World::object(&w, "_default/__registry__").store.forget_registry_listing().unwrap();
+    let found: Vec<String> = watch(&w, "events/*").into_iter().map(|(id, _)| id).collect();
+    assert_eq!(found, ["events/a", "events/c"]);
+    assert!(World::object(&w, "_default/__registry__").store.registry_listing_complete().unwrap());
+}
