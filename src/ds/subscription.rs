@@ -422,20 +422,23 @@ impl Subscription {
         Ok(Claimed { wake_id: wake.id.clone(), generation: self.generation })
     }
 
-    /// Fencing (§7.3): the token's generation and wake, and the report's, must be the
-    /// current ones.
+    /// Fencing (§7.3): once a lease that ran out is ended, the token's generation and
+    /// wake, and the report's, must be the current ones.
     fn check_fence(
-        &self,
+        &mut self,
         token_generation: u64,
         token_wake: &str,
         report: &WakeReport,
+        now_ms: i64,
+        fresh: &Fresh,
     ) -> Result<(), ProtocolError> {
+        self.expire_lease(now_ms, fresh);
         let current = self.wake.as_ref().map(|w| w.id.as_str());
-        let fresh = current == Some(token_wake)
+        let is_current = current == Some(token_wake)
             && token_generation == self.generation
             && report.generation == Some(self.generation)
             && report.wake_id.as_deref() == current;
-        if fresh {
+        if is_current {
             Ok(())
         } else {
             Err(ProtocolError::new(ErrorCode::Fenced, "the wake generation is stale"))
@@ -452,8 +455,7 @@ impl Subscription {
         now_ms: i64,
         fresh: &Fresh,
     ) -> Result<(bool, Vec<Effect>), ProtocolError> {
-        self.expire_lease(now_ms, fresh);
-        self.check_fence(token_generation, token_wake, report)?;
+        self.check_fence(token_generation, token_wake, report, now_ms, fresh)?;
         for ack in &report.acks {
             let link = self.links.get(ack.stream.trim_matches('/')).ok_or_else(|| {
                 ProtocolError::new(
@@ -499,8 +501,7 @@ impl Subscription {
         now_ms: i64,
         fresh: &Fresh,
     ) -> Result<Vec<Effect>, ProtocolError> {
-        self.expire_lease(now_ms, fresh);
-        self.check_fence(token_generation, token_wake, report)?;
+        self.check_fence(token_generation, token_wake, report, now_ms, fresh)?;
         Ok(self.finish_wake(now_ms, fresh))
     }
 

@@ -45,22 +45,31 @@ pub fn authorize(
     name: &StreamName,
     req: &worker::Request,
 ) -> Result<Access, ProtocolError> {
-    if settings.is_none() {
-        return Ok(Access::Open);
-    }
-    let header = |n: &str| req.headers().get(n).ok().flatten();
-    let authorization = header("Authorization");
-    let token = auth::bearer(authorization.as_deref())?;
     let need = if matches!(method, Method::Get | Method::Head) { Need::Read } else { Need::Write };
     // A fork reads its source, which the token must also allow. A malformed fork header
     // is left for the stream object to reject.
     let fork_source = if method == Method::Put {
-        ForkRequest::from_headers(header(h::STREAM_FORKED_FROM).as_deref(), None, None)
-            .ok()
-            .flatten()
-            .map(|f| f.source)
+        let header = req.headers().get(h::STREAM_FORKED_FROM).ok().flatten();
+        ForkRequest::from_headers(header.as_deref(), None, None).ok().flatten().map(|f| f.source)
     } else {
         None
     };
-    auth::authorize(need, name, token, project, fork_source.as_ref(), now_ms() / 1000)
+    authorize_need(settings, project, need, name, fork_source.as_ref(), req)
+}
+
+/// Decides a request that needs `need` of `name`, and reads `fork_source` if any.
+pub fn authorize_need(
+    settings: Option<&AuthSettings>,
+    project: Option<&Project>,
+    need: Need,
+    name: &StreamName,
+    fork_source: Option<&StreamName>,
+    req: &worker::Request,
+) -> Result<Access, ProtocolError> {
+    if settings.is_none() {
+        return Ok(Access::Open);
+    }
+    let authorization = req.headers().get("Authorization").ok().flatten();
+    let token = auth::bearer(authorization.as_deref())?;
+    auth::authorize(need, name, token, project, fork_source, now_ms() / 1000)
 }

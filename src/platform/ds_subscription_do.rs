@@ -14,9 +14,9 @@ use worker::{
     durable_object, DurableObject, Env, Method as WorkerMethod, Request, RequestInit, Response, Result, State,
 };
 
-use super::host::fill_random;
+use super::host::{fill_random, send_call};
 use super::STREAMS_BINDING;
-use crate::adapters::convert::{from_response, read_request, to_response};
+use crate::adapters::convert::{read_request, to_response};
 use crate::adapters::timing::now_ms;
 use crate::auth::bearer;
 use crate::ds::config::{self, Delivery, SubscriptionConfig};
@@ -29,8 +29,9 @@ use crate::ds::webhook_url::Loopback;
 use crate::ds::{self as control, Action, ControlRequest, Notice, Target, KEYS_OBJECT};
 use crate::http::{Method, Reply, Request as Incoming};
 use crate::protocol::path::StreamName;
+use crate::protocol::time::format_rfc3339_millis;
 use crate::protocol::{ErrorCode, ProtocolError};
-use crate::stream_do::calls::{known_header, Call, CallReply};
+use crate::stream_do::calls::{Call, CallReply};
 
 /// The binding of the subscription objects' namespace; without it the `__ds` routes
 /// answer 404.
@@ -75,11 +76,22 @@ struct Inner {
     /// The stored state, once loaded (`Some(None)`: loaded, no subscription).
     stored: RefCell<Option<Option<Stored>>>,
     key: RefCell<Option<Rc<WebhookKey>>>,
+    /// The alarm as last set (`Some(None)`: none), once known, so an unchanged one is
+    /// not written again on every notice.
+    alarm: std::cell::Cell<Option<Option<i64>>>,
 }
 
 impl DurableObject for DsSubscriptionDO {
     fn new(state: State, env: Env) -> Self {
-        Self { inner: Rc::new(Inner { state, env, stored: RefCell::new(None), key: RefCell::new(None) }) }
+        Self {
+            inner: Rc::new(Inner {
+                state,
+                env,
+                stored: RefCell::new(None),
+                key: RefCell::new(None),
+                alarm: Default::default(),
+            }),
+        }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -92,6 +104,8 @@ impl DurableObject for DsSubscriptionDO {
 
     async fn alarm(&self) -> Result<Response> {
         let inner = &self.inner;
+        // The alarm that went off is no longer set.
+        inner.alarm.set(Some(None));
         // A failed alarm is retried by the platform.
         if let Some(mut stored) = inner.load().await.map_err(|e| e.to_string())? {
             let fresh = inner.fresh();
@@ -100,13 +114,6 @@ impl DurableObject for DsSubscriptionDO {
         }
         Response::empty()
     }
-}
-
-fn json_reply(status: u16, value: &serde_json::Value) -> Reply {
-    Reply::new(status)
-        .header("Content-Type", "application/json")
-        .header("Cache-Control", durable_streams_cache::control::NO_STORE)
-        .bytes(value.to_string().into_bytes())
 }
 
 fn not_found() -> ProtocolError {
@@ -118,14 +125,14 @@ impl Inner {
         match req.path() {
             control::NOTICE_PATH => return self.notice(&req).await,
             control::SIGNING_KEY_PATH => {
-                return Ok(Reply::new(200).bytes(self.own_key().await?.encoded_seed().into_bytes()))
+                return Ok(Reply::new(200).bytes(self.key(true).await?.encoded_seed().into_bytes()))
             }
             _ => {}
         }
         let control = control::parse(req.method, req.path()).ok_or_else(ProtocolError::not_found)??;
         let root_url = format!("{}{}", req.origin(), control.root);
         let Target::Subscription { id, action } = &control.target else {
-            let key = self.own_key().await?;
+            let key = self.key(true).await?;
             return Ok(Reply::new(200)
                 .header("Content-Type", JWKS_CONTENT_TYPE)
                 .header("Cache-Control", "public, max-age=300")
@@ -135,7 +142,7 @@ impl Inner {
             (Action::Base, Method::Put) => self.create(&control, id, root_url, &req.body).await,
             (Action::Base, Method::Get) => {
                 let stored = self.load().await?.ok_or_else(not_found)?;
-                Ok(json_reply(200, &self.view(&stored, &root_url).await?))
+                Ok(Reply::json(200, &self.view(&stored, &root_url).await?))
             }
             (Action::Base, _) => self.delete(&control, id).await,
             (Action::AddStreams, _) => {
@@ -206,14 +213,23 @@ impl Inner {
             self.stored.borrow_mut().take();
             return Err(ProtocolError::unavailable(format!("storing the subscription failed: {e}")));
         }
-        let alarm = match stored.subscription.next_alarm() {
-            Some(at) => {
-                storage.set_alarm(worker::ScheduledTime::new(js_sys::Date::new(&(at as f64).into()))).await
+        let next = stored.subscription.next_alarm();
+        if self.alarm.get() != Some(next) {
+            let set = match next {
+                Some(at) => {
+                    storage
+                        .set_alarm(worker::ScheduledTime::new(js_sys::Date::new(&(at as f64).into())))
+                        .await
+                }
+                None => storage.delete_alarm().await,
+            };
+            match set {
+                Ok(()) => self.alarm.set(Some(next)),
+                Err(e) => {
+                    self.alarm.set(None);
+                    worker::console_error!("setting a subscription's alarm failed: {e}");
+                }
             }
-            None => storage.delete_alarm().await,
-        };
-        if let Err(e) = alarm {
-            worker::console_error!("setting a subscription's alarm failed: {e}");
         }
         for effect in effects {
             let me = Rc::clone(self);
@@ -237,20 +253,20 @@ impl Inner {
         })
     }
 
-    /// The webhook signing key: the secret's, or the keys object's.
-    async fn key(&self) -> std::result::Result<Rc<WebhookKey>, ProtocolError> {
+    /// The webhook signing key: the secret's if it is set; otherwise the keys object's,
+    /// which this object keeps itself when it is the keys object (`own`) and asks the
+    /// keys object for otherwise.
+    async fn key(&self, own: bool) -> std::result::Result<Rc<WebhookKey>, ProtocolError> {
         if let Some(key) = self.key.borrow().as_ref() {
             return Ok(Rc::clone(key));
         }
         let key = match self.secret_key() {
             Some(key) => key,
+            None if own => self.kept_key().await?,
             None => {
                 let stub = self.namespace()?.get_by_name(KEYS_OBJECT).map_err(unavailable)?;
-                let req = Request::new(
-                    &format!("https://ds.internal{}", control::SIGNING_KEY_PATH),
-                    WorkerMethod::Get,
-                )
-                .map_err(unavailable)?;
+                let url = format!("https://ds.internal{}", control::SIGNING_KEY_PATH);
+                let req = Request::new(&url, WorkerMethod::Get).map_err(unavailable)?;
                 let mut res = stub.fetch_with_request(req).await.map_err(unavailable)?;
                 let seed = res.text().await.map_err(unavailable)?;
                 WebhookKey::from_encoded_seed(&seed)
@@ -271,30 +287,17 @@ impl Inner {
         key
     }
 
-    /// The keys object's own key: the secret's, or one made once and kept.
-    async fn own_key(&self) -> std::result::Result<Rc<WebhookKey>, ProtocolError> {
-        if let Some(key) = self.key.borrow().as_ref() {
-            return Ok(Rc::clone(key));
+    /// The keys object's key: made once and kept.
+    async fn kept_key(&self) -> std::result::Result<WebhookKey, ProtocolError> {
+        let storage = self.state.storage();
+        let seed: Option<String> = storage.get("seed").await.map_err(unavailable)?;
+        if let Some(key) = seed.and_then(|s| WebhookKey::from_encoded_seed(&s)) {
+            return Ok(key);
         }
-        let key = match self.secret_key() {
-            Some(key) => key,
-            None => {
-                let storage = self.state.storage();
-                let seed: Option<String> = storage.get("seed").await.map_err(unavailable)?;
-                match seed.and_then(|s| WebhookKey::from_encoded_seed(&s)) {
-                    Some(key) => key,
-                    None => {
-                        let mut seed = [0u8; 32];
-                        fill_random(&mut seed)?;
-                        let key = WebhookKey::from_seed(seed);
-                        storage.put("seed", key.encoded_seed()).await.map_err(unavailable)?;
-                        key
-                    }
-                }
-            }
-        };
-        let key = Rc::new(key);
-        *self.key.borrow_mut() = Some(Rc::clone(&key));
+        let mut seed = [0u8; 32];
+        fill_random(&mut seed)?;
+        let key = WebhookKey::from_seed(seed);
+        storage.put("seed", key.encoded_seed()).await.map_err(unavailable)?;
         Ok(key)
     }
 
@@ -322,7 +325,7 @@ impl Inner {
             .collect();
         let (webhook, wake_stream) = match &s.config.delivery {
             Delivery::Webhook { url } => {
-                let key = self.key().await?;
+                let key = self.key(false).await?;
                 let signing = serde_json::json!({
                     "alg": "ed25519",
                     "kid": key.kid(),
@@ -341,12 +344,12 @@ impl Inner {
             "webhook": webhook,
             "wake_stream": wake_stream,
             "lease_ttl_ms": s.config.lease_ttl_ms,
-            "created_at": iso_time(s.created_at_ms),
+            "created_at": format_rfc3339_millis(s.created_at_ms),
             "status": s.status(),
             // While `failed`: when the next delivery attempt is due (kept across restarts).
             "retry": s.retry.as_ref().map(|r| serde_json::json!({
                 "attempts": r.attempts,
-                "next_attempt_at": iso_time(r.next_attempt_at_ms),
+                "next_attempt_at": format_rfc3339_millis(r.next_attempt_at_ms),
             })),
             "description": s.config.description,
         }))
@@ -372,7 +375,7 @@ impl Inner {
             // Telling the registry again repairs a creation that failed halfway.
             self.relink().await?;
             let current = self.load().await?.ok_or_else(not_found)?;
-            return Ok(json_reply(200, &self.view(&current, &root_url).await?));
+            return Ok(Reply::json(200, &self.view(&current, &root_url).await?));
         }
         let mut secret = [0u8; 32];
         fill_random(&mut secret)?;
@@ -390,7 +393,7 @@ impl Inner {
             return Err(e);
         }
         let current = self.load().await?.ok_or_else(not_found)?;
-        Ok(json_reply(201, &self.view(&current, &root_url).await?))
+        Ok(Reply::json(201, &self.view(&current, &root_url).await?))
     }
 
     /// Tells the registry what the subscription wants and links the streams it finds,
@@ -426,22 +429,11 @@ impl Inner {
             worker::console_error!("deleting a subscription failed: {e}");
         }
         *self.stored.borrow_mut() = Some(None);
+        self.alarm.set(None);
     }
 
     async fn call_stream(&self, key: &str, call: Call) -> std::result::Result<CallReply, ProtocolError> {
-        let stub = self
-            .env
-            .durable_object(STREAMS_BINDING)
-            .and_then(|ns| ns.get_by_name(key))
-            .map_err(unavailable)?;
-        let (path, body) = call.encode();
-        let mut init = RequestInit::new();
-        let body = js_sys::Uint8Array::from(body.as_slice());
-        init.with_method(WorkerMethod::Post).with_body(Some(body.into()));
-        let req =
-            Request::new_with_init(&format!("https://stream.internal{path}"), &init).map_err(unavailable)?;
-        let res = stub.fetch_with_request(req).await.map_err(unavailable)?;
-        call.decode_reply(from_response(res, known_header).await.map_err(unavailable)?)
+        call.decode_reply(send_call(&self.env, key, &call).await.map_err(unavailable)?)
     }
 
     async fn delete(
@@ -468,7 +460,7 @@ impl Inner {
         let notice: Notice = serde_json::from_slice(&req.body)
             .map_err(|e| ProtocolError::new(ErrorCode::InvalidInternalCall, e.to_string()))?;
         let Some(mut stored) = self.load().await? else {
-            return Ok(json_reply(200, &serde_json::json!({ "linked": false })));
+            return Ok(Reply::json(200, &serde_json::json!({ "linked": false })));
         };
         let fresh = self.fresh();
         let (linked, effects) = if notice.deleted {
@@ -483,7 +475,7 @@ impl Inner {
             )
         };
         self.commit(stored, effects).await?;
-        Ok(json_reply(200, &serde_json::json!({ "linked": linked })))
+        Ok(Reply::json(200, &serde_json::json!({ "linked": linked })))
     }
 
     async fn claim(self: &Rc<Self>, req: &Incoming) -> std::result::Result<Reply, ProtocolError> {
@@ -513,7 +505,7 @@ impl Inner {
             "lease_ttl_ms": stored.subscription.config.lease_ttl_ms,
         });
         self.commit(stored, Vec::new()).await?;
-        Ok(json_reply(200, &reply))
+        Ok(Reply::json(200, &reply))
     }
 
     /// A callback, ack or release.
@@ -549,7 +541,7 @@ impl Inner {
         }
         let (next_wake, effects) = s.report(claims.generation, &claims.wake_id, &report, now, &fresh)?;
         self.commit(stored, effects).await?;
-        Ok(json_reply(200, &serde_json::json!({ "ok": true, "next_wake": next_wake })))
+        Ok(Reply::json(200, &serde_json::json!({ "ok": true, "next_wake": next_wake })))
     }
 
     /// Delivers the current wake and records how it went.
@@ -595,7 +587,7 @@ impl Inner {
             "callback_token": token::issue(&stored.secret(), &claims),
         })
         .to_string();
-        let key = self.key().await?;
+        let key = self.key(false).await?;
         let headers = worker::Headers::new();
         headers.set("Content-Type", "application/json").map_err(unavailable)?;
         headers
@@ -652,20 +644,4 @@ impl Inner {
 
 fn unavailable(e: worker::Error) -> ProtocolError {
     ProtocolError::unavailable(e.to_string())
-}
-
-/// RFC 3339 in UTC with milliseconds.
-fn iso_time(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
 }

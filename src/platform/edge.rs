@@ -160,7 +160,7 @@ pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worke
         Ok(Route::Preflight) => preflight(&req).map(Handled::local).during(Step::Respond),
         Ok(Route::Health) => health().map(Handled::local).during(Step::Respond),
         Ok(Route::Stats(name)) => stats(&env, &settings, &name).await,
-        Ok(Route::Control(control)) => subscriptions(&env, &settings, control, method, req).await,
+        Ok(Route::Control(control)) => subscriptions(&env, &settings, control, req).await,
         Ok(Route::Stream(name)) => {
             let decided = match project.unwrap_or(Ok(None)) {
                 Ok(p) => auth::authorize(settings.auth.as_ref(), p.as_deref(), method, &name, &req),
@@ -324,7 +324,6 @@ async fn subscriptions(
     env: &Env,
     settings: &EdgeSettings,
     control: crate::ds::ControlRequest,
-    method: Method,
     req: worker::Request,
 ) -> Result<Handled, Failure> {
     let Ok(namespace) = env.durable_object(super::ds_subscription_do::SUBSCRIPTIONS_BINDING) else {
@@ -346,8 +345,8 @@ async fn subscriptions(
         };
         // Reading a subscription needs what writing a stream needs: it names the
         // project's streams and how far they are processed.
-        let need = if method == Method::Get { Method::Post } else { method };
-        match auth::authorize(settings.auth.as_ref(), project.as_deref(), need, &name, &req) {
+        let need = crate::auth::Need::Write;
+        match auth::authorize_need(settings.auth.as_ref(), project.as_deref(), need, &name, None, &req) {
             Err(e) => return refused(&e),
             Ok(Access::Anonymous | Access::Public) => {
                 return refused(&ProtocolError::new(

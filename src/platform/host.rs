@@ -89,14 +89,7 @@ impl DoHost {
     }
 
     async fn send(&self, stream_id: &str, call: &Call) -> worker::Result<crate::http::Reply> {
-        let stub = self.env.durable_object(STREAMS_BINDING)?.get_by_name(stream_id)?;
-        let (path, body) = call.encode();
-        let body = js_sys::Uint8Array::from(body.as_slice());
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        // The host is ignored by stubs; the path selects the internal operation.
-        let req = worker::Request::new_with_init(&format!("https://stream.internal{path}"), &init)?;
-        from_response(stub.fetch_with_request(req).await?, crate::stream_do::calls::known_header).await
+        send_call(&self.env, stream_id, call).await
     }
 }
 
@@ -209,6 +202,18 @@ impl Host for DoHost {
     fn log_error(&self, message: &str) {
         worker::console_error!("{message}");
     }
+}
+
+/// Sends `call` to the object of stream `stream_id` and reads its raw reply.
+pub async fn send_call(env: &Env, stream_id: &str, call: &Call) -> worker::Result<crate::http::Reply> {
+    let stub = env.durable_object(STREAMS_BINDING)?.get_by_name(stream_id)?;
+    let (path, body) = call.encode();
+    let body = js_sys::Uint8Array::from(body.as_slice());
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(body.into()));
+    // The host is ignored by stubs; the path selects the internal operation.
+    let req = worker::Request::new_with_init(&format!("https://stream.internal{path}"), &init)?;
+    from_response(stub.fetch_with_request(req).await?, crate::stream_do::calls::known_header).await
 }
 
 /// Fills `out` from the runtime's `crypto.getRandomValues`.

@@ -69,9 +69,9 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         }
         let Some(me) = self.me.upgrade() else { return };
         let event = event(op, m);
-        let last_tail = self.offset(m, m.tail).unwrap_or_default();
+        let last_tail = (op == RegistryOp::Delete).then(|| self.offset(m, m.tail).unwrap_or_default());
         self.host.spawn(Box::pin(async move {
-            if op == RegistryOp::Delete {
+            if let Some(last_tail) = last_tail {
                 me.tell_watchers_deleted(&name, last_tail).await;
             }
             let registry = name.registry().key();

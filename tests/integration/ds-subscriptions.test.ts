@@ -4,9 +4,9 @@
 // release and lease expiry, and bad input that gets a 4xx and changes nothing.
 import { createPublicKey, verify, type JsonWebKey } from "node:crypto"
 import { createServer, type Server } from "node:http"
-import { createServer as createNetServer } from "node:net"
 import { afterEach, describe, expect, test } from "vitest"
 import { BASE, sleep } from "./helpers"
+import { freePort } from "./worker"
 
 let n = 0
 const unique = (label: string) => `${label}-${Date.now()}-${process.pid}-${++n}`
@@ -74,16 +74,6 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs: num
   }
 }
 
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = createNetServer()
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve))
-  const address = s.address()
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  if (!address || typeof address === "string") throw new Error("no address")
-  return address.port
-}
-
 async function put(url: string, body: unknown, headers: Record<string, string> = {}) {
   return fetch(url, {
     method: "PUT",
@@ -148,7 +138,7 @@ describe("webhook signatures", () => {
 
 describe("webhook delivery", () => {
   test("an unreachable webhook never holds up appends, and is retried with backoff until it answers", async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const id = unique("down")
     const prefix = unique("down")
     const res = await put(subUrl(id), {

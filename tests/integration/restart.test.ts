@@ -2,9 +2,8 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { createServer } from "node:http"
-import { createServer as createNetServer } from "node:net"
 import { describe, expect, test } from "vitest"
-import { freshState, r2Object, startWorker } from "./worker"
+import { freePort, freshState, r2Object, startWorker } from "./worker"
 
 const json = { "Content-Type": "application/json" }
 const BUCKET = "durable-streams-segments"
@@ -107,12 +106,7 @@ describe("restarts", () => {
 
   test("a failed webhook's retry schedule survives a restart, and the retry is delivered after it", async () => {
     const state = freshState()
-    const port = await new Promise<number>((resolve) => {
-      const s = createNetServer().listen(0, "127.0.0.1", () => {
-        const address = s.address()
-        s.close(() => resolve(typeof address === "object" && address ? address.port : 0))
-      })
-    })
+    const port = await freePort()
     const id = `retry-${Date.now()}`
     let worker = await startWorker(state)
     const sub = () => `${worker.url}/v1/stream/__ds/subscriptions/${id}`

@@ -13,7 +13,8 @@ const env = { ...process.env, WRANGLER_SEND_METRICS: "false" }
 /** Ports handed out by this process: the OS may offer a just-closed one again. */
 const given = new Set<number>()
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on, never handed out twice by this process. */
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = await anyFreePort()
     if (!given.has(port)) {
