@@ -43,5 +43,7 @@ mod platform;
 #[cfg(test)]
 mod layers;
 
+#[cfg(target_arch = "wasm32")]
+pub use adapters::incoming::Incoming;
 #[cfg(all(target_arch = "wasm32", feature = "stream-worker"))]
 pub use platform::{handle_fetch, DsSubscriptionDO, MetricsDO, StreamDO};

@@ -1,5 +1,6 @@
 // Sequential latency of a Durable Streams server, or of the floor worker (floor.toml):
-// p50 and p99 of GET /health and of a small append, N of each after 50 to warm up.
+// p50 and p99 of GET /health and of a small append, N of each after 50 to warm up; then
+// appends per second from 4 concurrent writers over 5 s, as the bench folder's probe.
 // usage: node latency.mjs BASE_URL [N=500]
 const [base, nArg] = process.argv.slice(2)
 const n = Number(nArg || 500)
@@ -24,3 +25,13 @@ const append = (i) =>
   fetch(stream, { method: "POST", headers: { "content-type": "text/plain" }, body: `x${i}` }).then((r) => r.arrayBuffer())
 console.log(`health ${await measure(health)}`)
 console.log(`append ${await measure(append)}`)
+let appended = 0
+const until = performance.now() + 5000
+const writer = async (w) => {
+  for (let i = 0; performance.now() < until; i++) {
+    await append(`${w}-${i}`)
+    appended++
+  }
+}
+await Promise.all([0, 1, 2, 3].map(writer))
+console.log(`appends/s, 4 writers ${Math.round(appended / 5)}`)

@@ -1,22 +1,44 @@
 //! Conversions between workers-rs requests/responses and the neutral types of `crate::http`.
 
 use futures_util::StreamExt;
-use worker::{Headers, Response, ResponseBuilder};
+use js_sys::Uint8Array;
+use wasm_bindgen_futures::JsFuture;
+use worker::{ByteStream, Headers, Response, ResponseBuilder};
 
+use super::incoming::Incoming;
 use crate::http::{Body, BodyCollector, Method, Reply, Request};
 use crate::protocol::ProtocolError;
 
 /// Reads a request, with a body of at most `limit` bytes (see [`BodyCollector`]).
-pub async fn read_request(mut req: worker::Request, limit: usize) -> Result<Request, ProtocolError> {
-    let method = Method::parse(&req.inner().method());
-    let url = req.inner().url();
-    let headers = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-    let mut out = Request { method, url, headers, body: Vec::new() };
-    if matches!(method, Method::Get | Method::Head | Method::Options) || req.inner().body().is_none() {
+pub async fn read_request(req: impl Into<Incoming>, limit: usize) -> Result<Request, ProtocolError> {
+    let req = req.into();
+    let method = req.method();
+    let raw = req.raw();
+    let headers: Vec<(String, String)> =
+        req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let declared =
+        headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
+    let mut out = Request { method, url: raw.url(), headers, body: Vec::new() };
+    let stream = match raw.body() {
+        Some(stream) if !matches!(method, Method::Get | Method::Head | Method::Options) => stream,
+        _ => return Ok(out),
+    };
+    // A body of known length within the limit is read in one piece: one promise instead
+    // of a reader and a promise per chunk.
+    if declared.is_some_and(|n| n <= limit) {
+        let promise = raw
+            .array_buffer()
+            .map_err(|e| ProtocolError::internal(format!("the request body cannot be read: {e:?}")))?;
+        let buffer = JsFuture::from(promise)
+            .await
+            .map_err(|e| BodyCollector::new(limit).broke_off(&format!("{e:?}")))?;
+        out.body = Uint8Array::new(&buffer).to_vec();
+        if out.body.len() > limit {
+            return Err(ProtocolError::payload_too_large(limit as u64));
+        }
         return Ok(out);
     }
-    let mut stream =
-        req.stream().map_err(|e| ProtocolError::internal(format!("the request body cannot be read: {e}")))?;
+    let mut stream = ByteStream::from(stream);
     let mut body = BodyCollector::new(limit);
     while let Some(chunk) = stream.next().await {
         match chunk {

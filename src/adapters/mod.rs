@@ -3,6 +3,7 @@
 //! clocks and per-request timings, and where signing secrets come from.
 
 pub mod convert;
+pub mod incoming;
 pub mod secrets;
 pub mod sqlite;
 pub mod timing;

@@ -43,18 +43,18 @@ pub fn authorize(
     project: Option<&Project>,
     method: Method,
     name: &StreamName,
-    req: &worker::Request,
+    headers: &worker::Headers,
 ) -> Result<Access, ProtocolError> {
     let need = if matches!(method, Method::Get | Method::Head) { Need::Read } else { Need::Write };
     // A fork reads its source, which the token must also allow. A malformed fork header
     // is left for the stream object to reject.
     let fork_source = if method == Method::Put {
-        let header = req.headers().get(h::STREAM_FORKED_FROM).ok().flatten();
+        let header = headers.get(h::STREAM_FORKED_FROM).ok().flatten();
         ForkRequest::from_headers(header.as_deref(), None, None).ok().flatten().map(|f| f.source)
     } else {
         None
     };
-    authorize_need(settings, project, need, name, fork_source.as_ref(), req)
+    authorize_need(settings, project, need, name, fork_source.as_ref(), headers)
 }
 
 /// Decides a request that needs `need` of `name`, and reads `fork_source` if any.
@@ -64,12 +64,12 @@ pub fn authorize_need(
     need: Need,
     name: &StreamName,
     fork_source: Option<&StreamName>,
-    req: &worker::Request,
+    headers: &worker::Headers,
 ) -> Result<Access, ProtocolError> {
     if settings.is_none() {
         return Ok(Access::Open);
     }
-    let authorization = req.headers().get("Authorization").ok().flatten();
+    let authorization = headers.get("Authorization").ok().flatten();
     let token = auth::bearer(authorization.as_deref())?;
     auth::authorize(need, name, token, project, fork_source, now_ms() / 1000)
 }

@@ -16,6 +16,7 @@ use super::cache::{CachedResponse, WorkerCache};
 use super::origin::DoOrigin;
 use super::STREAMS_BINDING;
 use crate::adapters::convert::to_response;
+use crate::adapters::incoming::Incoming;
 use crate::adapters::secrets::AuthSettings;
 use crate::adapters::timing::now_precise;
 use crate::auth::{Access, ACCESS_HEADER};
@@ -132,13 +133,14 @@ impl Handled {
 }
 
 /// The worker's fetch handler. A worker that embeds this crate calls it from its own
-/// `#[event(fetch)]`.
-pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<Response> {
+/// `#[event(fetch)]`, with the request as [`Incoming`] (cheapest: the handler can take
+/// that type itself) or as a `worker::Request`.
+pub async fn handle_fetch(req: impl Into<Incoming>, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = now_precise();
-    let verb = req.inner().method();
-    let method = Method::parse(&verb);
-    let target = Request::new(method, req.inner().url());
-    let origin = header(&req, "Origin");
+    let req = req.into();
+    let method = req.method();
+    let target = Request::new(method, req.url());
+    let origin = req.header("Origin");
     let settings = EdgeSettings::get(&env);
     let route = crate::edge::route(method, target.path());
     // The project's record decides auth and its CORS origins, preflights included.
@@ -160,18 +162,18 @@ pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worke
         Ok(Route::Preflight) => preflight(&req).map(Handled::local).during(Step::Respond),
         Ok(Route::Health) => health().map(Handled::local).during(Step::Respond),
         Ok(Route::Stats(name)) => stats(&env, &settings, &name).await,
-        Ok(Route::Control(control)) => subscriptions(&env, &settings, control, req).await,
+        Ok(Route::Control(control)) => subscriptions(&env, &settings, control, &req).await,
         Ok(Route::Stream(name)) => {
             let decided = match project.unwrap_or(Ok(None)) {
-                Ok(p) => auth::authorize(settings.auth.as_ref(), p.as_deref(), method, &name, &req),
+                Ok(p) => auth::authorize(settings.auth.as_ref(), p.as_deref(), method, &name, &req.headers()),
                 Err(e) => Err(e),
             };
             match decided {
                 Err(e) => refused(&e),
                 Ok(access) if method == Method::Get => {
-                    cached_read(&env, &ctx, &settings, &name, access, &target, req).await
+                    cached_read(&env, &ctx, &settings, &name, access, &target, &req).await
                 }
-                Ok(access) => forward(&env, &name, access, req).await,
+                Ok(access) => forward(&env, &name, access, &req).await,
             }
         }
         Err(e) => refused(&e),
@@ -179,7 +181,12 @@ pub async fn handle_fetch(req: worker::Request, env: Env, ctx: Context) -> worke
     let handled = match handled {
         Ok(h) => h,
         Err(Failure { step, cause }) => {
-            worker::console_error!("{verb} {} failed while {}: {cause}", target.path(), step.doing());
+            worker::console_error!(
+                "{} {} failed while {}: {cause}",
+                req.raw().method(),
+                target.path(),
+                step.doing()
+            );
             Handled::local(to_response(Reply::error(&step.error()))?)
         }
     };
@@ -195,7 +202,7 @@ async fn cached_read(
     name: &StreamName,
     access: Access,
     target: &Request,
-    req: worker::Request,
+    req: &Incoming,
 ) -> Result<Handled, Failure> {
     let mut query = match ReadQuery::parse(target.query()) {
         Ok(q) => q,
@@ -205,7 +212,7 @@ async fn cached_read(
     // A browser's EventSource reconnects to the URL it started with: its Last-Event-ID
     // says where it really is, and the read goes on from there (object and cache alike).
     let resumed_target;
-    let target = match query.resume(header(&req, LAST_EVENT_ID).as_deref()) {
+    let target = match query.resume(req.header(LAST_EVENT_ID).as_deref()) {
         Err(e) => return refused(&e),
         Ok(None) => target,
         Ok(Some(offset)) => {
@@ -216,7 +223,7 @@ async fn cached_read(
         }
     };
     let facts = read::facts(name, &query, access == Access::Anonymous);
-    let lookup = policy::lookup(&facts, header(&req, "Cache-Control").as_deref());
+    let lookup = policy::lookup(&facts, req.header("Cache-Control").as_deref());
     if lookup == Lookup::NotCacheable {
         let started = now_precise();
         let stub = stub(env, name)?;
@@ -225,7 +232,7 @@ async fn cached_read(
         return Ok(Handled { response, cache: None, origin_ms: Some(now_precise() - started) });
     }
     let key = CacheKey::for_read(target.origin(), &facts);
-    let if_none_match = header(&req, "If-None-Match");
+    let if_none_match = req.header("If-None-Match");
     let read = CachedRead {
         key: &key,
         facts: &facts,
@@ -287,33 +294,33 @@ fn served_response(served: Served<CachedResponse>, asked_origin: bool) -> worker
 
 /// Sends the request, body and all, to the stream's object, saying how it was
 /// authorized.
-async fn forward(
-    env: &Env,
-    name: &StreamName,
-    access: Access,
-    req: worker::Request,
-) -> Result<Handled, Failure> {
+async fn forward(env: &Env, name: &StreamName, access: Access, req: &Incoming) -> Result<Handled, Failure> {
     let started = now_precise();
-    let req = with_access(req, access).during(Step::AskObject)?;
-    let response = stub(env, name)?.fetch_with_request(req).await.during(Step::AskObject)?;
+    let stub = stub(env, name)?;
+    let response = match with_access(req, access).during(Step::AskObject)? {
+        Some(marked) => marked.send_to(stub).await,
+        None => req.send_to(stub).await,
+    }
+    .during(Step::AskObject)?;
     Ok(Handled { response, cache: None, origin_ms: Some(now_precise() - started) })
 }
 
-/// The request marked with how it was authorized (see [`auth::mark_access`]). Incoming
-/// headers are immutable, so a changed request is a new one with the same body stream;
-/// with auth off and no such header sent, the request goes as it came.
-fn with_access(req: worker::Request, access: Access) -> worker::Result<worker::Request> {
-    if access.header_value().is_none() && !req.headers().has(ACCESS_HEADER)? {
-        return Ok(req);
+/// The request marked with how it was authorized (see [`auth::mark_access`]), or `None`
+/// when it can go as it came (auth off and no such header sent). Incoming headers are
+/// immutable, so a changed request is a new one with the same body stream.
+fn with_access(req: &Incoming, access: Access) -> worker::Result<Option<Incoming>> {
+    let original = req.headers();
+    if access.header_value().is_none() && !original.has(ACCESS_HEADER)? {
+        return Ok(None);
     }
-    let headers = req.headers().clone();
+    let headers = original.clone();
     auth::mark_access(&headers, access)?;
     let mut init = worker::RequestInit::new();
-    init.with_method(req.method()).with_headers(headers);
-    if let Some(body) = req.inner().body() {
+    init.with_method(worker::Method::from(req.raw().method())).with_headers(headers);
+    if let Some(body) = req.raw().body() {
         init.with_body(Some(body.into()));
     }
-    worker::Request::new_with_init(req.url()?.as_ref(), &init)
+    worker::Request::new_with_init(&req.url(), &init).map(|r| Some(r.into()))
 }
 
 /// A request for the subscription APIs (§6), sent to the subscription's object (or the
@@ -324,7 +331,7 @@ async fn subscriptions(
     env: &Env,
     settings: &EdgeSettings,
     control: crate::ds::ControlRequest,
-    req: worker::Request,
+    req: &Incoming,
 ) -> Result<Handled, Failure> {
     let Ok(namespace) = env.durable_object(super::ds_subscription_do::SUBSCRIPTIONS_BINDING) else {
         // The deployment does not offer subscriptions.
@@ -346,7 +353,14 @@ async fn subscriptions(
         // Reading a subscription needs what writing a stream needs: it names the
         // project's streams and how far they are processed.
         let need = crate::auth::Need::Write;
-        match auth::authorize_need(settings.auth.as_ref(), project.as_deref(), need, &name, None, &req) {
+        match auth::authorize_need(
+            settings.auth.as_ref(),
+            project.as_deref(),
+            need,
+            &name,
+            None,
+            &req.headers(),
+        ) {
             Err(e) => return refused(&e),
             Ok(Access::Anonymous | Access::Public) => {
                 return refused(&ProtocolError::new(
@@ -359,7 +373,7 @@ async fn subscriptions(
     }
     let started = now_precise();
     let stub = namespace.get_by_name(&control.object_name()).during(Step::FindObject)?;
-    let response = stub.fetch_with_request(req).await.during(Step::AskObject)?;
+    let response = req.send_to(stub).await.during(Step::AskObject)?;
     Ok(Handled { response, cache: None, origin_ms: Some(now_precise() - started) })
 }
 
@@ -380,11 +394,11 @@ fn refused(e: &ProtocolError) -> Result<Handled, Failure> {
     to_response(Reply::error(e)).map(Handled::local).during(Step::Respond)
 }
 
-fn preflight(req: &worker::Request) -> worker::Result<Response> {
+fn preflight(req: &Incoming) -> worker::Result<Response> {
     let mut reply = Reply::new(204);
     reply
         .headers
-        .extend(crate::edge::preflight_headers(header(req, "Access-Control-Request-Headers").as_deref()));
+        .extend(crate::edge::preflight_headers(req.header("Access-Control-Request-Headers").as_deref()));
     to_response(reply)
 }
 
@@ -430,10 +444,6 @@ fn decorate(
 
 fn stub(env: &Env, name: &StreamName) -> Result<Stub, Failure> {
     env.durable_object(STREAMS_BINDING).and_then(|ns| ns.get_by_name(&name.key())).during(Step::FindObject)
-}
-
-fn header(req: &worker::Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {

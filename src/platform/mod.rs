@@ -28,7 +28,7 @@ pub const STREAMS_BINDING: &str = "STREAMS";
 #[cfg(feature = "entry")]
 #[worker::event(fetch)]
 async fn fetch(
-    req: worker::Request,
+    req: crate::adapters::incoming::Incoming,
     env: worker::Env,
     ctx: worker::Context,
 ) -> worker::Result<worker::Response> {

@@ -1,14 +1,18 @@
 //! `StreamDO`: one Durable Object per stream, wrapping [`StreamService`].
+//!
+//! The class is bound to JavaScript here rather than through workers-rs's
+//! `#[durable_object]`, whose `fetch` converts each request into a `worker::Request`
+//! and so builds the request's `cf` object, which a stream never reads.
 
 use std::rc::Rc;
 
-use worker::{
-    durable_object, DurableObject, Env, Request, Response, Result, Socket, State, WebSocket,
-    WebSocketIncomingMessage, WebSocketPair,
-};
+use wasm_bindgen::prelude::*;
+use worker::worker_sys::web_sys;
+use worker::{Env, Response, Result, State, WebSocketPair};
 
 use super::host::{DoHost, DoSubscriber, SSE_TAG};
 use crate::adapters::convert::{read_request, to_response};
+use crate::adapters::incoming::Incoming;
 use crate::adapters::sqlite::DoSql;
 use crate::adapters::timing::{now_precise, Metered, RequestTimings};
 use crate::http::Reply;
@@ -21,23 +25,75 @@ type Service = StreamService<DoSql, DoHost>;
 
 /// The Durable Object that owns one stream: it sequences writes, stores the log in its
 /// SQLite database, and serves reads and live readers.
-#[durable_object]
+#[wasm_bindgen]
 pub struct StreamDO {
     service: std::result::Result<Rc<Service>, String>,
     state: Rc<State>,
 }
 
-impl DurableObject for StreamDO {
-    fn new(state: State, env: Env) -> Self {
+#[wasm_bindgen]
+impl StreamDO {
+    #[wasm_bindgen(constructor)]
+    pub fn new(state: worker::worker_sys::DurableObjectState, env: Env) -> Self {
         let config = Config::from_vars(|k| env.var(k).ok().map(|v| v.to_string()));
-        let state = Rc::new(state);
+        let state = Rc::new(State::from(state));
         let sql = DoSql::new(&state.storage());
         let host = DoHost::new(env, Rc::clone(&state));
         let service = StreamService::new(sql, host, config).map_err(|e| e.to_string());
         Self { service, state }
     }
 
-    async fn fetch(&self, req: Request) -> Result<Response> {
+    pub async fn fetch(&self, req: web_sys::Request) -> std::result::Result<JsValue, JsValue> {
+        let response = self.answer(Incoming::from(req)).await.map_err(JsValue::from)?;
+        Ok(web_sys::Response::from(response).into())
+    }
+
+    pub async fn alarm(&self) -> std::result::Result<JsValue, JsValue> {
+        if let Ok(service) = &self.service {
+            service.on_alarm().await;
+        }
+        Ok(JsValue::UNDEFINED)
+    }
+
+    /// Readers only listen: what they send is ignored.
+    #[wasm_bindgen(js_name = webSocketMessage)]
+    pub async fn websocket_message(
+        &self,
+        _ws: web_sys::WebSocket,
+        _message: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        Ok(JsValue::NULL)
+    }
+
+    #[wasm_bindgen(js_name = webSocketClose)]
+    pub async fn websocket_close(
+        &self,
+        ws: web_sys::WebSocket,
+        code: usize,
+        reason: String,
+        _was_clean: bool,
+    ) -> std::result::Result<JsValue, JsValue> {
+        // Completes the closing handshake; the socket may already be closed.
+        let ws = worker::WebSocket::from(ws);
+        let _ = ws.close(Some(u16::try_from(code).unwrap_or(1000)), Some(reason));
+        self.readers_changed();
+        Ok(JsValue::NULL)
+    }
+
+    #[wasm_bindgen(js_name = webSocketError)]
+    pub async fn websocket_error(
+        &self,
+        ws: web_sys::WebSocket,
+        _error: JsValue,
+    ) -> std::result::Result<JsValue, JsValue> {
+        let _ = worker::WebSocket::from(ws).close(Some(1011), Some("error"));
+        self.readers_changed();
+        Ok(JsValue::NULL)
+    }
+}
+
+impl StreamDO {
+    async fn answer(&self, req: Incoming) -> Result<Response> {
         let started = now_precise();
         let service = match &self.service {
             Ok(s) => Rc::clone(s),
@@ -73,43 +129,6 @@ impl DurableObject for StreamDO {
         }
     }
 
-    async fn alarm(&self) -> Result<Response> {
-        if let Ok(service) = &self.service {
-            service.on_alarm().await;
-        }
-        Response::empty()
-    }
-
-    async fn websocket_message(&self, _ws: WebSocket, _message: WebSocketIncomingMessage) -> Result<()> {
-        // Readers only listen.
-        Ok(())
-    }
-
-    async fn websocket_close(
-        &self,
-        ws: WebSocket,
-        code: usize,
-        reason: String,
-        _was_clean: bool,
-    ) -> Result<()> {
-        // Completes the closing handshake; the socket may already be closed.
-        let _ = ws.close(Some(u16::try_from(code).unwrap_or(1000)), Some(reason));
-        self.readers_changed();
-        Ok(())
-    }
-
-    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        let _ = ws.close(Some(1011), Some("error"));
-        self.readers_changed();
-        Ok(())
-    }
-
-    async fn connect(&self, _socket: Socket) -> Result<()> {
-        Err("stream objects do not accept TCP connections".into())
-    }
-}
-
-impl StreamDO {
     /// Reports the SSE readers after one left.
     fn readers_changed(&self) {
         if let Ok(service) = &self.service {

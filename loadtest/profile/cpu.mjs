@@ -1,0 +1,54 @@
+// CPU time per request of a worker under wrangler dev, read from /proc: the processes of
+// wrangler's process group (its Node.js proxy and the two workerd runtimes) are charged
+// for N requests, sent from W concurrent clients after a warm-up. Unlike latency, CPU
+// time barely depends on what else the machine is doing, so small differences show.
+// usage: node cpu.mjs BASE_URL PGID health|append|read [N=2000] [W=4]
+import { readdirSync, readFileSync } from "node:fs"
+
+const [base, pgid, mode, nArg, wArg] = process.argv.slice(2)
+const n = Number(nArg || 2000), writers = Number(wArg || 4)
+const TICK_MS = 10 // USER_HZ is 100 on Linux
+
+function groupTicks() {
+  const ticks = new Map()
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let stat
+    try { stat = readFileSync(`/proc/${pid}/stat`, "utf8") } catch { continue }
+    // Fields after the command name, which may hold spaces: state is field 3.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    if (f[2] !== pgid) continue
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
+    ticks.set(`${comm}:${pid}`, Number(f[11]) + Number(f[12]))
+  }
+  return ticks
+}
+
+const stream = `${base}/v1/stream/cpu-${Date.now()}`
+await fetch(stream, { method: "PUT", headers: { "content-type": "text/plain" } })
+await fetch(stream, { method: "POST", headers: { "content-type": "text/plain" }, body: "first" })
+const request = {
+  health: () => fetch(`${base}/health`),
+  append: (i) => fetch(stream, { method: "POST", headers: { "content-type": "text/plain" }, body: `x${i}` }),
+  // A catch-up read that skips the cache lookup, so that every read reaches the object.
+  read: () => fetch(`${stream}?offset=-1`, { headers: { "cache-control": "no-cache" } }),
+}[mode]
+const run = async (count) => {
+  let next = 0
+  await Promise.all(Array.from({ length: writers }, async () => {
+    while (next < count) await (await request(next++)).arrayBuffer()
+  }))
+}
+await run(200)
+const before = groupTicks()
+const started = performance.now()
+await run(n)
+const wall = performance.now() - started
+const after = groupTicks()
+let total = 0
+const parts = []
+for (const [k, t] of after) {
+  const used = (t - (before.get(k) ?? t)) * TICK_MS
+  total += used
+  if (used > 0) parts.push(`${k.split(":")[0]} ${(used / n).toFixed(3)}`)
+}
+console.log(`${mode}: ${(total / n).toFixed(3)} CPU ms per request (${parts.join(", ")}); ${Math.round(n / (wall / 1000))}/s`)
