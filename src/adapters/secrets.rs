@@ -61,19 +61,28 @@ impl AuthSettings {
                 .map(|t| t.into_iter().map(|(p, s)| (p, Rc::new(Project::with_secrets(s)))).collect())
                 .map_err(|e| e.0)
         });
-        if let Some(Err(e)) = &table {
-            worker::console_error!("{SECRETS_VAR} is invalid, so every request is refused: {e}");
-        }
         let kv = env.kv(KV_BINDING).is_ok();
         if table.is_none() && !kv {
-            worker::console_warn!(
-                "auth is off: no {SECRETS_VAR} and no {KV_BINDING}; anyone may read and write"
-            );
             return None;
         }
         let kv_reuse_ms =
             env.var(KV_REUSE_VAR).ok().and_then(|v| v.to_string().trim().parse().ok()).unwrap_or(KV_REUSE_MS);
         Some(Self { table, kv, kv_reuse_ms })
+    }
+
+    /// Logs what an operator must know about these settings (`None`: auth is off): that
+    /// anyone may read and write, or that the secrets cannot be parsed and every request
+    /// is refused. A worker calls it once per isolate.
+    pub fn log_state(settings: Option<&Self>) {
+        match settings {
+            None => worker::console_warn!(
+                "auth is off: no {SECRETS_VAR} and no {KV_BINDING}; anyone may read and write"
+            ),
+            Some(Self { table: Some(Err(e)), .. }) => {
+                worker::console_error!("{SECRETS_VAR} is invalid, so every request is refused: {e}")
+            }
+            Some(_) => {}
+        }
     }
 
     /// The project's secrets, `None` if it has none.

@@ -8,6 +8,7 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 
 use durable_streams_cache::{collapse, policy, CacheKey, CacheOutcome, CacheReport, InFlight, Lookup};
+use futures_util::FutureExt;
 use worker::{Context, Env, Response, ResponseBuilder, Stub};
 
 use super::auth;
@@ -48,21 +49,31 @@ struct EdgeSettings {
 }
 
 impl EdgeSettings {
-    fn get(env: &Env) -> Rc<Self> {
+    /// The settings, read on the isolate's first request. What an operator must know
+    /// about them is logged after that request's answer: a first log line costs the
+    /// runtime milliseconds, which the first reader should not wait for.
+    fn get(env: &Env, ctx: &Context) -> Rc<Self> {
         SETTINGS.with(|cell| {
-            Rc::clone(cell.get_or_init(|| {
-                let config = Config::from_vars(|k| var(env, k));
-                Rc::new(Self {
-                    allowed_origins: AllowedOrigins::parse(var(env, "CORS_ORIGINS").as_deref()),
-                    long_poll_timeout_ms: config.long_poll_timeout_ms,
-                    sse: SessionLimits {
-                        session_ms: config.sse_session_ms,
-                        keepalive_ms: config.sse_keepalive_ms,
-                    },
-                    stats_enabled: var(env, "DEBUG_STATS").as_deref() == Some("1"),
-                    auth: AuthSettings::from_env(env),
-                })
-            }))
+            if let Some(settings) = cell.get() {
+                return Rc::clone(settings);
+            }
+            let config = Config::from_vars(|k| var(env, k));
+            let settings = Rc::new(Self {
+                allowed_origins: AllowedOrigins::parse(var(env, "CORS_ORIGINS").as_deref()),
+                long_poll_timeout_ms: config.long_poll_timeout_ms,
+                sse: SessionLimits {
+                    session_ms: config.sse_session_ms,
+                    keepalive_ms: config.sse_keepalive_ms,
+                },
+                stats_enabled: var(env, "DEBUG_STATS").as_deref() == Some("1"),
+                auth: AuthSettings::from_env(env),
+            });
+            let logged = Rc::clone(&settings);
+            ctx.wait_until(async move {
+                worker::Delay::from(std::time::Duration::ZERO).await;
+                AuthSettings::log_state(logged.auth.as_ref());
+            });
+            Rc::clone(cell.get_or_init(|| settings))
         })
     }
 }
@@ -141,13 +152,17 @@ pub async fn handle_fetch(req: impl Into<Incoming>, env: Env, ctx: Context) -> w
     let method = req.method();
     let target = Request::new(method, req.url());
     let origin = req.header("Origin");
-    let settings = EdgeSettings::get(&env);
+    let settings = EdgeSettings::get(&env, &ctx);
     let route = crate::edge::route(method, target.path());
     // The project's record decides auth and its CORS origins, preflights included.
     let project = match &route {
-        Ok(Route::Stream(name)) => Some(auth::project(&env, settings.auth.as_ref(), name).await),
+        Ok(Route::Stream(name)) => {
+            Some(auth::project(&env, settings.auth.as_ref(), name).boxed_local().await)
+        }
         Ok(Route::Preflight) => match crate::edge::route(Method::Get, target.path()) {
-            Ok(Route::Stream(name)) => auth::project(&env, settings.auth.as_ref(), &name).await.ok(),
+            Ok(Route::Stream(name)) => {
+                auth::project(&env, settings.auth.as_ref(), &name).boxed_local().await.ok()
+            }
             _ => None,
         }
         .map(Ok),
@@ -158,11 +173,15 @@ pub async fn handle_fetch(req: impl Into<Incoming>, env: Env, ctx: Context) -> w
         Some(p) => settings.allowed_origins.for_project(&p.cors_origins),
         None => settings.allowed_origins.clone(),
     };
+    // Each route's work is a boxed future: its code is then a wasm function of its own,
+    // which the runtime compiles on its first call, so an isolate's first request compiles
+    // only the code its route runs (inlined into one function, every route would be
+    // compiled by the first request of any).
     let handled = match route {
         Ok(Route::Preflight) => preflight(&req).map(Handled::local).during(Step::Respond),
         Ok(Route::Health) => health().map(Handled::local).during(Step::Respond),
-        Ok(Route::Stats(name)) => stats(&env, &settings, &name).await,
-        Ok(Route::Control(control)) => subscriptions(&env, &settings, control, &req).await,
+        Ok(Route::Stats(name)) => stats(&env, &settings, &name).boxed_local().await,
+        Ok(Route::Control(control)) => subscriptions(&env, &settings, control, &req).boxed_local().await,
         Ok(Route::Stream(name)) => {
             let decided = match project.unwrap_or(Ok(None)) {
                 Ok(p) => auth::authorize(settings.auth.as_ref(), p.as_deref(), method, &name, &req.headers()),
@@ -171,9 +190,9 @@ pub async fn handle_fetch(req: impl Into<Incoming>, env: Env, ctx: Context) -> w
             match decided {
                 Err(e) => refused(&e),
                 Ok(access) if method == Method::Get => {
-                    cached_read(&env, &ctx, &settings, &name, access, &target, &req).await
+                    cached_read(&env, &ctx, &settings, &name, access, &target, &req).boxed_local().await
                 }
-                Ok(access) => forward(&env, &name, access, &req).await,
+                Ok(access) => forward(&env, &name, access, &req).boxed_local().await,
             }
         }
         Err(e) => refused(&e),

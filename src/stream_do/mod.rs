@@ -46,6 +46,7 @@ mod tests;
 use std::rc::{Rc, Weak};
 
 use futures_util::lock::Mutex;
+use futures_util::FutureExt;
 
 pub use config::Config;
 pub use host::Host;
@@ -160,13 +161,13 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
         }
         if path == internal::INSPECT_PATH {
             return match req.method {
-                Method::Get => self.inspect_reply().await.into(),
+                Method::Get => self.inspect_reply().boxed_local().await.into(),
                 _ => Reply::error(&ProtocolError::method_not_allowed()).into(),
             };
         }
         self.stats.request(request_kind(&req));
         if path.starts_with(internal::PREFIX) {
-            return self.handle_internal(&req).await.into();
+            return self.handle_internal(&req).boxed_local().await.into();
         }
         let name = match StreamName::parse(&path) {
             Some(Ok(name)) => name,
@@ -180,15 +181,18 @@ impl<S: Sql + 'static, H: Host + 'static> StreamService<S, H> {
             ))
             .into();
         }
+        // Each method's work is a boxed future, so that its code is a wasm function of its
+        // own: the runtime compiles a function on its first call, and an object's first
+        // request then compiles its own method's code, not every method's.
         match req.method {
-            Method::Get => self.get(&req).await.unwrap_or_else(|e| Reply::error(&e).into()),
-            Method::Put => self.create(req, &name).await.into(),
+            Method::Get => self.get(&req).boxed_local().await.unwrap_or_else(|e| Reply::error(&e).into()),
+            Method::Put => self.create(req, &name).boxed_local().await.into(),
             Method::Post if req.header(h::STREAM_READER_KEY).is_some() => {
-                self.rotate_reader_key(&req).await.into()
+                self.rotate_reader_key(&req).boxed_local().await.into()
             }
-            Method::Post => self.append(req).await.into(),
-            Method::Head => self.head(&req).await.into(),
-            Method::Delete => self.delete().await.into(),
+            Method::Post => self.append(req).boxed_local().await.into(),
+            Method::Head => self.head(&req).boxed_local().await.into(),
+            Method::Delete => self.delete().boxed_local().await.into(),
             _ => Reply::error(&ProtocolError::method_not_allowed()).into(),
         }
     }

@@ -47,7 +47,14 @@ thread_local! {
 /// Core's auth settings, as this worker is given them: with auth on, what the admin
 /// writes is written as a token holder would.
 pub(crate) fn core_auth(env: &Env) -> Option<Rc<AuthSettings>> {
-    CORE_AUTH.with(|cell| cell.get_or_init(|| AuthSettings::from_env(env).map(Rc::new)).clone())
+    CORE_AUTH.with(|cell| {
+        cell.get_or_init(|| {
+            let settings = AuthSettings::from_env(env);
+            AuthSettings::log_state(settings.as_ref());
+            settings.map(Rc::new)
+        })
+        .clone()
+    })
 }
 
 fn gate(env: &Env) -> Rc<Gate> {

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use worker::{Context, Env, MessageBatch, MessageExt, Response};
 
 use durable_streams_cloudflare::adapters::convert::{read_request, to_response};
+use durable_streams_cloudflare::adapters::secrets::AuthSettings;
 use durable_streams_cloudflare::edge::{
     cors_headers_exposing, preflight_headers, AllowedOrigins, SECURITY_HEADERS,
 };
@@ -38,7 +39,7 @@ pub(crate) struct Settings {
     /// The layer's settings, or why they are unusable.
     pub config: Result<Config, String>,
     pub allowed_origins: AllowedOrigins,
-    pub auth: Option<durable_streams_cloudflare::adapters::secrets::AuthSettings>,
+    pub auth: Option<AuthSettings>,
     /// Whether metric events are also counted in the project objects.
     pub counters: bool,
 }
@@ -54,10 +55,12 @@ impl Settings {
                         "the subscription worker's settings are invalid, so it refuses requests: {e}"
                     );
                 }
+                let auth = AuthSettings::from_env(env);
+                AuthSettings::log_state(auth.as_ref());
                 Rc::new(Self {
                     config,
                     allowed_origins: AllowedOrigins::parse(var("CORS_ORIGINS").as_deref()),
-                    auth: durable_streams_cloudflare::adapters::secrets::AuthSettings::from_env(env),
+                    auth,
                     counters: var(host::COUNTERS_VAR).as_deref() == Some("1"),
                 })
             }))
