@@ -3,6 +3,9 @@
 // for N requests, sent from W concurrent clients after a warm-up. Unlike latency, CPU
 // time barely depends on what else the machine is doing, so small differences show.
 // usage: node cpu.mjs BASE_URL PGID health|append|read [N=2000] [W=4]
+//        node cpu.mjs BASE_URL PGID crowd [APPENDS=50] [READERS=200]
+// crowd: READERS long-poll readers follow the tail while a writer appends APPENDS times,
+// 100 ms apart; the CPU is charged per response the readers get.
 import { readdirSync, readFileSync } from "node:fs"
 
 const [base, pgid, mode, nArg, wArg] = process.argv.slice(2)
@@ -26,12 +29,46 @@ function groupTicks() {
 const stream = `${base}/v1/stream/cpu-${Date.now()}`
 await fetch(stream, { method: "PUT", headers: { "content-type": "text/plain" } })
 await fetch(stream, { method: "POST", headers: { "content-type": "text/plain" }, body: "first" })
-const request = {
+let request = {
   health: () => fetch(`${base}/health`),
   append: (i) => fetch(stream, { method: "POST", headers: { "content-type": "text/plain" }, body: `x${i}` }),
   // A catch-up read that skips the cache lookup, so that every read reaches the object.
   read: () => fetch(`${stream}?offset=-1`, { headers: { "cache-control": "no-cache" } }),
 }[mode]
+if (mode === "crowd") {
+  const readers = writers === 4 ? 200 : writers
+  let responses = 0, stop = false, done
+  const follow = async () => {
+    let offset = "now", cursor = ""
+    while (!stop) {
+      const r = await fetch(`${stream}?offset=${offset}&live=long-poll${cursor ? `&cursor=${cursor}` : ""}`)
+      await r.arrayBuffer()
+      if (done) responses++
+      offset = r.headers.get("stream-next-offset") ?? offset
+      cursor = r.headers.get("stream-cursor") ?? cursor
+    }
+  }
+  const tasks = Array.from({ length: readers }, follow)
+  const appendAll = async (count) => {
+    for (let i = 0; i < count; i++) {
+      await (await request(i)).arrayBuffer()
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  request = (i) => fetch(stream, { method: "POST", headers: { "content-type": "text/plain" }, body: `c${i}` })
+  await appendAll(10)
+  const before = groupTicks()
+  done = true
+  const started = performance.now()
+  await appendAll(n === 2000 ? 50 : n)
+  const wall = performance.now() - started
+  const after = groupTicks()
+  done = false
+  stop = true
+  report(before, after, responses, wall)
+  await Promise.race([Promise.all(tasks), new Promise((r) => setTimeout(r, 6000))])
+  process.exit(0)
+}
 const run = async (count) => {
   let next = 0
   await Promise.all(Array.from({ length: writers }, async () => {
@@ -44,11 +81,15 @@ const started = performance.now()
 await run(n)
 const wall = performance.now() - started
 const after = groupTicks()
-let total = 0
-const parts = []
-for (const [k, t] of after) {
-  const used = (t - (before.get(k) ?? t)) * TICK_MS
-  total += used
-  if (used > 0) parts.push(`${k.split(":")[0]} ${(used / n).toFixed(3)}`)
+report(before, after, n, wall)
+
+function report(before, after, count, wall) {
+  let total = 0
+  const parts = []
+  for (const [k, t] of after) {
+    const used = (t - (before.get(k) ?? t)) * TICK_MS
+    total += used
+    if (used > 0) parts.push(`${k.split(":")[0]} ${(used / count).toFixed(3)}`)
+  }
+  console.log(`${mode}: ${(total / count).toFixed(3)} CPU ms per request (${parts.join(", ")}); ${Math.round(count / (wall / 1000))}/s`)
 }
-console.log(`${mode}: ${(total / n).toFixed(3)} CPU ms per request (${parts.join(", ")}); ${Math.round(n / (wall / 1000))}/s`)
