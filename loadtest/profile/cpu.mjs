@@ -1,6 +1,7 @@
 // CPU time per request of a worker under wrangler dev, read from /proc: the processes of
-// wrangler's process group (its Node.js proxy and the two workerd runtimes) are charged
-// for N requests, sent from W concurrent clients after a warm-up. Unlike latency, CPU
+// wrangler's process group (wrangler itself in Node.js, the workerd of its proxy worker,
+// and the workerd that runs the worker) are charged for N requests, sent from W
+// concurrent clients after a warm-up. Unlike latency, CPU
 // time barely depends on what else the machine is doing, so small differences show.
 // usage: node cpu.mjs BASE_URL PGID health|append|read [N=2000] [W=4]
 //        node cpu.mjs BASE_URL PGID crowd [APPENDS=50] [READERS=200]
@@ -12,6 +13,15 @@ const [base, pgid, mode, nArg, wArg] = process.argv.slice(2)
 const n = Number(nArg || 2000), writers = Number(wArg || 4)
 const TICK_MS = 10 // USER_HZ is 100 on Linux
 
+// wrangler runs two workerd processes: its proxy worker, which listens on the public
+// port, and the runtime of the worker itself, the one with an inspector address.
+function role(pid, stat) {
+  const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
+  if (comm !== "workerd") return comm === "node" ? "wrangler" : comm
+  const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+  return cmdline.includes("--inspector-addr") ? "runtime" : "proxy"
+}
+
 function groupTicks() {
   const ticks = new Map()
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
@@ -20,8 +30,7 @@ function groupTicks() {
     // Fields after the command name, which may hold spaces: state is field 3.
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
     if (f[2] !== pgid) continue
-    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
-    ticks.set(`${comm}:${pid}`, Number(f[11]) + Number(f[12]))
+    ticks.set(`${role(pid, stat)}:${pid}`, Number(f[11]) + Number(f[12]))
   }
   return ticks
 }
@@ -85,11 +94,13 @@ report(before, after, n, wall)
 
 function report(before, after, count, wall) {
   let total = 0
-  const parts = []
+  const byRole = new Map()
   for (const [k, t] of after) {
     const used = (t - (before.get(k) ?? t)) * TICK_MS
     total += used
-    if (used > 0) parts.push(`${k.split(":")[0]} ${(used / count).toFixed(3)}`)
+    const r = k.split(":")[0]
+    byRole.set(r, (byRole.get(r) ?? 0) + used)
   }
+  const parts = ["runtime", "proxy", "wrangler"].map((r) => `${r} ${((byRole.get(r) ?? 0) / count).toFixed(3)}`)
   console.log(`${mode}: ${(total / count).toFixed(3)} CPU ms per request (${parts.join(", ")}); ${Math.round(count / (wall / 1000))}/s`)
 }

@@ -7,8 +7,8 @@
 // live=long-poll, waits at the tail; HEAD and DELETE. Offsets are padded counters.
 // What it leaves out is everything that costs and that the protocol requires: JSON,
 // producers, closing, expiry, checks of the input, auth, CORS, cursors that rotate,
-// segments, and storing answers in the edge cache (FLOOR_CACHE = "1" keeps the lookup
-// that precedes every read). Identical long-polls in one isolate share one object
+// segments, and the edge cache (FLOOR_CACHE = "1" keeps its lookup before every read
+// and its store of each long-poll answer). Identical long-polls in one isolate share one object
 // request, as in both real implementations, so that a crowd of readers costs one object
 // long-poll per append.
 const LONG_POLL_MS = 4000
@@ -95,12 +95,28 @@ export class Echo {
 const inFlight = new Map()
 const FOLLOWER_BOUND_MS = LONG_POLL_MS + 5000
 
-async function collapsed(stub, req) {
+async function collapsed(stub, req, env, ctx) {
+  // An identical request on its way is joined before any cache lookup, as ours does.
   let shared = inFlight.get(req.url)
+  if (!shared && env.FLOOR_CACHE === "1") {
+    const hit = await caches.default.match(req.url)
+    if (hit) return hit
+    shared = inFlight.get(req.url)
+  }
   if (!shared) {
     shared = stub.fetch(req.url).then(async (r) => ({ status: r.status, headers: [...r.headers], body: await r.arrayBuffer() }))
     inFlight.set(req.url, shared)
     shared.finally(() => inFlight.delete(req.url))
+    if (env.FLOOR_CACHE === "1") {
+      // The leader stores an answer with data, after its response, for other isolates.
+      ctx.waitUntil(
+        shared.then(({ status, headers, body }) => {
+          if (status !== 200) return
+          const stored = new Response(body, { headers: [...headers, ["cache-control", "public, max-age=20"]] })
+          return caches.default.put(req.url, stored)
+        }),
+      )
+    }
   }
   let timer
   const bound = new Promise((_, fail) => (timer = setTimeout(() => fail(new Error("leader lost")), FOLLOWER_BOUND_MS)))
@@ -109,20 +125,20 @@ async function collapsed(stub, req) {
 }
 
 export default {
-  async fetch(req, env) {
+  async fetch(req, env, ctx) {
     const url = new URL(req.url)
     if (url.pathname === "/health") {
       return new Response('{"status":"ok"}', { headers: { "content-type": "application/json" } })
     }
+    const stub = env.ECHO.get(env.ECHO.idFromName(url.pathname))
+    if (req.method === "GET" && url.searchParams.get("live") === "long-poll") return collapsed(stub, req, env, ctx)
     // With FLOOR_CACHE = "1", a read first looks itself up in the Workers Cache, as a
-    // design that serves reads through the edge cache must (nothing is ever stored, so
-    // the lookup always misses).
+    // design that serves reads through the edge cache must; long-poll leaders store what
+    // they get (above).
     if (req.method === "GET" && env.FLOOR_CACHE === "1") {
       const hit = await caches.default.match(req.url)
       if (hit) return hit
     }
-    const stub = env.ECHO.get(env.ECHO.idFromName(url.pathname))
-    if (req.method === "GET" && url.searchParams.get("live") === "long-poll") return collapsed(stub, req)
     return stub.fetch(req)
   },
 }
