@@ -15,6 +15,13 @@
 //       the first 200. Medians at the end. --settle MS waits MS after the port opens before
 //       the first request, so that it finds the worker loaded: the first request's own cost. Every COMMAND gets the same environment: no inspector proxy
 //       (VSCODE_INSPECTOR_OPTIONS={}), no metrics, CI=1, its own dev registry.
+//   node cold-start.mjs --bare [--rounds N] NAME=DIR [NAME=DIR ...]
+//       the same without wrangler: DIR is what `wrangler deploy --dry-run --outdir DIR`
+//       wrote (the bundle as it would be uploaded), served by workerd alone from a config
+//       with its modules and no bindings, so only GET /health is asked. NAME=empty (no
+//       DIR) is a worker that answers at once: workerd's own start, to subtract. Spawn →
+//       port open is the script load (compile and top-level evaluation); first /health is
+//       what the first request pays on top.
 //   node cold-start.mjs --compile [--runs N] FILE...
 //       median time to compile each file as the runtime would: *.wasm with
 //       WebAssembly.compile (and instantiation against stub imports), *.js / *.mjs as an
@@ -22,7 +29,7 @@
 //       V8 compiles wasm lazily by default (functions on their first call); run as
 //       `node --no-wasm-lazy-compilation cold-start.mjs --compile ...` for the whole module.
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer, connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -31,7 +38,7 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
-const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(2))
+const fmt = (ms) => (ms === undefined || Number.isNaN(ms) ? "-" : ms >= 100 ? ms.toFixed(0) : ms.toFixed(2))
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 let args = process.argv.slice(2)
@@ -102,16 +109,16 @@ async function timed(url, init) {
   return { ms: performance.now() - started, status: res.status }
 }
 
-// The first GET /health, a second one, then the first PUT + POST on a fresh stream (the
-// process's first object) and the same on a second fresh stream (an object in a runtime
-// that has already run one).
-async function firstRequests(base, tag) {
+// The first GET /health, a second one, then (unless `healthOnly`) the first PUT + POST on a
+// fresh stream (the process's first object) and the same on a second fresh stream (an
+// object in a runtime that has already run one).
+async function firstRequests(base, tag, healthOnly = false) {
   const out = {}
   const h1 = await timed(`${base}/health`)
   out.health1 = h1.ms
   out.health1Status = h1.status
   out.health2 = (await timed(`${base}/health`)).ms
-  for (const k of [1, 2]) {
+  for (const k of healthOnly ? [] : [1, 2]) {
     const stream = `${base}/v1/stream/cold-${tag}-${k}-${Date.now()}`
     const put = await timed(stream, { method: "PUT", headers: { "content-type": "text/plain" } })
     const post = await timed(stream, { method: "POST", headers: { "content-type": "text/plain" }, body: "x" })
@@ -139,6 +146,45 @@ const portOpen = (port) =>
   })
 
 let settle = 0 // ms to wait after the port opens before the first request (--settle)
+let bare = false // targets are bundles for workerd alone (--bare)
+
+// A workerd config serving the bundle in `dir` (its first .js file is the main module),
+// or a worker that answers at once when `dir` is empty; the socket's address is set on
+// the command line. Returns the command that serves it.
+function bareCommand(name, dir) {
+  const work = mkdtempSync(join(tmpdir(), `bare-${name}-`))
+  // capnp embeds files relative to the config, so the modules are copied beside it.
+  let modules
+  if (!dir) {
+    writeFileSync(join(work, "empty.js"), 'export default { fetch() { return new Response("ok") } }\n')
+    modules = [["empty.js", "esModule"]]
+  } else {
+    const files = readdirSync(dir).sort()
+    for (const f of files.filter((f) => /\.(js|wasm)$/.test(f))) copyFileSync(join(dir, f), join(work, f))
+    modules = [
+      ...files.filter((f) => f.endsWith(".js")).map((f) => [f, "esModule"]),
+      ...files.filter((f) => f.endsWith(".wasm")).map((f) => [f, "wasm"]),
+    ]
+  }
+  const list = modules.map(([n, kind]) => `(name = ${JSON.stringify(n)}, ${kind} = embed ${JSON.stringify(n)})`)
+  writeFileSync(
+    join(work, "config.capnp"),
+    `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .worker)],
+  sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = "main")],
+);
+const worker :Workerd.Worker = (
+  modules = [${list.join(", ")}],
+  compatibilityDate = ${JSON.stringify(compatDate)},
+  compatibilityFlags = ["nodejs_compat"],
+);
+`,
+  )
+  const workerd = join(import.meta.dirname, "../../node_modules/@cloudflare/workerd-linux-64/bin/workerd")
+  return `cd ${JSON.stringify(work)} && exec ${JSON.stringify(workerd)} serve --experimental config.capnp --socket-addr http=127.0.0.1:{port}`
+}
+let compatDate = "2026-04-01"
 let running = null // the process group to stop if we are interrupted
 const stopGroup = async (child) => {
   if (child.exitCode !== null || child.signalCode !== null) return
@@ -190,7 +236,7 @@ async function coldRound(name, command) {
     }
     const open = performance.now() - spawned
     if (settle) await sleep(settle)
-    const r = await firstRequests(`http://127.0.0.1:${port}`, name)
+    const r = await firstRequests(`http://127.0.0.1:${port}`, name, bare)
     // The first request goes out as soon as the port opens (or --settle later) and waits
     // for whatever of the startup is not done yet.
     if (r.health1Status !== 200) throw new Error(`${name}: first /health answered ${r.health1Status}`)
@@ -202,7 +248,7 @@ async function coldRound(name, command) {
   }
 }
 
-const columns = [
+const allColumns = [
   ["open", "spawn→port open"],
   ["ready", "spawn→'Ready on'"],
   ["first200", "spawn→first 200"],
@@ -223,18 +269,26 @@ async function main() {
 
   const rounds = Number(option("--rounds", 5))
   settle = Number(option("--settle", 0))
+  compatDate = option("--compat-date", compatDate)
+  if (args[0] === "--bare") {
+    args.shift()
+    bare = true
+  }
   if (args.length === 1 && /^https?:/.test(args[0])) {
     const r = await firstRequests(args[0].replace(/\/$/, ""), "url")
-    for (const [key, label] of columns) if (key in r) console.log(`${label}: ${fmt(r[key])} ms`)
+    for (const [key, label] of allColumns) if (key in r) console.log(`${label}: ${fmt(r[key])} ms`)
     return
   }
   const targets = args.map((a) => {
     const i = a.indexOf("=")
+    if (bare && a === "empty") return ["empty", bareCommand("empty", "")]
     if (i < 1) throw new Error(`expected NAME=COMMAND, got ${a}`)
-    return [a.slice(0, i), a.slice(i + 1)]
+    return bare ? [a.slice(0, i), bareCommand(a.slice(0, i), a.slice(i + 1))] : [a.slice(0, i), a.slice(i + 1)]
   })
   if (!targets.length) throw new Error("usage: see the first lines of cold-start.mjs")
   const results = Object.fromEntries(targets.map(([n]) => [n, []]))
+  // Without wrangler there is no "Ready on" line, and without bindings no object.
+  const columns = bare ? allColumns.filter(([k]) => ["open", "first200", "health1", "health2"].includes(k)) : allColumns
   console.log(`round name ${columns.map(([, l]) => l).join(" | ")} (ms)`)
   for (let round = 1; round <= rounds; round++) {
     // Alternate which target goes first, so neither always follows the other.
