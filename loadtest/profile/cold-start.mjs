@@ -33,6 +33,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFile
 import { createServer, connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { freePort } from "./tools.mjs"
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -128,15 +129,6 @@ async function firstRequests(base, tag, healthOnly = false) {
   }
   return out
 }
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-    s.on("error", reject)
-  })
 
 const portOpen = (port) =>
   new Promise((resolve) => {

@@ -11,21 +11,13 @@
 // DIR: a worker crate with its build/ (e.g. the repository root after scripts/build.sh).
 import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
+import { freePort, inspect } from "./tools.mjs"
 
 const [dirArg, mode, nArg] = process.argv.slice(2)
 const n = Number(nArg || 200)
 const dir = resolve(dirArg)
-const freePort = () =>
-  new Promise((done) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address()
-      s.close(() => done(port))
-    })
-  })
-
 const work = mkdtempSync(join(tmpdir(), "crossings-"))
 writeFileSync(
   join(work, "count.js"),
@@ -78,21 +70,10 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 500))
 }
 
-const ws = new WebSocket(`ws://127.0.0.1:${inspector}/ws`, { headers: { Origin: "http://localhost" } })
-const waiting = []
 let context
-ws.onmessage = (m) => {
-  const message = JSON.parse(m.data)
+const { call } = await inspect(`ws://127.0.0.1:${inspector}/ws`, (message) => {
   if (message.method === "Runtime.executionContextCreated") context ??= message.params.context.id
-  if (message.id !== undefined && waiting.length) waiting.shift()(message)
-}
-await new Promise((r) => (ws.onopen = r))
-let id = 0
-const call = (method, params = {}) =>
-  new Promise((done) => {
-    waiting.push(done)
-    ws.send(JSON.stringify({ id: ++id, method, params }))
-  })
+})
 // Enabling the domain reports the isolate's context, which evaluations must name.
 await call("Runtime.enable")
 const evaluate = async (expression) =>

@@ -4,23 +4,12 @@
 // usage: node --experimental-websocket profile.mjs ws://127.0.0.1:INSPECTOR/ws BASE_URL append|health [N=500]
 // Functions are named as in wrangler's bundle of build/index.js (.wrangler/tmp/dev-*/index.js);
 // line numbers are 0-based, as the protocol gives them.
+import { inspect } from "./tools.mjs"
+
 const [inspector, base, mode, nArg] = process.argv.slice(2)
 const n = Number(nArg || 500)
 
-// The proxy wants an Origin, and renumbers ids: answers are matched in order.
-const ws = new WebSocket(inspector, { headers: { Origin: "http://localhost" } })
-const waiting = []
-ws.onmessage = (m) => {
-  const message = JSON.parse(m.data)
-  if (message.id !== undefined && waiting.length) waiting.shift()(message)
-}
-await new Promise((resolve) => (ws.onopen = resolve))
-let id = 0
-const call = (method, params = {}) =>
-  new Promise((resolve) => {
-    waiting.push(resolve)
-    ws.send(JSON.stringify({ id: ++id, method, params }))
-  })
+const { ws, call } = await inspect(inspector)
 
 const stream = `${base}/v1/stream/profile-${Date.now()}`
 await fetch(stream, { method: "PUT", headers: { "content-type": "text/plain" } })

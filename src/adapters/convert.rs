@@ -23,27 +23,22 @@ pub async fn read_request(req: impl Into<Incoming>, limit: usize) -> Result<Requ
         Some(stream) if !matches!(method, Method::Get | Method::Head | Method::Options) => stream,
         _ => return Ok(out),
     };
+    let mut body = BodyCollector::new(limit);
     // A body of known length within the limit is read in one piece: one promise instead
     // of a reader and a promise per chunk.
     if declared.is_some_and(|n| n <= limit) {
         let promise = raw
             .array_buffer()
             .map_err(|e| ProtocolError::internal(format!("the request body cannot be read: {e:?}")))?;
-        let buffer = JsFuture::from(promise)
-            .await
-            .map_err(|e| BodyCollector::new(limit).broke_off(&format!("{e:?}")))?;
-        out.body = Uint8Array::new(&buffer).to_vec();
-        if out.body.len() > limit {
-            return Err(ProtocolError::payload_too_large(limit as u64));
-        }
-        return Ok(out);
-    }
-    let mut stream = ByteStream::from(stream);
-    let mut body = BodyCollector::new(limit);
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(chunk) => body.push(&chunk),
-            Err(e) => return Err(body.broke_off(&e.to_string())),
+        let buffer = JsFuture::from(promise).await.map_err(|e| body.broke_off(&format!("{e:?}")))?;
+        body.push(&Uint8Array::new(&buffer).to_vec());
+    } else {
+        let mut stream = ByteStream::from(stream);
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => body.push(&chunk),
+                Err(e) => return Err(body.broke_off(&e.to_string())),
+            }
         }
     }
     out.body = body.finish()?;

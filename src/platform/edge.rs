@@ -4,6 +4,7 @@
 //! and puts CORS, security, `X-Cache` and `Server-Timing` headers on every response,
 //! errors included.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::rc::Rc;
 
@@ -54,26 +55,25 @@ impl EdgeSettings {
     /// runtime milliseconds, which the first reader should not wait for.
     fn get(env: &Env, ctx: &Context) -> Rc<Self> {
         SETTINGS.with(|cell| {
-            if let Some(settings) = cell.get() {
-                return Rc::clone(settings);
-            }
-            let config = Config::from_vars(|k| var(env, k));
-            let settings = Rc::new(Self {
-                allowed_origins: AllowedOrigins::parse(var(env, "CORS_ORIGINS").as_deref()),
-                long_poll_timeout_ms: config.long_poll_timeout_ms,
-                sse: SessionLimits {
-                    session_ms: config.sse_session_ms,
-                    keepalive_ms: config.sse_keepalive_ms,
-                },
-                stats_enabled: var(env, "DEBUG_STATS").as_deref() == Some("1"),
-                auth: AuthSettings::from_env(env),
-            });
-            let logged = Rc::clone(&settings);
-            ctx.wait_until(async move {
-                worker::Delay::from(std::time::Duration::ZERO).await;
-                AuthSettings::log_state(logged.auth.as_ref());
-            });
-            Rc::clone(cell.get_or_init(|| settings))
+            Rc::clone(cell.get_or_init(|| {
+                let config = Config::from_vars(|k| var(env, k));
+                let settings = Rc::new(Self {
+                    allowed_origins: AllowedOrigins::parse(var(env, "CORS_ORIGINS").as_deref()),
+                    long_poll_timeout_ms: config.long_poll_timeout_ms,
+                    sse: SessionLimits {
+                        session_ms: config.sse_session_ms,
+                        keepalive_ms: config.sse_keepalive_ms,
+                    },
+                    stats_enabled: var(env, "DEBUG_STATS").as_deref() == Some("1"),
+                    auth: AuthSettings::from_env(env),
+                });
+                let logged = Rc::clone(&settings);
+                ctx.wait_until(async move {
+                    worker::Delay::from(std::time::Duration::ZERO).await;
+                    AuthSettings::log_state(logged.auth.as_ref());
+                });
+                settings
+            }))
         })
     }
 }
@@ -316,21 +316,18 @@ fn served_response(served: Served<CachedResponse>, asked_origin: bool) -> worker
 async fn forward(env: &Env, name: &StreamName, access: Access, req: &Incoming) -> Result<Handled, Failure> {
     let started = now_precise();
     let stub = stub(env, name)?;
-    let response = match with_access(req, access).during(Step::AskObject)? {
-        Some(marked) => marked.send_to(stub).await,
-        None => req.send_to(stub).await,
-    }
-    .during(Step::AskObject)?;
+    let response =
+        with_access(req, access).during(Step::AskObject)?.send_to(stub).await.during(Step::AskObject)?;
     Ok(Handled { response, cache: None, origin_ms: Some(now_precise() - started) })
 }
 
-/// The request marked with how it was authorized (see [`auth::mark_access`]), or `None`
-/// when it can go as it came (auth off and no such header sent). Incoming headers are
-/// immutable, so a changed request is a new one with the same body stream.
-fn with_access(req: &Incoming, access: Access) -> worker::Result<Option<Incoming>> {
+/// The request marked with how it was authorized (see [`auth::mark_access`]). Incoming
+/// headers are immutable, so a changed request is a new one with the same body stream;
+/// with auth off and no such header sent, the request goes as it came.
+fn with_access(req: &Incoming, access: Access) -> worker::Result<Cow<'_, Incoming>> {
     let original = req.headers();
     if access.header_value().is_none() && !original.has(ACCESS_HEADER)? {
-        return Ok(None);
+        return Ok(Cow::Borrowed(req));
     }
     let headers = original.clone();
     auth::mark_access(&headers, access)?;
@@ -339,7 +336,7 @@ fn with_access(req: &Incoming, access: Access) -> worker::Result<Option<Incoming
     if let Some(body) = req.raw().body() {
         init.with_body(Some(body.into()));
     }
-    worker::Request::new_with_init(&req.url(), &init).map(|r| Some(r.into()))
+    worker::Request::new_with_init(&req.url(), &init).map(|r| Cow::Owned(r.into()))
 }
 
 /// A request for the subscription APIs (§6), sent to the subscription's object (or the
